@@ -1,0 +1,47 @@
+"""Settings from the environment (prefix QUANXUE_) and an optional `.env` file."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.i18n import LOCALES
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUANXUE_", env_file=".env", extra="ignore")
+
+    bot_token: SecretStr = SecretStr("")
+    bot_username: str = Field("", description="used in invite links; read from getMe when empty")
+    telegram_api: str = "https://api.telegram.org"
+    database_url: str = "sqlite+aiosqlite:///./quanxue.db"
+    timezone: str = "Asia/Shanghai"
+    locale: str = "zh_Hans"
+    clock_file: Path | None = None
+    invite_ttl_days: int = Field(30, ge=1)
+    link_attempts_allowed: int = Field(5, ge=1, description="wrong codes per account before a pause")
+    link_attempts_window_minutes: int = Field(15, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"locale must be one of {', '.join(LOCALES)}")
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
