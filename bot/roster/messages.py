@@ -1,0 +1,69 @@
+"""The import's message ids, marked for extraction and translated at render time (see bot.roster.report)."""
+
+from __future__ import annotations
+
+
+def _(message: str) -> str:
+    """Extraction marker only: the text is translated where it is shown, in the reader's locale."""
+    return message
+
+
+ROW_ERROR = _("row {row}, {field}: {message}")
+CANNOT_READ = _("Cannot read {path}: {reason}")
+
+ERRORS = {
+    "missing_column": _("required column is missing"),
+    "duplicate_column": _("this column appears more than once"),
+    "required": _("a value is required"),
+    "too_long": _("longer than {max} characters"),
+    "bad_date": _("not a valid date (write it like 2015-03-04)"),
+    "future_date": _("the date is in the future"),
+    "age_out_of_range": _("age {age} is outside {min}–{max}"),
+    "bad_gender": _("gender must be 男 or 女 (M or F), or left blank"),
+    "bad_phone": _("not a phone number"),
+    "bad_role": _("unknown role (use 控辍专干, 校长 or 乡镇专干)"),
+    "no_identity": _("give the student number (学籍号) or the birth date"),
+    "name_missing": _("a name is needed with this phone number or relation"),
+    "teacher_phone_missing": _("the homeroom teacher needs a phone number"),
+    "same_guardian_twice": _("guardian 2 has the same phone number as guardian 1"),
+    "duplicate_student_no": _("the same student number as row {other}"),
+    "duplicate_student": _("the same student (school, name, birth date) as row {other}"),
+    "phone_name_conflict": _("this phone number is under a different name in row {other}"),
+    "teacher_conflict": _("row {other} names a different homeroom teacher for this class"),
+    "phone_name_conflict_db": _("this phone number is already registered under a different name"),
+    "ambiguous_student": _(
+        "several students in the database have this school, name and birth date: add the student number (学籍号)"
+    ),
+    "unknown_school": _("no school named {unit} in {county}"),
+    "ambiguous_school": _("schools named {unit} exist in several townships: add a 乡镇 (township) column"),
+    "unknown_township": _("no township named {unit} in {county}"),
+}
+
+UNREADABLE = {
+    "not_found": _("the file does not exist"),
+    "os_error": _("the file cannot be opened ({reason})"),
+    "xls": _("old Excel .xls files are not supported: save it as .xlsx or CSV"),
+    "encoding": _("the text is neither UTF-8 nor GBK"),
+    "csv": _("not a valid CSV file ({reason})"),
+    "xlsx": _("not a valid XLSX file"),
+    "empty": _("the file is empty"),
+}
+
+SUMMARY = {
+    "roster": (
+        ("student", _("Students: {created} new, {updated} changed, {unchanged} unchanged")),
+        ("guardian", _("Guardians: {created} new, {updated} changed, {unchanged} unchanged")),
+        ("teacher", _("Homeroom teachers: {created} new, {updated} changed, {unchanged} unchanged")),
+    ),
+    "staff": (
+        ("staff", _("Staff: {created} new, {updated} changed, {unchanged} unchanged")),
+        ("role", _("Staff roles: {created} new, {removed} removed, {unchanged} unchanged")),
+    ),
+}
+NEW_PLACES = _("New places: {township} townships, {school} schools, {class} classes")
+DONE = _("Import finished. Rows read: {rows}.")
+NOTHING_WRITTEN = _(
+    "Rows with errors: {count}. Nothing was written: fix them and import again, "
+    "or use --skip-invalid to import the other rows."
+)
+SKIPPED = _("Rows with errors: {count}. They were skipped; the other rows were imported.")
