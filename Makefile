@@ -34,7 +34,7 @@ lint: $(VENV)/.installed-dev
 
 # Re-extract interface strings and merge them into the three catalogs (translate the new entries afterwards).
 locales: $(VENV)/.installed-dev
-	$(BIN)/pybabel extract --no-location -k _ -k __ -k lazy_gettext -o locales/messages.pot bot handlers scheduler.py
+	$(BIN)/pybabel extract --no-location -k _ -k __ -k lazy_gettext -k t -k gettext -o locales/messages.pot bot handlers scheduler.py
 	$(BIN)/pybabel update --no-fuzzy-matching -d locales -D messages -i locales/messages.pot
 
 clean:

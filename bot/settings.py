@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,10 +22,17 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./quanxue.db"
     timezone: str = "Asia/Shanghai"
     locale: str = "zh_Hans"
+    county: str = Field("本县", description="county that roster rows without a 县 column belong to")
     clock_file: Path | None = None
     invite_ttl_days: int = Field(30, ge=1)
     link_attempts_allowed: int = Field(5, ge=1, description="wrong codes per account before a pause")
     link_attempts_window_minutes: int = Field(15, ge=1)
+    quiet_hours_start: time = time(21, 0)  # notices that fall inside wait until quiet_hours_end
+    quiet_hours_end: time = time(7, 0)
+    send_rate_global: float = Field(30.0, gt=0, description="messages per second, all chats together")
+    send_rate_per_chat: float = Field(1.0, gt=0, description="messages per second to one chat")
+    sender_poll_seconds: float = Field(1.0, gt=0)
+    rollcall_reminder_at: time = time(10, 0)
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,104 @@
+"""Wiring: one place that builds the database, the Bot client, the dispatcher and its middlewares."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.delivery.sender import Sender
+from bot.delivery.telegram import TelegramTransport
+from bot.i18n import DOMAIN, LOCALES_DIR, compile_catalogs, gettext
+from bot.settings import Settings
+from handlers import build_router
+from handlers.middlewares import DatabaseMiddleware, LocaleMiddleware
+from storage.db import create_engine, create_sessionmaker, upgrade
+from storage.models import Channel
+
+log = logging.getLogger(__name__)
+
+# Telegram picks command descriptions by the user's two-letter language code; "" is everyone else.
+COMMAND_LANGUAGES = {"": "zh_Hans", "en": "en"}
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bot: Bot
+    dispatcher: Dispatcher
+    sender: Sender  # delivers the outbox; `serve` runs `sender.run()` beside polling
+
+    @classmethod
+    async def create(cls, settings: Settings, clock: Clock, api_session: AiohttpSession | None = None) -> App:
+        """Open the database (upgrading its schema) and build the bot; nothing talks to Telegram yet."""
+        engine = create_engine(settings.database_url)
+        await upgrade(engine)
+        sessions = create_sessionmaker(engine)
+        bot = build_bot(settings, api_session)
+        sender = Sender(sessions, {Channel.TELEGRAM: TelegramTransport(bot)}, clock, settings)
+        return cls(settings, clock, engine, sessions, bot, build_dispatcher(settings, clock, sessions), sender)
+
+    async def run_polling(self, *, handle_as_tasks: bool = True, polling_timeout: int = 10) -> None:
+        """Serve updates until stopped (Ctrl-C, or `stop()` from another task)."""
+        await set_commands(self.bot)
+        await self.dispatcher.start_polling(
+            self.bot,
+            handle_signals=handle_as_tasks,
+            handle_as_tasks=handle_as_tasks,
+            polling_timeout=polling_timeout,
+            allowed_updates=self.dispatcher.resolve_used_update_types(),
+        )
+
+    async def stop(self) -> None:
+        with contextlib.suppress(RuntimeError):  # polling had not started
+            await self.dispatcher.stop_polling()
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+def build_bot(settings: Settings, session: AiohttpSession | None = None) -> Bot:
+    """The Bot API client; `session` defaults to one for `settings.telegram_api`."""
+    session = session or AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api))
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def build_dispatcher(settings: Settings, clock: Clock, sessions: async_sessionmaker[AsyncSession]) -> Dispatcher:
+    compile_catalogs()
+    dispatcher = Dispatcher(settings=settings, clock=clock, sessions=sessions)
+    dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
+    i18n = I18n(path=LOCALES_DIR, default_locale=settings.locale, domain=DOMAIN)
+    dispatcher.update.outer_middleware(LocaleMiddleware(i18n, settings.locale))
+    dispatcher.include_router(build_router())
+    return dispatcher
+
+
+def command_list(locale: str) -> list[BotCommand]:
+    return [
+        BotCommand(command="start", description=gettext("Start, or link your account with a code", locale)),
+        BotCommand(command="help", description=gettext("What I can do for you", locale)),
+        BotCommand(command="lang", description=gettext("Language: 简体中文 / 繁體中文 / English", locale)),
+    ]
+
+
+async def set_commands(bot: Bot) -> None:
+    for language_code, locale in COMMAND_LANGUAGES.items():
+        await bot.set_my_commands(command_list(locale), BotCommandScopeDefault(), language_code or None)

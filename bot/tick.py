@@ -1,0 +1,56 @@
+"""The tick: everything scheduled that is due at one instant, done once. A function of (database, now).
+
+`quanxue tick --now …` and the scheduler inside `quanxue run` both call `run_tick`; running it twice for the same
+instant does nothing new. Later steps of the product (roll-call reminders, the escalation ladder) add their work here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.calendar import warn_missing_official_years
+from bot.rollcall_reminders import remind_roll_calls
+from bot.settings import Settings
+from storage.db import create_engine, create_sessionmaker, upgrade
+from storage.models import LinkAttempt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickReport:
+    link_attempts_pruned: int = 0
+    rollcall_reminders: int = 0
+    calendar_warnings: int = 0
+
+
+async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> TickReport:
+    report = TickReport()
+    async with sessions() as session, session.begin():
+        report.link_attempts_pruned = await _prune_link_attempts(session, settings, now)
+        report.rollcall_reminders = await remind_roll_calls(session, settings, now)
+        report.calendar_warnings = await warn_missing_official_years(session, settings, now)
+    return report
+
+
+async def _prune_link_attempts(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Wrong-code records are only needed for the throttle window; keep a day's worth for the audit of abuse."""
+    horizon = now - max(timedelta(minutes=settings.link_attempts_window_minutes), timedelta(days=1))
+    result = await session.execute(delete(LinkAttempt).where(LinkAttempt.at < horizon))
+    return result.rowcount or 0
+
+
+async def run_tick_cli(settings: Settings, now: datetime) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        report = await run_tick(create_sessionmaker(engine), settings, now)
+    finally:
+        await engine.dispose()
+    log.info("tick at %s: %s", now.isoformat(), report)
+    return 0

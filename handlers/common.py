@@ -1,0 +1,135 @@
+"""What everyone can do: /help, /lang, and the catch-alls that answer anything no other router took.
+
+This router is included last: its catch-all message and callback handlers must never shadow a flow's handlers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from html import escape
+
+from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import onboarding as ob
+from bot.clock import Clock
+from bot.i18n import LOCALES
+from bot.scope import Actor
+from handlers.onboarding import answer_unlinked, current_locale, send_consent_notice, unlinked_text
+from handlers.texts import t
+from storage.models import Person, Role
+
+router = Router(name="common")
+
+LANGUAGE_NAMES = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}  # each in its own script
+
+
+class LanguageCallback(CallbackData, prefix="lang"):
+    locale: str
+
+
+# --- /help --------------------------------------------------------------------------------------------------------
+
+
+def _role_lines(profile: ob.Profile, *roles: Role) -> list[str]:
+    locale = current_locale()
+    return [f"• {escape(ob.role_label(r.role, locale))} · {escape(r.unit)}" for r in profile.roles if r.role in roles]
+
+
+def help_text(profile: ob.Profile | None, actor: Actor | None) -> str:
+    topics = ob.help_topics(actor)
+    if ob.HelpTopic.UNLINKED in topics or profile is None:
+        return unlinked_text()
+    parts = [t("<b>{name}</b>, here is what I can do for you:", name=profile.name)]
+    if ob.HelpTopic.TEACHER in topics:
+        parts.append("\n".join([t("👩‍🏫 You are linked as class teacher of:"),
+                                *_role_lines(profile, Role.CLASS_TEACHER)]))
+    if ob.HelpTopic.SCHOOL in topics:
+        parts.append("\n".join([t("🏫 You are linked for your school:"),
+                                *_role_lines(profile, Role.SCHOOL_ADMIN, Role.PRINCIPAL)]))
+    if ob.HelpTopic.TOWNSHIP in topics:
+        parts.append("\n".join([t("🏛 You are linked for your township:"),
+                                *_role_lines(profile, Role.TOWNSHIP_OFFICER)]))
+    if profile.is_staff:
+        parts.append(t("⏳ Roll call and case handling arrive with the next update; you will find them here."))
+    if ob.HelpTopic.GUARDIAN in topics:
+        children = [f"• {escape(c.name)} · {escape(c.class_name)}" for c in profile.children]
+        parts.append("\n".join([t("👪 The school's messages about your children come here:"), *children]))
+    parts.append(t("/privacy — what the school keeps, and why\n/lang — 简体中文 / 繁體中文 / English"))
+    return "\n\n".join(parts)
+
+
+@router.message(Command("help"))
+async def show_help(message: Message, session: AsyncSession, person: Person | None, actor: Actor | None) -> None:
+    if person is None:
+        await answer_unlinked(message)
+        return
+    await message.answer(help_text(await ob.profile(session, person.id), actor))
+
+
+# --- /lang --------------------------------------------------------------------------------------------------------
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=name, callback_data=LanguageCallback(locale=code).pack())
+        for code, name in LANGUAGE_NAMES.items()
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons])
+
+
+@router.message(Command("lang"))
+async def choose_language(message: Message) -> None:
+    await message.answer(t("Choose your language:"), reply_markup=language_keyboard())
+
+
+@router.callback_query(LanguageCallback.filter())
+async def language_chosen(
+    query: CallbackQuery, callback_data: LanguageCallback, session: AsyncSession, clock: Clock,
+    person: Person | None, i18n: I18n,
+) -> None:
+    """Linked people: stored on their row. Not linked: there is no row yet, so only this answer is in the choice."""
+    chosen = callback_data.locale
+    if chosen not in LOCALES:
+        await query.answer(t("This button is no longer valid."))
+        return
+    if person is not None:
+        await ob.set_locale(session, clock.now(), person.id, chosen)
+    with i18n.use_locale(chosen):
+        await query.answer(t("Language: English"))
+        message = query.message if isinstance(query.message, Message) else None
+        if message is None:
+            return
+        with contextlib.suppress(TelegramBadRequest):
+            await message.edit_reply_markup(reply_markup=None)
+        if person is None:
+            await answer_unlinked(message)
+        else:
+            await message.answer(
+                t("From now on I will write to you in English.") + "\n" + t("Send /help to see what I can do for you.")
+            )
+
+
+# --- catch-alls (keep last) ----------------------------------------------------------------------------------------
+
+
+@router.message()
+async def anything_else(message: Message, session: AsyncSession, person: Person | None) -> None:
+    if person is None:
+        await answer_unlinked(message)
+        return
+    if await ob.needs_consent(session, person.id):
+        await send_consent_notice(message)
+        return
+    await message.answer(t("Sorry, I did not understand that. Send /help to see what I can do for you."))
+
+
+@router.callback_query()
+async def stale_button(query: CallbackQuery) -> None:
+    """A button from an old message, or data no handler knows: say so and change nothing."""
+    await query.answer(t("This button is no longer valid."))

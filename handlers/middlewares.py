@@ -1,0 +1,54 @@
+"""Outer middlewares: one database transaction per update, who is acting, and in which language to answer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, User
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import locale_for_language_code
+from bot.scope import load_actor, person_by_contact
+from storage.models import Channel
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class DatabaseMiddleware(BaseMiddleware):
+    """Opens one session per update and commits when the handler returns; an exception rolls everything back.
+
+    Puts `session`, `person` (or None for someone not linked) and `actor` (their roles and children) in the data.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        async with self.sessions() as session, session.begin():
+            person = await person_by_contact(session, Channel.TELEGRAM, str(user.id)) if user else None
+            data["session"] = session
+            data["person"] = person
+            data["actor"] = await load_actor(session, person) if person else None
+            return await handler(event, data)
+
+
+class LocaleMiddleware(I18nMiddleware):
+    """The person's chosen language, else their Telegram app's language, else the deployment default."""
+
+    def __init__(self, i18n: I18n, default_locale: str) -> None:
+        super().__init__(i18n)
+        self.default_locale = default_locale
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        """Also leaves the choice in data["locale"], where the error handler finds it after a rollback."""
+        person = data.get("person")
+        user: User | None = data.get("event_from_user")
+        if person is not None and person.locale:
+            data["locale"] = person.locale
+        else:
+            data["locale"] = locale_for_language_code(user.language_code if user else None, self.default_locale)
+        return data["locale"]

@@ -1,0 +1,338 @@
+"""Linking a Telegram account: `/start <code>`, a typed code, a shared phone number; the guardian's privacy notice.
+
+Thin: each handler reads the update, calls one function of `bot.onboarding` and renders its result with `t()`.
+What is shown about a person: their name, roles with their units, children by name and class. Never 学籍号, ids
+or phone numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+from html import escape
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+from aiogram.utils.i18n import I18n, get_i18n
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import onboarding as ob
+from bot.clock import Clock
+from bot.settings import Settings
+from handlers.texts import t
+from storage.models import Channel, Person
+
+router = Router(name="onboarding")
+CHANNEL = Channel.TELEGRAM
+
+
+class ConsentCallback(CallbackData, prefix="consent"):
+    """The guardian's answer to the privacy notice. Carries no person: the tapping account decides who answers."""
+
+    answer: str  # "yes" / "no" / "withdraw"
+    version: str
+
+
+# --- rendering, shared with handlers.common -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def in_locale(i18n: I18n | None, locale: str | None) -> Iterator[None]:
+    """Render in `locale` (the person's language) inside the block; the update's language outside it."""
+    if i18n is None or not locale or locale == i18n.current_locale:
+        yield
+        return
+    with i18n.use_locale(locale):
+        yield
+
+
+def current_locale() -> str:
+    return get_i18n().current_locale
+
+
+def contact_keyboard() -> ReplyKeyboardMarkup:
+    button = KeyboardButton(text=t("📱 Link with my phone number"), request_contact=True)
+    return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
+
+
+def unlinked_text() -> str:
+    return t(
+        "Hello! I am Quanxue (劝学), the school's helper for keeping every child in school.\n\n"
+        "Your account is not linked yet, so I cannot show you anything.\n"
+        "• Teachers and officers: send me the invite code the school gave you.\n"
+        "• Parents and guardians: tap “📱 Link with my phone number” below, or send your invite code.\n\n"
+        "No code? Please ask your child's class teacher."
+    )
+
+
+async def answer_unlinked(message: Message) -> None:
+    await message.answer(unlinked_text(), reply_markup=contact_keyboard())
+
+
+def profile_lines(profile: ob.Profile) -> str:
+    """"王丽 · 班主任 · 青山镇中心小学 三年级1班" per role, "• 李明 · 三年级1班" per child (names escaped)."""
+    locale = current_locale()
+    lines = [" · ".join(map(escape, (profile.name, ob.role_label(r.role, locale), r.unit))) for r in profile.roles]
+    if profile.children:
+        lines.append(t("Your children:"))
+        lines += [f"• {escape(child.name)} · {escape(child.class_name)}" for child in profile.children]
+    return "\n".join(lines)
+
+
+def privacy_text() -> str:
+    return t(
+        "🔒 <b>What the school keeps, and why</b>\n"
+        "To keep every child in school (a duty under the Compulsory Education Law and the Minors Protection Law), "
+        "the school keeps here:\n"
+        "• your child's name, class, date of birth and student number (from the school roster), "
+        "attendance and reasons for absence;\n"
+        "• your name, phone number and relation to the child.\n"
+        "It is used only to contact you about your child's schooling.\n\n"
+        "Telegram is a service outside mainland China, so messages carry only what is needed: "
+        "the child's name, class and dates.\n\n"
+        "You can withdraw your consent at any time: send /privacy. "
+        "If you do not agree, this account is unlinked and the school will contact you by phone."
+    )
+
+
+def _consent_button(label: str, answer: str) -> InlineKeyboardButton:
+    data = ConsentCallback(answer=answer, version=ob.CONSENT_VERSION).pack()
+    return InlineKeyboardButton(text=label, callback_data=data)
+
+
+def consent_notice() -> tuple[str, InlineKeyboardMarkup]:
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[_consent_button(t("Agree"), "yes"),
+                                                      _consent_button(t("Disagree"), "no")]])
+    return privacy_text() + "\n\n" + t("Do you agree?"), keyboard
+
+
+async def send_consent_notice(message: Message) -> None:
+    text, keyboard = consent_notice()
+    await message.answer(text, reply_markup=keyboard)
+
+
+def greeting(profile: ob.Profile) -> str:
+    return "\n".join([
+        t("Hello, {name}! Your account is linked:", name=profile.name),
+        profile_lines(profile),
+        "",
+        t("Send /help to see what I can do for you."),
+    ])
+
+
+# --- linking ------------------------------------------------------------------------------------------------------
+
+
+async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | None) -> None:
+    """Tell the person how linking went; after linking, in the person's own language."""
+    outcome = result.outcome
+    if outcome is ob.LinkOutcome.LINKED and result.profile is not None:
+        profile = result.profile
+        with in_locale(i18n, profile.locale):
+            text = "\n".join([t("✅ Linked. Welcome, {name}!", name=profile.name), profile_lines(profile)])
+            if not result.needs_consent:
+                text += "\n\n" + t("Send /help to see what I can do for you.")
+            await message.answer(text, reply_markup=ReplyKeyboardRemove())
+            if result.needs_consent:
+                await send_consent_notice(message)
+        return
+    if outcome is ob.LinkOutcome.ALREADY_LINKED and result.profile is not None:
+        profile = result.profile
+        with in_locale(i18n, profile.locale):
+            text = "\n".join([t("This account is already linked to {name}.", name=profile.name),
+                              profile_lines(profile)])
+            await message.answer(text, reply_markup=ReplyKeyboardRemove())
+            if result.needs_consent:
+                await send_consent_notice(message)
+        return
+    if outcome is ob.LinkOutcome.THROTTLED:
+        text = t("Too many wrong tries. Please wait {minutes} minutes, then try again.", minutes=result.wait_minutes)
+    elif outcome is ob.LinkOutcome.UNKNOWN:
+        text = t(
+            "Sorry, I do not recognise this code. Please check it and send it again, "
+            "or ask your child's class teacher."
+        )
+    elif outcome is ob.LinkOutcome.EXPIRED:
+        text = t("This code is no longer valid (it has expired or a newer one was issued). "
+                 "Please ask the school for a new code.")
+    elif outcome is ob.LinkOutcome.USED:
+        text = t("This code has already been used. If that was not you, please tell the school.")
+    elif outcome is ob.LinkOutcome.PERSON_LINKED_ELSEWHERE:
+        text = t("This person is already linked to another Telegram account. "
+                 "If you changed your phone or account, please ask the school for help.")
+    elif outcome is ob.LinkOutcome.STAFF_USE_CODE:
+        text = t("School staff link with the invite code the school gave you. Please send your code.")
+    else:  # NO_MATCH
+        text = t(
+            "Sorry, this phone number is not on the school's list of guardians. "
+            "Please ask your child's class teacher to check it, or send your invite code."
+        )
+    await message.answer(text)
+
+
+@router.message(CommandStart(deep_link=True))
+async def start_with_code(
+    message: Message, command: CommandObject, session: AsyncSession, clock: Clock, settings: Settings,
+    locale: str, i18n: I18n,
+) -> None:
+    result = await ob.redeem_code(
+        session, clock.now(), CHANNEL, str(message.from_user.id), command.args or "", settings=settings, locale=locale
+    )
+    await _answer_link(message, result, i18n)
+
+
+@router.message(CommandStart())
+async def start(message: Message, session: AsyncSession, person: Person | None) -> None:
+    if person is None:
+        await answer_unlinked(message)
+        return
+    await message.answer(greeting(await ob.profile(session, person.id)), reply_markup=ReplyKeyboardRemove())
+    if await ob.needs_consent(session, person.id):
+        await send_consent_notice(message)
+
+
+@router.message(F.contact)
+async def shared_contact(
+    message: Message, session: AsyncSession, clock: Clock, settings: Settings, locale: str, i18n: I18n
+) -> None:
+    contact = message.contact
+    if contact.user_id != message.from_user.id:
+        await message.answer(
+            t("Please share your own phone number with the button below, not someone else's contact."),
+            reply_markup=contact_keyboard(),
+        )
+        return
+    result = await ob.link_by_contact(
+        session, clock.now(), CHANNEL, str(message.from_user.id), contact.phone_number, settings=settings,
+        locale=locale,
+    )
+    await _answer_link(message, result, i18n)
+
+
+def _unlinked_code(message: Message, person: Person | None = None) -> bool:
+    return person is None and ob.looks_like_code(message.text)
+
+
+@router.message(F.text, _unlinked_code)
+async def typed_code(
+    message: Message, session: AsyncSession, clock: Clock, settings: Settings, locale: str, i18n: I18n
+) -> None:
+    result = await ob.redeem_code(
+        session, clock.now(), CHANNEL, str(message.from_user.id), message.text, settings=settings, locale=locale
+    )
+    await _answer_link(message, result, i18n)
+
+
+# --- consent ------------------------------------------------------------------------------------------------------
+
+
+async def _drop_buttons(query: CallbackQuery) -> None:
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=None)
+
+
+@router.callback_query(ConsentCallback.filter())
+async def consent_answer(
+    query: CallbackQuery, callback_data: ConsentCallback, session: AsyncSession, clock: Clock,
+    person: Person | None, locale: str,
+) -> None:
+    """Only the linked guardian who is asked may answer, for themselves: the callback data names no one."""
+    now = clock.now()
+    message = query.message if isinstance(query.message, Message) else None
+    answer = callback_data.answer
+    if person is None or callback_data.version != ob.CONSENT_VERSION:
+        await _stale(query)
+        if person is not None and message and await ob.needs_consent(session, person.id):
+            await send_consent_notice(message)  # the notice changed: show the current one
+        return
+    if answer in ("withdraw", "withdraw_yes", "keep"):
+        await _withdrawal(query, answer, session, now, person, message)
+        return
+    if answer not in ("yes", "no") or not await ob.needs_consent(session, person.id):
+        if answer in ("yes", "no") and await ob.has_consented(session, person.id):
+            await query.answer(t("You have already agreed. Thank you!"))
+            await _drop_buttons(query)
+        else:
+            await _stale(query)
+        return
+    if answer == "yes":
+        await ob.record_consent(session, now, person.id, locale, CHANNEL)
+        await query.answer(t("Thank you!"))
+        await _drop_buttons(query)
+        if message:
+            await message.answer(
+                t("Thank you! Your consent is recorded. The school's messages about your children will come here.\n"
+                  "Send /help to see what I can do for you.")
+            )
+        return
+    await ob.decline_consent(session, now, person.id, CHANNEL)
+    await query.answer()
+    await _drop_buttons(query)
+    if message:
+        await message.answer(
+            t("All right. This account is now unlinked and will receive no messages. "
+              "The school will contact you by phone. If you change your mind, send /start to link again.")
+        )
+
+
+async def _stale(query: CallbackQuery) -> None:
+    await query.answer(t("This button is no longer valid."))
+
+
+async def _withdrawal(
+    query: CallbackQuery, answer: str, session: AsyncSession, now: datetime, person: Person, message: Message | None
+) -> None:
+    if not await ob.has_consented(session, person.id):
+        await _stale(query)
+        return
+    if answer == "keep":
+        await query.answer(t("Nothing was changed."))
+        await _drop_buttons(query)
+        return
+    if answer == "withdraw":  # ask once more: a slip of the thumb must not unlink a grandmother
+        await query.answer()
+        if message:
+            keyboard = InlineKeyboardMarkup(inline_keyboard=[[
+                _consent_button(t("Yes, withdraw"), "withdraw_yes"), _consent_button(t("No, keep it"), "keep"),
+            ]])
+            with contextlib.suppress(TelegramBadRequest):
+                await message.edit_reply_markup(reply_markup=keyboard)
+        return
+    await ob.withdraw_consent(session, now, person.id, CHANNEL)
+    await query.answer()
+    await _drop_buttons(query)
+    if message:
+        await message.answer(
+            t("Your consent is withdrawn and this account is unlinked. The school will contact you by phone. "
+              "You can link again at any time with /start."),
+            reply_markup=ReplyKeyboardRemove(),
+        )
+
+
+@router.message(Command("privacy"))
+async def privacy(message: Message, session: AsyncSession, person: Person | None) -> None:
+    """The privacy notice again; a guardian who agreed can withdraw here (PIPL art. 15)."""
+    if person is None:
+        await answer_unlinked(message)
+        return
+    if await ob.needs_consent(session, person.id):
+        await send_consent_notice(message)
+        return
+    if not await ob.has_consented(session, person.id):  # staff: the notice is about guardians' data
+        await message.answer(privacy_text())
+        return
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[_consent_button(t("Withdraw consent"), "withdraw")]])
+    await message.answer(privacy_text() + "\n\n" + t("You have agreed to this."), reply_markup=keyboard)
