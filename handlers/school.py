@@ -1,0 +1,221 @@
+"""School officer and principal: school calendar closures (`/closure`).
+
+`/closure 2026-10-12 暴雨停课` closes the officer's school that day (asks which school first when they administer
+several); `/closure` alone lists the upcoming closures, each with a remove button. Scope is checked again on every
+tap, and the services in `bot.calendar` check it once more. Thin: parse, call the service, render.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date
+from html import escape
+
+from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import get_i18n
+from babel.dates import format_date, format_skeleton
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import calendar as cal
+from bot.clock import Clock, to_local
+from bot.scope import Actor
+from bot.settings import Settings
+from handlers.texts import t
+from storage.models import CalendarDay
+
+router = Router(name="school")
+
+NOTE_MAX = 200  # CalendarDay.note
+_BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW"}
+
+
+class ClosureSchoolCallback(CallbackData, prefix="closure_at"):
+    """Which school a new closure is for (the day and note wait in the FSM data of the tapping account)."""
+
+    school_id: int
+    day: str  # YYYYMMDD
+
+
+class ClosureRemoveCallback(CallbackData, prefix="closure_rm"):
+    closure_id: int
+
+
+# --- rendering ----------------------------------------------------------------------------------------------------
+
+
+def _babel_locale() -> str:
+    locale = get_i18n().current_locale
+    return _BABEL_LOCALES.get(locale, locale)
+
+
+def long_day(day: date) -> str:
+    return format_date(day, "full", locale=_babel_locale())
+
+
+def short_day(day: date) -> str:
+    return format_skeleton("MMMEd", day, locale=_babel_locale())
+
+
+def officer_schools(actor: Actor | None) -> list[int]:
+    """The schools this person may change the calendar of (as school admin or principal)."""
+    if actor is None:
+        return []
+    ids = {scope.school_id for scope in actor.roles if scope.school_id is not None}
+    return sorted(school_id for school_id in ids if actor.administers_school(school_id))
+
+
+def not_allowed_text() -> str:
+    return t("Only the school's dropout-control officer or principal can do this.")
+
+
+def usage_text() -> str:
+    return t(
+        "To close your school on a day, send the date and the reason, for example:\n/closure 2026-10-12 Heavy rain"
+    )
+
+
+async def closure_list(
+    session: AsyncSession, school_ids: list[int], today: date
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    closures = await cal.upcoming_closures(session, school_ids, today)
+    if not closures:
+        return t("No upcoming closures.") + "\n\n" + usage_text(), None
+    names = await cal.school_names(session, school_ids) if len(school_ids) > 1 else {}
+    lines = [t("<b>Upcoming closures</b>")]
+    for row in closures:
+        parts = [escape(long_day(row.day))]
+        if names:
+            parts.append(escape(names.get(row.school_id or 0, "")))
+        if row.note:
+            parts.append(escape(row.note))
+        lines.append("• " + " · ".join(parts))
+    buttons = [
+        [InlineKeyboardButton(
+            text=t("Remove {day}", day=short_day(row.day)) + (f" · {names[row.school_id]}" if names else ""),
+            callback_data=ClosureRemoveCallback(closure_id=row.id).pack(),
+        )]
+        for row in closures
+    ]
+    return "\n".join([*lines, "", usage_text()]), InlineKeyboardMarkup(inline_keyboard=buttons)
+
+
+def closure_added_text(school: str, row: CalendarDay, check: cal.ClosureCheck) -> str:
+    if check.already_closed:
+        lines = [t("{school} is already closed on {day}.", school=school, day=long_day(row.day))]
+    else:
+        lines = [t("✅ {school} is closed on {day}. There is no roll call that day and it does not count as an "
+                   "absence day.", school=school, day=long_day(row.day))]
+    if check.in_past:
+        lines.append(t("Note: this date is in the past."))
+    if check.outside_term:
+        lines.append(t("Note: this date is outside the term dates (a vacation), so it was not a school day anyway."))
+    elif check.not_working_day:
+        lines.append(t("Note: this date is a weekend or public holiday, so it was not a school day anyway."))
+    return "\n".join(lines)
+
+
+def _today(clock: Clock, settings: Settings) -> date:
+    return to_local(clock.now(), settings.tz).date()
+
+
+async def _close(
+    session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, school_id: int, day: date, note: str | None
+) -> str:
+    check = await cal.check_closure(session, school_id, day, _today(clock, settings))
+    row = await cal.add_closure(session, clock.now(), actor.person_id, school_id, day, note)
+    names = await cal.school_names(session, [school_id])
+    return closure_added_text(names.get(school_id, ""), row, check)
+
+
+# --- /closure -----------------------------------------------------------------------------------------------------
+
+
+@router.message(Command("closure"))
+async def closure_command(
+    message: Message, command: CommandObject, session: AsyncSession, actor: Actor | None, clock: Clock,
+    settings: Settings, state: FSMContext,
+) -> None:
+    schools = officer_schools(actor)
+    if actor is None or not schools:
+        await message.answer(not_allowed_text())
+        return
+    args = (command.args or "").strip()
+    if not args:
+        text, keyboard = await closure_list(session, schools, _today(clock, settings))
+        await message.answer(text, reply_markup=keyboard)
+        return
+    day_text, _, note_text = args.partition(" ")
+    day = cal.parse_day(day_text)
+    if day is None:
+        await message.answer(t("I cannot read “{text}” as a date.", text=day_text) + "\n" + usage_text())
+        return
+    note = note_text.strip() or None
+    if note is not None and len(note) > NOTE_MAX:
+        await message.answer(t("The reason is too long: at most {max} characters, please.", max=NOTE_MAX))
+        return
+    if len(schools) == 1:
+        await message.answer(await _close(session, clock, settings, actor, schools[0], day, note))
+        return
+    await state.update_data(closure_day=day.isoformat(), closure_note=note)
+    names = await cal.school_names(session, schools)
+    buttons = [
+        [InlineKeyboardButton(
+            text=names.get(school_id, str(school_id)),
+            callback_data=ClosureSchoolCallback(school_id=school_id, day=day.strftime("%Y%m%d")).pack(),
+        )]
+        for school_id in schools
+    ]
+    await message.answer(
+        t("Which school is closed on {day}?", day=long_day(day)),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons),
+    )
+
+
+@router.callback_query(ClosureSchoolCallback.filter())
+async def closure_school_chosen(
+    query: CallbackQuery, callback_data: ClosureSchoolCallback, session: AsyncSession, actor: Actor | None,
+    clock: Clock, settings: Settings, state: FSMContext,
+) -> None:
+    if actor is None or not actor.administers_school(callback_data.school_id):
+        await query.answer(not_allowed_text(), show_alert=True)
+        return
+    data = await state.get_data()
+    day = cal.parse_day(f"{callback_data.day[:4]}-{callback_data.day[4:6]}-{callback_data.day[6:]}")
+    if day is None or data.get("closure_day") != day.isoformat():
+        await query.answer(t("This button is no longer valid. Send /closure again."))
+        return
+    await state.update_data(closure_day=None, closure_note=None)
+    text = await _close(session, clock, settings, actor, callback_data.school_id, day, data.get("closure_note"))
+    await query.answer()
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_text(text, reply_markup=None)
+
+
+@router.callback_query(ClosureRemoveCallback.filter())
+async def closure_remove(
+    query: CallbackQuery, callback_data: ClosureRemoveCallback, session: AsyncSession, actor: Actor | None,
+    clock: Clock, settings: Settings,
+) -> None:
+    schools = officer_schools(actor)
+    if actor is None or not schools:
+        await query.answer(not_allowed_text(), show_alert=True)
+        return
+    try:
+        removed = await cal.remove_closure(session, clock.now(), actor.person_id, callback_data.closure_id)
+    except cal.NotAllowed:
+        await query.answer(not_allowed_text(), show_alert=True)
+        return
+    if removed is None:
+        await query.answer(t("This closure was already removed."))
+    else:
+        await query.answer(t("The closure on {day} was removed.", day=short_day(removed.day)))
+    if isinstance(query.message, Message):
+        text, keyboard = await closure_list(session, schools, _today(clock, settings))
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_text(text, reply_markup=keyboard)
