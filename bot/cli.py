@@ -8,8 +8,14 @@ import logging
 import sys
 from pathlib import Path
 
+from bot.calendar_file import run_import_calendar
 from bot.clock import Clock, FileClock, SystemClock, parse_instant
+from bot.demo import run_demo
+from bot.invites_cli import run_invites
+from bot.roster.cli import run_import_roster, run_import_staff
+from bot.runner import serve
 from bot.settings import Settings
+from bot.tick import run_tick_cli
 
 log = logging.getLogger("quanxue")
 
@@ -24,56 +30,52 @@ def build_clock(settings: Settings) -> Clock:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="quanxue", description="劝学 Quanxue: keep every child in school.")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="serve the bot (long polling) with its scheduler and sender")
-    for name, what in (("import-roster", "students, guardians and class teachers"),
-                       ("import-staff", "school officers, principals and township officers")):
-        cmd = sub.add_parser(name, help=f"import {what} from CSV or XLSX")
+    sub.add_parser("run", help="serve the bot (long polling) with its scheduler and notice sender")
+    roster = sub.add_parser("import-roster", help="import students, guardians and class teachers (CSV or XLSX)")
+    roster.add_argument("--county", help="county of the rows without a 县/county column")
+    staff = sub.add_parser("import-staff", help="import school officers, principals and township officers")
+    for cmd in (roster, staff):
         cmd.add_argument("file", type=Path)
         cmd.add_argument("--skip-invalid", action="store_true", help="write the good rows even if some are bad")
-        if name == "import-roster":
-            cmd.add_argument("--county", help="county of every row without a 县/county column")
-    inv = sub.add_parser("invites", help="list invite codes and links for everyone not yet linked")
-    inv.add_argument("--format", choices=("table", "csv"), default="table")
-    inv.add_argument("--output", type=Path, help="write to this file instead of the screen")
+    calendar = sub.add_parser("import-calendar", help="import terms, holidays and closures (TOML)")
+    calendar.add_argument("file", type=Path)
+    invites = sub.add_parser("invites", help="issue invite codes and links for everyone not yet linked")
+    invites.add_argument("--format", choices=("table", "csv"), default="table")
+    invites.add_argument("--output", type=Path, help="write to this file instead of the screen")
     tick = sub.add_parser("tick", help="run the scheduled work due now (or at --now) once, then exit")
     tick.add_argument("--now", type=parse_instant, help="ISO 8601 instant with offset, e.g. 2026-09-07T10:00+08:00")
     sub.add_parser("demo", help="play a scripted conversation offline and print the transcript")
     return p
 
 
-async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from bot.demo import run_demo
-
         return await run_demo()
+    settings = Settings()
     clock = build_clock(settings)
-    if args.command == "run":
-        from bot.runner import serve
-
-        return await serve(settings, clock)
-    if args.command == "import-roster":
-        from bot.roster.cli import run_import_roster
-
-        return await run_import_roster(settings, clock, args.file, county=args.county, skip_invalid=args.skip_invalid)
-    if args.command == "import-staff":
-        from bot.roster.cli import run_import_staff
-
-        return await run_import_staff(settings, clock, args.file, skip_invalid=args.skip_invalid)
-    if args.command == "invites":
-        from bot.invites_cli import run_invites
-
-        return await run_invites(settings, clock, fmt=args.format, output=args.output)
-    from bot.tick import run_tick_cli
-
-    return await run_tick_cli(settings, args.now or clock.now())
+    match args.command:
+        case "run":
+            return await serve(settings, clock)
+        case "import-roster":
+            return await run_import_roster(settings, clock, args.file, county=args.county,
+                                           skip_invalid=args.skip_invalid)
+        case "import-staff":
+            return await run_import_staff(settings, clock, args.file, skip_invalid=args.skip_invalid)
+        case "import-calendar":
+            return await run_import_calendar(settings, clock, args.file)
+        case "invites":
+            return await run_invites(settings, clock, fmt=args.format, output=args.output)
+        case _:
+            return await run_tick_cli(settings, args.now or clock.now())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    quiet = args.command == "demo"  # the transcript is the output; warnings and errors still show
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(_dispatch(args, settings))
+        return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:
         return 130
 

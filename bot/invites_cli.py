@@ -111,10 +111,10 @@ async def run_invites(
     *,
     fmt: str = "table",
     output: Path | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    err = err or sys.stderr
+    out, err = out or sys.stdout, err or sys.stderr
     locale = settings.locale
     if fmt not in ("table", "csv"):
         print(f"unknown format {fmt!r}: use table or csv", file=err)

@@ -27,11 +27,11 @@ async def run_import_roster(
     *,
     county: str | None = None,
     skip_invalid: bool = False,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     """Import a roster file; `county` (default: settings.county) is for rows without a 县 column."""
     extra = {"county": county or settings.county, "tz": settings.tz}
-    return await _run(import_roster, extra, settings, clock, path, skip_invalid=skip_invalid, out=out)
+    return await _run(import_roster, extra, settings, clock, path, skip_invalid=skip_invalid, out=out or sys.stdout)
 
 
 async def run_import_staff(
@@ -41,11 +41,11 @@ async def run_import_staff(
     *,
     county: str | None = None,
     skip_invalid: bool = False,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     """Import a staff file: 控辍专干, 校长 and 乡镇专干 with their school or township."""
     extra = {"county": county or settings.county}
-    return await _run(import_staff, extra, settings, clock, path, skip_invalid=skip_invalid, out=out)
+    return await _run(import_staff, extra, settings, clock, path, skip_invalid=skip_invalid, out=out or sys.stdout)
 
 
 async def _run(
