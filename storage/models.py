@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime
@@ -27,7 +27,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON(), list[Any]: JSON()}
 
 
 class Role(StrEnum):
@@ -194,3 +194,271 @@ class AuditEvent(Base):
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[int | None]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- School calendar -------------------------------------------------------------------------------------------
+
+
+class DayKind(StrEnum):
+    HOLIDAY = "holiday"  # a public holiday the official data lacks (entered by an admin)
+    WORKDAY = "workday"  # a make-up working day (调休) the official data lacks
+    CLOSURE = "closure"  # the school is closed (weather, exams elsewhere, …)
+
+
+class Term(Base):
+    """A term (学期) of a county, or of one school when it differs from the county's."""
+
+    __tablename__ = "terms"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("counties.id"), index=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+
+
+class CalendarDay(Base):
+    """A day that the official calendar gets wrong for this county or school."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (Index("ix_calendar_days_day", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("counties.id"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
+    day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+
+# --- Roll call, absences, guardian replies, leave --------------------------------------------------------------
+
+
+class AbsenceReason(StrEnum):
+    SICK = "sick"  # 病假
+    PERSONAL = "personal"  # 事假
+    UNEXPLAINED = "unexplained"  # 无故缺勤
+    UNKNOWN = "unknown"  # 原因不明
+    APPROVED_LEAVE = "approved_leave"  # a leave request the teacher approved
+
+
+class GuardianAnswer(StrEnum):
+    SICK = "sick"  # 生病
+    FAMILY = "family"  # 家里有事
+    BACK_TOMORROW = "back_tomorrow"  # 明天返校
+    CALL_ME = "call_me"  # 请老师联系我
+    OTHER = "other"  # 其他 (free text follows)
+
+
+class RollCall(Base):
+    """One class's roll call on one school day. While `submitted_at` is None it is a draft being tapped."""
+
+    __tablename__ = "roll_calls"
+    __table_args__ = (UniqueConstraint("class_id", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"))
+    day: Mapped[date] = mapped_column(Date)
+    draft: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"absent": {student_id: reason|None}, "page": n}
+    opened_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    submitted_at: Mapped[datetime | None]
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # 1 at first submission, +1 per correction
+
+
+class Absence(Base):
+    """A student absent on a school day, as the roll call recorded it. A correction withdraws it, never deletes it."""
+
+    __tablename__ = "absences"
+    __table_args__ = (UniqueConstraint("student_id", "day"), Index("ix_absences_day", "day"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    roll_call_id: Mapped[int] = mapped_column(ForeignKey("roll_calls.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(20))
+    expected_return: Mapped[date | None] = mapped_column(Date)
+    excused: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    recorded_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]  # the teacher corrected the roll call: the student was present
+
+
+class AbsenceReply(Base):
+    """A guardian's answer to an absence notice; the newest one counts, earlier ones stay as history."""
+
+    __tablename__ = "absence_replies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    absence_id: Mapped[int] = mapped_column(ForeignKey("absences.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    answer: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[datetime]
+
+
+class LeaveStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class LeaveRequest(Base):
+    """请假: a guardian asks in advance; the class teacher approves or declines."""
+
+    __tablename__ = "leave_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(20))  # AbsenceReason.SICK or PERSONAL
+    note: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(10), default=LeaveStatus.PENDING)
+    requested_at: Mapped[datetime]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[datetime | None]
+
+
+# --- The outbox ---------------------------------------------------------------------------------------------------
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender; see bot.delivery for what a crash here means
+    SENT = "sent"
+    UNREACHABLE = "unreachable"  # the person blocked the bot or never started it
+    FAILED = "failed"  # rejected for good (bad request)
+
+
+class OutboxMessage(Base):
+    """A notice, rendered in the recipient's language when it was enqueued: what was sent is what is on record.
+
+    `actions` are the answers the recipient can give, as data ({"label", "action", "ref", "value"} rows); each
+    channel turns them into its own buttons. `idempotency_key` makes enqueueing the same notice twice a no-op.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(64))
+    template: Mapped[str] = mapped_column(String(60))
+    locale: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text)
+    actions: Mapped[list[Any]] = mapped_column(default=list)
+    entity: Mapped[str | None] = mapped_column(String(40))
+    entity_id: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(12), default=OutboxStatus.PENDING)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]  # quiet hours and retry backoff push this forward
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    external_id: Mapped[str | None] = mapped_column(String(64))  # the channel's message id
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+# --- Cases: the escalation ladder --------------------------------------------------------------------------------
+
+
+class CaseStage(StrEnum):
+    OPEN = "open"  # 疑似辍学: suspected dropout, the school persuades
+    REPORTED = "reported"  # 辍学: reported in writing to the township (辍学报告)
+    ORDERED = "ordered"  # the township issued the 复学通知书
+    LEGAL = "legal"  # legal steps, only where the locality's policy provides them
+    CLOSED = "closed"
+
+
+class CaseOutcome(StrEnum):
+    RETURNED = "returned"
+    TRANSFERRED = "transferred"
+    LAWFUL_ABSENCE = "lawful_absence"  # 休学 / 延缓入学 / 送教上门 approved
+    OTHER = "other"
+
+
+class Case(Base):
+    """One student's dropout case, from suspicion to return. At most one open case per student."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index(
+            "uq_cases_open_student",
+            "student_id",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index("ix_cases_stage", "stage"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)  # the scope, as opened
+    township_id: Mapped[int] = mapped_column(ForeignKey("townships.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(10), default=CaseStage.OPEN)
+    first_absent_day: Mapped[date] = mapped_column(Date)
+    opened_at: Mapped[datetime]
+    persuasion_deadline: Mapped[date | None] = mapped_column(Date)  # return deadline in the 劝学书
+    home_visit_due: Mapped[date | None] = mapped_column(Date)
+    reason_found: Mapped[str | None] = mapped_column(String(30))  # from the persuasion records
+    reported_at: Mapped[datetime | None]
+    ordered_at: Mapped[datetime | None]
+    order_deadline: Mapped[date | None] = mapped_column(Date)  # deadline in the 复学通知书
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome_note: Mapped[str | None] = mapped_column(String(500))
+    watch_until: Mapped[date | None] = mapped_column(Date)  # after a return, new absences go straight up
+
+
+class CaseEvent(Base):
+    """The case's history: every transition and every contact. Never rewritten."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime]
+    actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    actor: Mapped[str] = mapped_column(String(20))  # "person" or "scheduler"
+    kind: Mapped[str] = mapped_column(String(40))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CaseStep(Base):
+    """A scheduled step done once: the tick inserts (case, step) before acting, so no step runs twice."""
+
+    __tablename__ = "case_steps"
+    __table_args__ = (UniqueConstraint("case_id", "step"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    step: Mapped[str] = mapped_column(String(60))
+    done_at: Mapped[datetime]
+
+
+class PersuasionAttempt(Base):
+    """劝返记录 / 家访记录: a home visit or other persuasion attempt."""
+
+    __tablename__ = "persuasion_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    on_day: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(20))  # home_visit, phone, school_meeting, other
+    visitors: Mapped[str] = mapped_column(String(200))
+    people_met: Mapped[str | None] = mapped_column(String(200))
+    reason_found: Mapped[str] = mapped_column(String(30))
+    attitude: Mapped[str] = mapped_column(String(20))  # cooperative, hesitant, refusing, not_met
+    next_step: Mapped[str | None] = mapped_column(String(500))
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    recorded_at: Mapped[datetime]
+
+
+class SupportReferral(Base):
+    """Help the family asked for (cost, transport, learning, family care), for the school officer to arrange."""
+
+    __tablename__ = "support_referrals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    requested_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(String(500))
