@@ -11,6 +11,7 @@ from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import locale_for_language_code
+from bot.notices import NOTICES_QUEUED
 from bot.scope import load_actor, person_by_contact
 from storage.models import Channel
 
@@ -21,19 +22,25 @@ class DatabaseMiddleware(BaseMiddleware):
     """Opens one session per update and commits when the handler returns; an exception rolls everything back.
 
     Puts `session`, `person` (or None for someone not linked) and `actor` (their roles and children) in the data.
+    When the transaction queued notices, `on_notices` is called after the commit (it wakes the sender).
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], on_notices: Callable[[], None]) -> None:
         self.sessions = sessions
+        self.on_notices = on_notices
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        async with self.sessions() as session, session.begin():
-            person = await person_by_contact(session, Channel.TELEGRAM, str(user.id)) if user else None
-            data["session"] = session
-            data["person"] = person
-            data["actor"] = await load_actor(session, person) if person else None
-            return await handler(event, data)
+        async with self.sessions() as session:
+            async with session.begin():
+                person = await person_by_contact(session, Channel.TELEGRAM, str(user.id)) if user else None
+                data["session"] = session
+                data["person"] = person
+                data["actor"] = await load_actor(session, person) if person else None
+                result = await handler(event, data)
+            if session.info.pop(NOTICES_QUEUED, False):
+                self.on_notices()
+            return result
 
 
 class LocaleMiddleware(I18nMiddleware):

@@ -1,0 +1,28 @@
+"""Whether a person can be reached: Telegram tells us when they block or unblock the bot (my_chat_member)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.types import ChatMemberUpdated
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.reachability import contact_at, mark_reachable, mark_unreachable
+from bot.settings import Settings
+from storage.models import Channel
+
+router = Router(name="membership")
+
+
+@router.my_chat_member(F.chat.type == ChatType.PRIVATE)
+async def on_membership(event: ChatMemberUpdated, session: AsyncSession, settings: Settings, clock: Clock) -> None:
+    """Blocked ("kicked") → unreachable at once, class teachers told; unblocked ("member") → reachable again."""
+    contact = await contact_at(session, Channel.TELEGRAM, str(event.chat.id))
+    if contact is None:  # not linked to anyone: nothing to record
+        return
+    status = event.new_chat_member.status
+    if status == ChatMemberStatus.KICKED:
+        await mark_unreachable(session, settings, clock.now(), contact, "blocked")
+    elif status == ChatMemberStatus.MEMBER:
+        await mark_reachable(session, clock.now(), contact)
