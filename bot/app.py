@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import Response
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteMessage,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetMe,
+    GetUpdates,
+    SendDocument,
+    SendMessage,
+    SetMyCommands,
+)
 from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,6 +39,17 @@ from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import Channel
 
 log = logging.getLogger(__name__)
+
+# aiogram parses every Bot API answer as `Response[T]`, and pydantic keeps parametrised generics only weakly: after a
+# garbage collection the class is rebuilt, which took most of a tap's time (see docs/performance.md). Holding the
+# types of the methods the bot calls keeps them built.
+_RESPONSE_TYPES = [
+    Response[method.__returning__]
+    for method in (
+        GetUpdates, SendMessage, EditMessageText, EditMessageReplyMarkup, AnswerCallbackQuery, DeleteMessage,
+        SendDocument, SetMyCommands, GetMe,
+    )
+]
 
 # Telegram picks command descriptions by the user's two-letter language code; "" is everyone else.
 COMMAND_LANGUAGES = {"": "zh_Hans", "en": "en"}
@@ -49,7 +73,8 @@ class App:
         sessions = create_sessionmaker(engine)
         bot = build_bot(settings, api_session)
         sender = Sender(sessions, {Channel.TELEGRAM: TelegramTransport(bot)}, clock, settings)
-        return cls(settings, clock, engine, sessions, bot, build_dispatcher(settings, clock, sessions), sender)
+        dispatcher = build_dispatcher(settings, clock, sessions, on_notices=sender.wake)
+        return cls(settings, clock, engine, sessions, bot, dispatcher, sender)
 
     async def run_polling(self, *, handle_as_tasks: bool = True, polling_timeout: int = 10) -> None:
         """Serve updates until stopped (Ctrl-C, or `stop()` from another task)."""
@@ -81,10 +106,13 @@ def build_bot(settings: Settings, session: AiohttpSession | None = None) -> Bot:
     )
 
 
-def build_dispatcher(settings: Settings, clock: Clock, sessions: async_sessionmaker[AsyncSession]) -> Dispatcher:
+def build_dispatcher(
+    settings: Settings, clock: Clock, sessions: async_sessionmaker[AsyncSession], on_notices: Callable[[], None]
+) -> Dispatcher:
+    """The dispatcher with its middlewares; `on_notices` runs after an update's transaction queued notices."""
     compile_catalogs()
     dispatcher = Dispatcher(settings=settings, clock=clock, sessions=sessions)
-    dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
+    dispatcher.update.outer_middleware(DatabaseMiddleware(sessions, on_notices))
     i18n = I18n(path=LOCALES_DIR, default_locale=settings.locale, domain=DOMAIN)
     dispatcher.update.outer_middleware(LocaleMiddleware(i18n, settings.locale))
     dispatcher.include_router(build_router())
@@ -94,7 +122,10 @@ def build_dispatcher(settings: Settings, clock: Clock, sessions: async_sessionma
 def command_list(locale: str) -> list[BotCommand]:
     return [
         BotCommand(command="start", description=gettext("Start, or link your account with a code", locale)),
+        BotCommand(command="roll", description=gettext("Roll call (class teachers)", locale)),
+        BotCommand(command="leave", description=gettext("Ask for leave (guardians)", locale)),
         BotCommand(command="help", description=gettext("What I can do for you", locale)),
+        BotCommand(command="privacy", description=gettext("What the school keeps, and why", locale)),
         BotCommand(command="lang", description=gettext("Language: 简体中文 / 繁體中文 / English", locale)),
     ]
 

@@ -20,6 +20,7 @@ from bot import onboarding as ob
 from bot.clock import Clock
 from bot.i18n import LOCALES
 from bot.scope import Actor
+from handlers.menu import main_menu
 from handlers.onboarding import answer_unlinked, current_locale, send_consent_notice, unlinked_text
 from handlers.texts import t
 from storage.models import Person, Role
@@ -48,18 +49,20 @@ def help_text(profile: ob.Profile | None, actor: Actor | None) -> str:
     parts = [t("<b>{name}</b>, here is what I can do for you:", name=profile.name)]
     if ob.HelpTopic.TEACHER in topics:
         parts.append("\n".join([t("👩‍🏫 You are linked as class teacher of:"),
-                                *_role_lines(profile, Role.CLASS_TEACHER)]))
+                                *_role_lines(profile, Role.CLASS_TEACHER),
+                                t("📋 Every school day: tap 「📋 Roll call」 (or /roll) and mark who is absent.")]))
     if ob.HelpTopic.SCHOOL in topics:
         parts.append("\n".join([t("🏫 You are linked for your school:"),
-                                *_role_lines(profile, Role.SCHOOL_ADMIN, Role.PRINCIPAL)]))
+                                *_role_lines(profile, Role.SCHOOL_ADMIN, Role.PRINCIPAL),
+                                t("/closure — close the school on a day (weather, an event); no roll call then")]))
     if ob.HelpTopic.TOWNSHIP in topics:
         parts.append("\n".join([t("🏛 You are linked for your township:"),
-                                *_role_lines(profile, Role.TOWNSHIP_OFFICER)]))
-    if profile.is_staff:
-        parts.append(t("⏳ Roll call and case handling arrive with the next update; you will find them here."))
+                                *_role_lines(profile, Role.TOWNSHIP_OFFICER),
+                                t("Schools' reports about children out of school come here.")]))
     if ob.HelpTopic.GUARDIAN in topics:
         children = [f"• {escape(c.name)} · {escape(c.class_name)}" for c in profile.children]
-        parts.append("\n".join([t("👪 The school's messages about your children come here:"), *children]))
+        parts.append("\n".join([t("👪 The school's messages about your children come here:"), *children,
+                                t("📝 To ask for leave in advance, tap 「📝 Ask for leave」 (or send /leave).")]))
     parts.append(t("/privacy — what the school keeps, and why\n/lang — 简体中文 / 繁體中文 / English"))
     return "\n\n".join(parts)
 
@@ -69,7 +72,7 @@ async def show_help(message: Message, session: AsyncSession, person: Person | No
     if person is None:
         await answer_unlinked(message)
         return
-    await message.answer(help_text(await ob.profile(session, person.id), actor))
+    await message.answer(help_text(await ob.profile(session, person.id), actor), reply_markup=main_menu(actor))
 
 
 # --- /lang --------------------------------------------------------------------------------------------------------

@@ -30,7 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import onboarding as ob
 from bot.clock import Clock
+from bot.reachability import contact_at, mark_reachable
+from bot.scope import Actor, load_actor
 from bot.settings import Settings
+from handlers.menu import main_menu
 from handlers.texts import t
 from storage.models import Channel, Person
 
@@ -135,7 +138,17 @@ def greeting(profile: ob.Profile) -> str:
 # --- linking ------------------------------------------------------------------------------------------------------
 
 
-async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | None) -> None:
+async def _menu_after_link(
+    session: AsyncSession, result: ob.LinkResult, locale: str | None
+) -> ReplyKeyboardMarkup | ReplyKeyboardRemove:
+    """The new person's menu; none yet for a guardian who still has to accept the privacy notice."""
+    if result.needs_consent or result.profile is None:
+        return ReplyKeyboardRemove()
+    person = await session.get(Person, result.profile.person_id)
+    return main_menu(await load_actor(session, person), locale)
+
+
+async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | None, session: AsyncSession) -> None:
     """Tell the person how linking went; after linking, in the person's own language."""
     outcome = result.outcome
     if outcome is ob.LinkOutcome.LINKED and result.profile is not None:
@@ -144,7 +157,7 @@ async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | Non
             text = "\n".join([t("✅ Linked. Welcome, {name}!", name=profile.name), profile_lines(profile)])
             if not result.needs_consent:
                 text += "\n\n" + t("Send /help to see what I can do for you.")
-            await message.answer(text, reply_markup=ReplyKeyboardRemove())
+            await message.answer(text, reply_markup=await _menu_after_link(session, result, current_locale()))
             if result.needs_consent:
                 await send_consent_notice(message)
         return
@@ -153,7 +166,7 @@ async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | Non
         with in_locale(i18n, profile.locale):
             text = "\n".join([t("This account is already linked to {name}.", name=profile.name),
                               profile_lines(profile)])
-            await message.answer(text, reply_markup=ReplyKeyboardRemove())
+            await message.answer(text, reply_markup=await _menu_after_link(session, result, current_locale()))
             if result.needs_consent:
                 await send_consent_notice(message)
         return
@@ -190,16 +203,21 @@ async def start_with_code(
     result = await ob.redeem_code(
         session, clock.now(), CHANNEL, str(message.from_user.id), command.args or "", settings=settings, locale=locale
     )
-    await _answer_link(message, result, i18n)
+    await _answer_link(message, result, i18n, session)
 
 
 @router.message(CommandStart())
-async def start(message: Message, session: AsyncSession, person: Person | None) -> None:
+async def start(
+    message: Message, session: AsyncSession, clock: Clock, person: Person | None, actor: Actor | None
+) -> None:
     if person is None:
         await answer_unlinked(message)
         return
-    await message.answer(greeting(await ob.profile(session, person.id)), reply_markup=ReplyKeyboardRemove())
-    if await ob.needs_consent(session, person.id):
+    await mark_reachable(session, clock.now(), await contact_at(session, CHANNEL, str(message.from_user.id)))
+    consent_due = await ob.needs_consent(session, person.id)
+    menu = ReplyKeyboardRemove() if consent_due else main_menu(actor)
+    await message.answer(greeting(await ob.profile(session, person.id)), reply_markup=menu)
+    if consent_due:
         await send_consent_notice(message)
 
 
@@ -218,7 +236,7 @@ async def shared_contact(
         session, clock.now(), CHANNEL, str(message.from_user.id), contact.phone_number, settings=settings,
         locale=locale,
     )
-    await _answer_link(message, result, i18n)
+    await _answer_link(message, result, i18n, session)
 
 
 def _unlinked_code(message: Message, person: Person | None = None) -> bool:
@@ -232,7 +250,7 @@ async def typed_code(
     result = await ob.redeem_code(
         session, clock.now(), CHANNEL, str(message.from_user.id), message.text, settings=settings, locale=locale
     )
-    await _answer_link(message, result, i18n)
+    await _answer_link(message, result, i18n, session)
 
 
 # --- consent ------------------------------------------------------------------------------------------------------
@@ -247,7 +265,7 @@ async def _drop_buttons(query: CallbackQuery) -> None:
 @router.callback_query(ConsentCallback.filter())
 async def consent_answer(
     query: CallbackQuery, callback_data: ConsentCallback, session: AsyncSession, clock: Clock,
-    person: Person | None, locale: str,
+    person: Person | None, actor: Actor | None, locale: str,
 ) -> None:
     """Only the linked guardian who is asked may answer, for themselves: the callback data names no one."""
     now = clock.now()
@@ -275,7 +293,8 @@ async def consent_answer(
         if message:
             await message.answer(
                 t("Thank you! Your consent is recorded. The school's messages about your children will come here.\n"
-                  "Send /help to see what I can do for you.")
+                  "Send /help to see what I can do for you."),
+                reply_markup=main_menu(actor),
             )
         return
     await ob.decline_consent(session, now, person.id, CHANNEL)

@@ -208,19 +208,21 @@ async def test_help_is_role_aware(telegram, app, world, codes):
     teacher = telegram.user(106, "丽")
     await teacher.start(codes["王丽"])
     text = (await teacher.send("/help"))[0].text
-    assert "班主任" in text and "三年级1班" in text and "下次更新" in text
-    assert "孩子" not in text
+    assert "班主任" in text and "三年级1班" in text and "点「📋 点名」" in text
+    assert "孩子" not in text and "请假" not in text
+    assert teacher.keyboard() == ["📋 点名"]
 
     officer = telegram.user(107, "孙")
     await officer.start(codes["孙敏"])
     text = (await officer.send("/help"))[0].text
-    assert "乡镇" in text and "青山镇" in text and "下次更新" in text
+    assert "乡镇" in text and "青山镇" in text and "报告会发到这里" in text and "点名" not in text
 
     father = telegram.user(202, "建国")
     await father.start(codes["李建国"])
     await father.tap("同意")
     text = (await father.send("/help"))[0].text
-    assert "李明 · 三年级1班" in text and "下次更新" not in text
+    assert "李明 · 三年级1班" in text and "「📝 请假」" in text and "点名" not in text
+    assert father.keyboard() == ["📝 请假"]
 
 
 async def test_language_switch_is_stored_and_used(telegram, app, world, codes):

@@ -32,7 +32,7 @@ async def harness(tmp_path, clock):
         settings = Settings(_env_file=None, bot_token="123456:TEST", bot_username="quanxue_bot",
                             telegram_api=telegram.base_url, database_url=url)
         bot = build_bot(settings)
-        dispatcher = build_dispatcher(settings, clock, sessions)
+        dispatcher = build_dispatcher(settings, clock, sessions, on_notices=lambda: None)
         yield telegram, bot, dispatcher, sessions, world
         await bot.session.close()
     await engine.dispose()

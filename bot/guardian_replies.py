@@ -1,0 +1,177 @@
+"""A guardian's answer to an absence notice: checked, stored, audited and forwarded to the class teacher.
+
+A guardian may answer late and may change the answer: every answer is a new `AbsenceReply` (the newest counts,
+earlier ones stay as history) and reaches the teacher as a `guardian_reply` notice. Tapping the same answer again
+changes nothing and sends nothing. No aiogram here: the handlers call these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audit
+from bot.absence_notices import asks_reply
+from bot.notices import Delivery, enqueue_notice
+from bot.scope import Actor
+from bot.settings import Settings
+from storage.models import (
+    Absence,
+    AbsenceReply,
+    GuardianAnswer,
+    Guardianship,
+    Person,
+    Role,
+    SchoolClass,
+    StaffRole,
+    Student,
+)
+
+MAX_TEXT = 500  # characters of a free-text answer (AbsenceReply.text)
+
+
+class ReplyStatus(StrEnum):
+    RECORDED = "recorded"
+    UNCHANGED = "unchanged"  # the same answer as this guardian's newest one: nothing new stored or sent
+    STALE = "stale"  # the teacher corrected the roll call: the child was not absent after all
+    FORBIDDEN = "forbidden"  # not this person's child, or no such absence
+    INVALID = "invalid"  # an unknown answer, or "other" without text, or text over MAX_TEXT
+
+
+@dataclass
+class ReplyResult:
+    status: ReplyStatus
+    absence: Absence | None = None
+    student: Student | None = None
+    reply: AbsenceReply | None = None
+    previous: AbsenceReply | None = None  # this guardian's answer before this one
+    forwarded: list[Delivery] = field(default_factory=list)  # one per teacher told
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (ReplyStatus.RECORDED, ReplyStatus.UNCHANGED)
+
+    @property
+    def teacher_reached(self) -> bool:
+        return any(d in (Delivery.QUEUED, Delivery.DUPLICATE) for d in self.forwarded)
+
+
+async def absence_in_scope(session: AsyncSession, actor: Actor | None, absence_id: int) -> Absence | None:
+    """The absence, if it concerns one of the actor's children (else None: the same answer as "no such absence")."""
+    if actor is None:
+        return None
+    absence = await session.get(Absence, absence_id)
+    if absence is None or absence.student_id not in actor.children:
+        return None
+    return absence
+
+
+async def latest_reply(session: AsyncSession, absence_id: int, person_id: int | None = None) -> AbsenceReply | None:
+    stmt = select(AbsenceReply).where(AbsenceReply.absence_id == absence_id)
+    if person_id is not None:
+        stmt = stmt.where(AbsenceReply.person_id == person_id)
+    return await session.scalar(stmt.order_by(AbsenceReply.at.desc(), AbsenceReply.id.desc()).limit(1))
+
+
+async def record_reply(
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    actor: Actor | None,
+    absence_id: int,
+    answer: str,
+    text: str | None = None,
+) -> ReplyResult:
+    absence = await absence_in_scope(session, actor, absence_id)
+    if absence is None or actor is None:
+        return ReplyResult(ReplyStatus.FORBIDDEN)
+    student = await session.get(Student, absence.student_id)
+    if absence.withdrawn_at is not None:
+        return ReplyResult(ReplyStatus.STALE, absence, student)
+    try:
+        answer = GuardianAnswer(answer)
+    except ValueError:
+        return ReplyResult(ReplyStatus.INVALID, absence, student)
+    if answer is GuardianAnswer.OTHER:
+        text = (text or "").strip()
+        if not text or len(text) > MAX_TEXT:
+            return ReplyResult(ReplyStatus.INVALID, absence, student)
+    else:
+        text = None
+
+    previous = await latest_reply(session, absence.id, actor.person_id)
+    if previous is not None and previous.answer == answer and (previous.text or None) == text:
+        return ReplyResult(ReplyStatus.UNCHANGED, absence, student, previous, previous)
+
+    reply = AbsenceReply(absence_id=absence.id, person_id=actor.person_id, answer=answer, text=text, at=now)
+    session.add(reply)
+    await session.flush()
+    audit.record(session, now, "absence.reply", "absence", absence.id, actor_person_id=actor.person_id,
+                 reply_id=reply.id, answer=answer.value, changed=previous is not None)
+
+    guardian = await session.get(Person, actor.person_id)
+    relation = await session.scalar(select(Guardianship.relation).where(
+        Guardianship.student_id == student.id, Guardianship.person_id == actor.person_id))
+    values = {
+        "guardian": guardian.name if guardian else actor.name,
+        "relation": relation or "",
+        "child": student.name,
+        "class_name": student.school_class.name,
+        "day": absence.day,
+        "answer": answer.value,
+        "text": text or "",
+        "changed": previous is not None,
+        "previous_answer": previous.answer if previous is not None else "",
+    }
+    forwarded = []
+    for teacher in await class_teachers(session, student.class_id):
+        forwarded.append(await enqueue_notice(
+            session, settings, now, teacher, "guardian_reply", values, f"guardian-reply:{reply.id}:{teacher.id}",
+            entity="absence", entity_id=absence.id,
+        ))
+    return ReplyResult(ReplyStatus.RECORDED, absence, student, reply, previous, forwarded)
+
+
+async def class_teachers(session: AsyncSession, class_id: int) -> list[Person]:
+    """The class's teachers; when the class has none, the school's admins and principal take their place."""
+    teachers = list(await session.scalars(
+        select(Person).join(StaffRole, StaffRole.person_id == Person.id)
+        .where(StaffRole.role == Role.CLASS_TEACHER, StaffRole.class_id == class_id).order_by(StaffRole.id)
+    ))
+    if teachers:
+        return teachers
+    school_id = select(SchoolClass.school_id).where(SchoolClass.id == class_id).scalar_subquery()
+    return list(await session.scalars(
+        select(Person).join(StaffRole, StaffRole.person_id == Person.id)
+        .where(StaffRole.role.in_((Role.SCHOOL_ADMIN, Role.PRINCIPAL)), StaffRole.school_id == school_id)
+        .order_by(StaffRole.id)
+    ))
+
+
+@dataclass(frozen=True)
+class SiblingAnswer:
+    absence: Absence
+    student: Student
+    answer: str | None  # this guardian's newest answer, if any
+
+
+async def notice_children(session: AsyncSession, actor: Actor, absence: Absence) -> list[SiblingAnswer]:
+    """The absences a sibling notice asks about, as the guardian's keyboard shows them: the actor's children
+    absent in the same roll call with a reason that asks for a reply, each with the actor's newest answer."""
+    absences = list(await session.scalars(
+        select(Absence).where(
+            Absence.roll_call_id == absence.roll_call_id, Absence.student_id.in_(list(actor.children)),
+            Absence.withdrawn_at.is_(None),
+        ).order_by(Absence.id)
+    ))
+    absences = [a for a in absences if asks_reply(a.reason) or a.id == absence.id]
+    result = []
+    for item in absences:
+        student = await session.get(Student, item.student_id)
+        reply = await latest_reply(session, item.id, actor.person_id)
+        result.append(SiblingAnswer(item, student, reply.answer if reply else None))
+    return sorted(result, key=lambda s: (s.student.name, s.absence.id))

@@ -1,0 +1,253 @@
+"""请假: leave asked for in advance by a guardian and decided by the class teacher.
+
+Approved leave makes the days it covers excused: the roll call records those students as on leave and no absence
+notice goes out for them. A guardian asks (`request_leave`); the class teachers get a `leave_request` notice with
+「批准」/「不批准」 buttons; the first teacher (or school admin) to decide wins (`decide_leave`), and the guardian gets
+a `leave_decision` notice. Absences the roll call already recorded for days the approved leave covers become
+excused (reason approved_leave). No aiogram here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audit
+from bot.calendar import load_calendar
+from bot.clock import to_local
+from bot.guardian_replies import class_teachers
+from bot.notices import Action, Delivery, enqueue_notice
+from bot.scope import Actor
+from bot.settings import Settings
+from storage.models import Absence, AbsenceReason, Guardianship, LeaveRequest, LeaveStatus, Person, Student
+
+MAX_LEAVE_DAYS = 30  # calendar days one request may cover; longer absences go through the school (休学)
+MAX_NOTE = 500
+LEAVE_REASONS = (AbsenceReason.SICK, AbsenceReason.PERSONAL)
+LEAVE_ACTION = "leave"  # NoticeAction(action="leave", ref=leave id, value="yes" | "no")
+
+
+def _(message: str) -> str:
+    """Extraction marker only: button labels are msgids, translated for the recipient when the notice is queued."""
+    return message
+
+
+async def approved_leave(session: AsyncSession, student_ids: Iterable[int], day: date) -> dict[int, LeaveRequest]:
+    """The approved leave covering `day` for each of these students that has one."""
+    rows = await session.scalars(
+        select(LeaveRequest).where(
+            LeaveRequest.student_id.in_(list(student_ids)),
+            LeaveRequest.status == LeaveStatus.APPROVED,
+            LeaveRequest.first_day <= day,
+            LeaveRequest.last_day >= day,
+        )
+    )
+    return {leave.student_id: leave for leave in rows}
+
+
+# --- asking -------------------------------------------------------------------------------------------------------
+
+
+class LeaveProblem(StrEnum):
+    FORBIDDEN = "forbidden"  # not the actor's child
+    BAD_RANGE = "bad_range"  # last day before the first
+    IN_PAST = "in_past"  # starts before today
+    TOO_LONG = "too_long"  # over MAX_LEAVE_DAYS
+    BAD_REASON = "bad_reason"  # not sick or personal leave
+    NOTE_TOO_LONG = "note_too_long"
+    OVERLAP = "overlap"  # a pending or approved request already covers some of these days
+
+
+@dataclass
+class LeaveRequestResult:
+    leave: LeaveRequest | None = None
+    problem: LeaveProblem | None = None
+    existing: LeaveRequest | None = None  # the overlapping request (OVERLAP)
+    teachers: list[tuple[Person, Delivery]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    @property
+    def teacher_reached(self) -> bool:
+        return any(d in (Delivery.QUEUED, Delivery.DUPLICATE) for _, d in self.teachers)
+
+
+def today(settings: Settings, now: datetime) -> date:
+    return to_local(now, settings.tz).date()
+
+
+async def leave_last_day(session: AsyncSession, student_id: int, first_day: date, school_days: int) -> date:
+    """The last day of leave covering `school_days` school days from `first_day` (weekends and holidays between
+    are not counted); calendar days when the calendar has no school day ahead."""
+    if school_days <= 1:
+        return first_day
+    student = await session.get(Student, student_id)
+    if student is None:
+        return first_day + timedelta(days=school_days - 1)
+    calendar = await load_calendar(session, student.school_class.school_id)
+    days = calendar.school_days_after(first_day - timedelta(days=1), school_days)
+    return days[-1] if len(days) == school_days else first_day + timedelta(days=school_days - 1)
+
+
+async def request_leave(
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    actor: Actor | None,
+    student_id: int,
+    first_day: date,
+    last_day: date,
+    reason: str,
+    note: str | None = None,
+) -> LeaveRequestResult:
+    if actor is None or student_id not in actor.children:
+        return LeaveRequestResult(problem=LeaveProblem.FORBIDDEN)
+    student = await session.get(Student, student_id)
+    if student is None:
+        return LeaveRequestResult(problem=LeaveProblem.FORBIDDEN)
+    note = (note or "").strip() or None
+    problem = None
+    if first_day > last_day:
+        problem = LeaveProblem.BAD_RANGE
+    elif first_day < today(settings, now):
+        problem = LeaveProblem.IN_PAST
+    elif (last_day - first_day).days + 1 > MAX_LEAVE_DAYS:
+        problem = LeaveProblem.TOO_LONG
+    elif reason not in LEAVE_REASONS:
+        problem = LeaveProblem.BAD_REASON
+    elif note is not None and len(note) > MAX_NOTE:
+        problem = LeaveProblem.NOTE_TOO_LONG
+    if problem is not None:
+        return LeaveRequestResult(problem=problem)
+    existing = await session.scalar(
+        select(LeaveRequest).where(
+            LeaveRequest.student_id == student_id,
+            LeaveRequest.status.in_((LeaveStatus.PENDING, LeaveStatus.APPROVED)),
+            LeaveRequest.first_day <= last_day,
+            LeaveRequest.last_day >= first_day,
+        ).order_by(LeaveRequest.id).limit(1)
+    )
+    if existing is not None:
+        return LeaveRequestResult(problem=LeaveProblem.OVERLAP, existing=existing)
+
+    leave = LeaveRequest(student_id=student_id, requested_by=actor.person_id, first_day=first_day,
+                         last_day=last_day, reason=reason, note=note, status=LeaveStatus.PENDING, requested_at=now)
+    session.add(leave)
+    await session.flush()
+    audit.record(session, now, "leave.requested", "leave_request", leave.id, actor_person_id=actor.person_id,
+                 student_id=student_id, first_day=first_day.isoformat(), last_day=last_day.isoformat(),
+                 reason=reason)
+    values = await _leave_values(session, leave, student)
+    actions = [[Action(_("Approve"), LEAVE_ACTION, leave.id, "yes"),
+                Action(_("Decline"), LEAVE_ACTION, leave.id, "no")]]
+    result = LeaveRequestResult(leave=leave)
+    for teacher in await class_teachers(session, student.class_id):
+        delivery = await enqueue_notice(
+            session, settings, now, teacher, "leave_request", values, f"leave-request:{leave.id}:{teacher.id}",
+            actions=actions, entity="leave_request", entity_id=leave.id,
+        )
+        result.teachers.append((teacher, delivery))
+    return result
+
+
+# --- deciding -----------------------------------------------------------------------------------------------------
+
+
+class DecisionStatus(StrEnum):
+    DECIDED = "decided"
+    STALE = "stale"  # already decided (by this person or another): `decided_by` says who, `leave.status` what
+    FORBIDDEN = "forbidden"  # not the child's class teacher nor an admin of the school
+    NOT_FOUND = "not_found"
+
+
+@dataclass
+class LeaveDecisionResult:
+    status: DecisionStatus
+    leave: LeaveRequest | None = None
+    student: Student | None = None
+    decided_by: Person | None = None
+    excused: list[Absence] = field(default_factory=list)  # absences already recorded that the leave now excuses
+    guardian_delivery: Delivery | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is DecisionStatus.DECIDED
+
+
+async def decide_leave(
+    session: AsyncSession, settings: Settings, now: datetime, actor: Actor | None, leave_id: int, approve: bool
+) -> LeaveDecisionResult:
+    leave = await session.get(LeaveRequest, leave_id)
+    if leave is None:
+        return LeaveDecisionResult(DecisionStatus.NOT_FOUND)
+    student = await session.get(Student, leave.student_id)
+    if actor is None or student is None or not actor.can_manage_class(student.class_id,
+                                                                       student.school_class.school_id):
+        return LeaveDecisionResult(DecisionStatus.FORBIDDEN)
+    status = LeaveStatus.APPROVED if approve else LeaveStatus.DECLINED
+    # Conditional on still pending: of two teachers tapping at once, exactly one decides.
+    changed = await session.execute(
+        update(LeaveRequest)
+        .where(LeaveRequest.id == leave.id, LeaveRequest.status == LeaveStatus.PENDING)
+        .values(status=status, decided_by=actor.person_id, decided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(leave)
+    if changed.rowcount == 0:
+        decider = await session.get(Person, leave.decided_by) if leave.decided_by else None
+        return LeaveDecisionResult(DecisionStatus.STALE, leave, student, decider)
+    audit.record(session, now, "leave.approved" if approve else "leave.declined", "leave_request", leave.id,
+                 actor_person_id=actor.person_id, student_id=student.id)
+
+    excused: list[Absence] = []
+    if approve:
+        excused = list(await session.scalars(
+            select(Absence).where(
+                Absence.student_id == student.id, Absence.day >= leave.first_day, Absence.day <= leave.last_day,
+                Absence.withdrawn_at.is_(None), Absence.reason != AbsenceReason.APPROVED_LEAVE,
+            ).order_by(Absence.day)
+        ))
+        for absence in excused:
+            audit.record(session, now, "absence.excused_by_leave", "absence", absence.id,
+                         actor_person_id=actor.person_id, leave_id=leave.id, previous_reason=absence.reason,
+                         previous_excused=absence.excused)
+            absence.reason = AbsenceReason.APPROVED_LEAVE
+            absence.excused = True
+        await session.flush()
+
+    decider = await session.get(Person, actor.person_id)
+    result = LeaveDecisionResult(DecisionStatus.DECIDED, leave, student, decider, excused)
+    guardian = await session.get(Person, leave.requested_by)
+    if guardian is not None:
+        values = await _leave_values(session, leave, student)
+        values |= {"approved": approve, "teacher": decider.name if decider else "",
+                   "excused_days": [a.day for a in excused]}
+        result.guardian_delivery = await enqueue_notice(
+            session, settings, now, guardian, "leave_decision", values, f"leave-decision:{leave.id}",
+            entity="leave_request", entity_id=leave.id,
+        )
+    return result
+
+
+async def _leave_values(session: AsyncSession, leave: LeaveRequest, student: Student) -> dict:
+    guardian = await session.get(Person, leave.requested_by)
+    relation = await session.scalar(select(Guardianship.relation).where(
+        Guardianship.student_id == student.id, Guardianship.person_id == leave.requested_by))
+    return {
+        "guardian": guardian.name if guardian else "",
+        "relation": relation or "",
+        "child": student.name,
+        "class_name": student.school_class.name,
+        "first_day": leave.first_day,
+        "last_day": leave.last_day,
+        "days": (leave.last_day - leave.first_day).days + 1,
+        "reason": leave.reason,
+        "note": leave.note or "",
+    }

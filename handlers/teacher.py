@@ -1,0 +1,477 @@
+"""Class teacher: the daily roll call (点名) and its corrections.
+
+Thin: a handler reads the tap, calls one function of `bot.rollcall` and renders what it returns, editing the same
+message in place. Buttons carry short int ids through the CallbackData factories below (never names); the service
+re-checks every one of them against the person tapping. Taps: all present = menu + 「全部到校」; one absent =
+menu + name + 「提交」 + reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.i18n import get_i18n
+from babel.dates import format_skeleton
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import rollcall as rc
+from bot.clock import Clock
+from bot.delivery.telegram import NoticeAction
+from bot.rollcall import Ask, ErrorCode, RollCallError, RollCallView, Summary
+from bot.rollcall_reminders import OPEN_ACTION
+from bot.scope import Actor
+from bot.settings import Settings
+from handlers.menu import ROLL_CALL, is_button, takes_roll
+from handlers.onboarding import answer_unlinked
+from handlers.texts import t
+from storage.models import AbsenceReason, Person
+
+router = Router(name="teacher")
+
+WIDE_PAGE = 24  # more names than this on a page: four per row instead of three
+
+
+# --- callback data (ids only) -------------------------------------------------------------------------------------
+
+
+class OpenClass(CallbackData, prefix="rco"):
+    c: int  # class id
+
+
+class Tap(CallbackData, prefix="rct"):
+    r: int  # roll call id
+    s: int  # student id
+    a: int  # 1: mark absent, 0: mark present (the state the button offered)
+    v: int  # revision the keyboard was drawn for
+
+
+class Page(CallbackData, prefix="rcp"):
+    r: int
+    p: int
+    v: int
+
+
+class AllPresent(CallbackData, prefix="rca"):
+    r: int
+    v: int
+
+
+class Submit(CallbackData, prefix="rcs"):
+    r: int
+    v: int
+
+
+class Reason(CallbackData, prefix="rcr"):
+    r: int
+    s: int
+    why: AbsenceReason
+    v: int
+
+
+class Back(CallbackData, prefix="rcb"):
+    r: int
+    v: int
+
+
+class Reopen(CallbackData, prefix="rcx"):
+    r: int
+
+
+class Status(CallbackData, prefix="rcv"):
+    r: int
+
+
+class ReturnDay(CallbackData, prefix="rce"):
+    r: int
+    s: int  # 0: choose the student first
+    d: int = -1  # yyyymmdd; 0: not known; -1: offer the days
+
+
+# --- rendering ----------------------------------------------------------------------------------------------------
+
+
+def _babel_locale() -> str:
+    locale = get_i18n().current_locale
+    return {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW"}.get(locale, locale)
+
+
+def _day(day: date) -> str:
+    return format_skeleton("MMMEd", day, locale=_babel_locale())
+
+
+def reason_label(reason: AbsenceReason | None) -> str:
+    labels = {
+        AbsenceReason.SICK: t("Sick leave"),
+        AbsenceReason.PERSONAL: t("Personal leave"),
+        AbsenceReason.UNEXPLAINED: t("Unexplained"),
+        AbsenceReason.UNKNOWN: t("Reason unknown"),
+        AbsenceReason.APPROVED_LEAVE: t("Approved leave"),
+    }
+    return labels[reason] if reason else t("reason?")
+
+
+def _absent_line(mark: rc.Mark) -> str:
+    line = t("• {name}: {reason}", name=mark.name, reason=reason_label(mark.reason))
+    if mark.expected_return:
+        line += t(", back {day}", day=_day(mark.expected_return))
+    return line
+
+
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def render_view(view: RollCallView) -> tuple[str, InlineKeyboardMarkup]:
+    lines = [t("📋 <b>{name}</b> · {day}", name=view.class_name, day=_day(view.day))]
+    if view.revision:
+        lines.append(t("✏️ Correcting the submitted roll call."))
+    lines.append(t("Present {present}/{total} · absent {absent}", present=view.present_count,
+                   total=len(view.marks), absent=len(view.absent)))
+    lines += [_absent_line(mark) for mark in view.absent]
+    if view.pages > 1:
+        lines.append(t("Page {page}/{pages}", page=view.page + 1, pages=view.pages))
+    lines.append(t("Tap a name to mark them absent, tap again to undo."))
+    return "\n".join(lines), _view_keyboard(view)
+
+
+def _view_keyboard(view: RollCallView) -> InlineKeyboardMarkup:
+    marks = view.page_marks
+    width = 4 if len(marks) > WIDE_PAGE else 3
+    names = [
+        _button(("❌ " if m.absent else "✅ ") + m.name, Tap(r=view.roll_call_id, s=m.student_id, a=int(not m.absent),
+                                                           v=view.revision))
+        for m in marks
+    ]
+    rows = [names[i : i + width] for i in range(0, len(names), width)]
+    paging = []
+    if view.page > 0:
+        paging.append(_button("◀", Page(r=view.roll_call_id, p=view.page - 1, v=view.revision)))
+    if view.page < view.pages - 1:
+        paging.append(_button("▶", Page(r=view.roll_call_id, p=view.page + 1, v=view.revision)))
+    if paging:
+        rows.append(paging)
+    rows.append([
+        _button(t("All present"), AllPresent(r=view.roll_call_id, v=view.revision)),
+        _button(t("Submit"), Submit(r=view.roll_call_id, v=view.revision)),
+    ])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def render_ask(ask: Ask) -> tuple[str, InlineKeyboardMarkup]:
+    view, student = ask.view, ask.student
+    text = t("❓ <b>{name}</b> is absent. Why?", name=student.name)
+    if ask.remaining > 1:
+        text += "\n" + t("{count} absent students still need a reason.", count=ask.remaining)
+
+    def reason(why: AbsenceReason) -> InlineKeyboardButton:
+        return _button(reason_label(why), Reason(r=view.roll_call_id, s=student.student_id, why=why, v=view.revision))
+
+    rows = [
+        [reason(AbsenceReason.SICK), reason(AbsenceReason.PERSONAL)],
+        [reason(AbsenceReason.UNEXPLAINED), reason(AbsenceReason.UNKNOWN)],
+        [_button(t("◀ Back"), Back(r=view.roll_call_id, v=view.revision))],
+    ]
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def render_summary(summary: Summary) -> tuple[str, InlineKeyboardMarkup]:
+    values = {"name": summary.class_name, "day": _day(summary.day)}
+    if not summary.recorded:
+        head = t("📋 <b>Roll call submitted</b>: {name} · {day}", **values)
+    elif summary.corrected:
+        head = t("✏️ <b>Correction recorded</b>: {name} · {day}", **values)
+    else:
+        head = t("✅ <b>Roll call recorded</b>: {name} · {day}", **values)
+    lines = [head, t("Present {present}/{total}.", present=summary.present, total=summary.total)]
+    if summary.absent:
+        lines.append(t("Absent:"))
+        lines += [_absent_line(mark) for mark in summary.absent]
+    else:
+        lines.append(t("Nobody is absent."))
+    if summary.withdrawn:
+        lines.append(t("Now marked present: {names}", names="、".join(m.name for m in summary.withdrawn)))
+    if summary.notified:
+        lines.append(t("Guardians who will be told:"))
+        lines += [t("• {guardian} ({student})", guardian=r.guardian_name, student=r.student_name)
+                  for r in summary.notified]
+    if summary.unreachable:
+        lines.append(t("📞 <b>Not reachable in the bot, please call them</b> (numbers are in your class roster):"))
+        lines += [
+            t("• {guardian} ({student})", guardian=r.guardian_name, student=r.student_name) if r.has_phone
+            else t("• {guardian} ({student}): no phone number in the roster", guardian=r.guardian_name,
+                   student=r.student_name)
+            for r in summary.unreachable
+        ]
+    buttons = [_button(t("✏️ Correct"), Reopen(r=summary.roll_call_id))]
+    if summary.return_candidates:
+        buttons.append(_button(t("📅 Return date"), ReturnDay(r=summary.roll_call_id, s=0)))
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=[buttons])
+
+
+def render(result: RollCallView | Ask | Summary) -> tuple[str, InlineKeyboardMarkup]:
+    if isinstance(result, Ask):
+        return render_ask(result)
+    if isinstance(result, Summary):
+        return render_summary(result)
+    return render_view(result)
+
+
+def _refusal(error: RollCallError) -> str:
+    code = error.code
+    if code is ErrorCode.NOT_ON_ROLL:
+        return t("This student is not on this class's roll.")
+    if code is ErrorCode.STALE_DAY:
+        return t("This roll call is from {day}. Tap 📋 Roll call for today's.", day=_day(error.details["day"]))
+    if code is ErrorCode.NOT_SCHOOL_DAY:
+        return t("{day} is not a school day: there is no roll call to take.", day=_day(error.details["day"]))
+    if code is ErrorCode.SUBMITTED:
+        return t("This roll call is already submitted. To change it, tap ✏️ Correct.")
+    if code is ErrorCode.OUTDATED:
+        return t("These buttons were out of date. Here is the roll call as it is now.")
+    if code is ErrorCode.BAD_VALUE:
+        return t("This button is no longer valid.")
+    return t("You cannot see or change this roll call.")
+
+
+# --- opening ------------------------------------------------------------------------------------------------------
+
+
+async def _send_open(
+    message: Message, session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, class_id: int
+) -> None:
+    """Send today's roll call of the class (or, once submitted, what was recorded) as a new message."""
+    now = clock.now()
+    try:
+        view = await rc.open_roll_call(session, now, actor, class_id, settings.tz)
+        result = await rc.status(session, now, actor, view.roll_call_id, settings.tz) if view.submitted else view
+    except RollCallError as error:
+        await message.answer(_refusal(error))
+        return
+    text, keyboard = render(result)
+    await message.answer(text, reply_markup=keyboard)
+
+
+@router.message(Command("roll"))
+@router.message(F.text.func(lambda text: is_button(text, ROLL_CALL)))
+async def roll(
+    message: Message, session: AsyncSession, clock: Clock, settings: Settings, person: Person | None,
+    actor: Actor | None,
+) -> None:
+    if person is None:
+        await answer_unlinked(message)
+        return
+    if not takes_roll(actor):
+        await message.answer(t("The roll call is for class teachers."))
+        return
+    classes = await rc.roll_call_classes(session, actor)
+    if not classes:
+        await message.answer(t("You have no class to take the roll for."))
+    elif len(classes) == 1:
+        await _send_open(message, session, clock, settings, actor, classes[0].id)
+    else:
+        rows = [[_button(ref.name, OpenClass(c=ref.id))] for ref in classes]
+        await message.answer(t("Which class?"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+@router.callback_query(OpenClass.filter())
+async def class_chosen(
+    query: CallbackQuery, callback_data: OpenClass, session: AsyncSession, clock: Clock, settings: Settings,
+    actor: Actor | None,
+) -> None:
+    await _open_from_button(query, session, clock, settings, actor, callback_data.c)
+
+
+@router.callback_query(NoticeAction.filter(F.action == OPEN_ACTION))
+async def reminder_tapped(
+    query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, clock: Clock, settings: Settings,
+    actor: Actor | None,
+) -> None:
+    """The button under the roll-call reminder: open that class's roll call."""
+    await _open_from_button(query, session, clock, settings, actor, callback_data.ref)
+
+
+async def _open_from_button(
+    query: CallbackQuery, session: AsyncSession, clock: Clock, settings: Settings, actor: Actor | None, class_id: int
+) -> None:
+    now = clock.now()
+    try:
+        if actor is None:
+            raise RollCallError(ErrorCode.NOT_ALLOWED)
+        view = await rc.open_roll_call(session, now, actor, class_id, settings.tz)
+        result = await rc.status(session, now, actor, view.roll_call_id, settings.tz) if view.submitted else view
+    except RollCallError as error:
+        await query.answer(_refusal(error), show_alert=True)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        text, keyboard = render(result)
+        await query.message.answer(text, reply_markup=keyboard)
+
+
+# --- taps on the roll-call message --------------------------------------------------------------------------------
+
+
+async def _show(query: CallbackQuery, result: RollCallView | Ask | Summary) -> None:
+    """Edit the tapped message in place (never a new message per tap)."""
+    if not isinstance(query.message, Message):
+        return
+    text, keyboard = render(result)
+    try:
+        await query.message.edit_text(text, reply_markup=keyboard)
+    except TelegramBadRequest as error:
+        if "not modified" not in str(error):
+            raise
+
+
+async def _refuse(
+    query: CallbackQuery, error: RollCallError, session: AsyncSession, clock: Clock, settings: Settings,
+    actor: Actor | None, roll_call_id: int,
+) -> None:
+    """A clear alert; a submitted or outdated roll call is shown as it is now (with 「修改」 to reopen)."""
+    await query.answer(_refusal(error), show_alert=True)
+    if actor is None or error.code not in (ErrorCode.SUBMITTED, ErrorCode.OUTDATED):
+        return
+    now = clock.now()
+    with contextlib.suppress(RollCallError):
+        current = await rc.current_view(session, now, actor, roll_call_id, settings.tz)
+        await _show(query, await rc.status(session, now, actor, roll_call_id, settings.tz) if current.submitted
+                    else current)
+
+
+async def _act(query: CallbackQuery, session, clock, settings, actor, roll_call_id: int, action) -> None:
+    """Run one service call for the tapping actor and show its result, or refuse."""
+    try:
+        if actor is None:
+            raise RollCallError(ErrorCode.NOT_ALLOWED)
+        result = await action(actor, clock.now())
+    except RollCallError as error:
+        await _refuse(query, error, session, clock, settings, actor, roll_call_id)
+        return
+    await _show(query, result)
+    await query.answer()
+
+
+@router.callback_query(Tap.filter())
+async def tapped(query: CallbackQuery, callback_data: Tap, session: AsyncSession, clock: Clock, settings: Settings,
+                 actor: Actor | None) -> None:
+    d = callback_data
+    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.toggle(
+        session, now, actor, d.r, d.s, revision=d.v, tz=settings.tz, absent=bool(d.a)))
+
+
+@router.callback_query(Page.filter())
+async def paged(query: CallbackQuery, callback_data: Page, session: AsyncSession, clock: Clock, settings: Settings,
+                actor: Actor | None) -> None:
+    d = callback_data
+    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.set_page(
+        session, now, actor, d.r, d.p, revision=d.v, tz=settings.tz))
+
+
+@router.callback_query(AllPresent.filter())
+async def all_present(query: CallbackQuery, callback_data: AllPresent, session: AsyncSession, clock: Clock,
+                      settings: Settings, actor: Actor | None) -> None:
+    d = callback_data
+    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.mark_all_present(
+        session, settings, now, actor, d.r, revision=d.v))
+
+
+@router.callback_query(Submit.filter())
+async def submitted(query: CallbackQuery, callback_data: Submit, session: AsyncSession, clock: Clock,
+                    settings: Settings, actor: Actor | None) -> None:
+    d = callback_data
+    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.submit(
+        session, settings, now, actor, d.r, revision=d.v))
+
+
+@router.callback_query(Reason.filter())
+async def reason_chosen(query: CallbackQuery, callback_data: Reason, session: AsyncSession, clock: Clock,
+                        settings: Settings, actor: Actor | None) -> None:
+    d = callback_data
+    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.set_reason(
+        session, settings, now, actor, d.r, d.s, d.why, revision=d.v))
+
+
+@router.callback_query(Back.filter())
+async def back_to_roll(query: CallbackQuery, callback_data: Back, session: AsyncSession, clock: Clock,
+                       settings: Settings, actor: Actor | None) -> None:
+    d = callback_data
+    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.current_view(
+        session, now, actor, d.r, settings.tz))
+
+
+@router.callback_query(Reopen.filter())
+async def reopened(query: CallbackQuery, callback_data: Reopen, session: AsyncSession, clock: Clock,
+                   settings: Settings, actor: Actor | None) -> None:
+    d = callback_data
+    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.reopen(
+        session, now, actor, d.r, settings.tz))
+
+
+@router.callback_query(Status.filter())
+async def show_status(query: CallbackQuery, callback_data: Status, session: AsyncSession, clock: Clock,
+                      settings: Settings, actor: Actor | None) -> None:
+    d = callback_data
+    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.status(
+        session, now, actor, d.r, settings.tz))
+
+
+# --- expected return (optional, after submitting) -----------------------------------------------------------------
+
+
+@router.callback_query(ReturnDay.filter())
+async def return_day(query: CallbackQuery, callback_data: ReturnDay, session: AsyncSession, clock: Clock,
+                     settings: Settings, actor: Actor | None) -> None:
+    d = callback_data
+    try:
+        if actor is None:
+            raise RollCallError(ErrorCode.NOT_ALLOWED)
+        text, keyboard = await _return_step(session, clock, settings, actor, d)
+    except RollCallError as error:
+        await _refuse(query, error, session, clock, settings, actor, d.r)
+        return
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_text(text, reply_markup=keyboard)
+    await query.answer()
+
+
+async def _return_step(
+    session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, d: ReturnDay
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Choose the student (when several), then the day; the day chosen shows the roll call again."""
+    now, tz = clock.now(), settings.tz
+    if d.d >= 0 and d.s:
+        expected = _parse_day(d.d)
+        return render(await rc.set_expected_return(session, now, actor, d.r, d.s, expected, tz))
+    student_id = d.s
+    if not student_id:
+        candidates = (await rc.status(session, now, actor, d.r, tz)).return_candidates
+        if len(candidates) != 1:
+            rows = [[_button(m.name, ReturnDay(r=d.r, s=m.student_id))] for m in candidates]
+            rows.append([_button(t("◀ Back"), Status(r=d.r))])
+            return t("Whose return date?"), InlineKeyboardMarkup(inline_keyboard=rows)
+        student_id = candidates[0].student_id
+    mark, days = await rc.return_day_choices(session, now, actor, d.r, student_id, tz)
+    rows = [[_button(_day(day), ReturnDay(r=d.r, s=student_id, d=int(day.strftime("%Y%m%d"))))] for day in days]
+    rows.append([_button(t("Not sure"), ReturnDay(r=d.r, s=student_id, d=0)), _button(t("◀ Back"), Status(r=d.r))])
+    return t("When is {name} expected back?", name=mark.name), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _parse_day(value: int) -> date | None:
+    if value == 0:
+        return None
+    try:
+        return date(value // 10000, value // 100 % 100, value % 100)
+    except ValueError:
+        raise RollCallError(ErrorCode.BAD_VALUE) from None

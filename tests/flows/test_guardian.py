@@ -1,0 +1,314 @@
+"""Guardians end to end: absence notices delivered by the real Sender through the fake Bot API server, answers
+tapped and forwarded to the class teacher, forged taps refused, and a leave request from the menu to the teacher's
+one-tap approval and the next day's roll call."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from bot import leave as lv
+from bot.absence_notices import RollCallChanges, notify_guardians
+from bot.delivery.telegram import NoticeAction
+from bot.fakeapi import FakeTelegram, FakeUser
+from bot.fakeapi.state import Record
+from bot.settings import Settings
+from storage.models import Absence, AbsenceReply, LeaveRequest, LeaveStatus, Person, RollCall, Student
+from tests.flows.conftest import TOKEN
+from tests.seed import World, link
+
+TEACHER_ID, FATHER_ID, GRANDMA_ID = 101, 201, 202
+TODAY = date(2026, 9, 7)
+LEAVE_MENU = "📝 请假"
+ROLL_MENU = "📋 点名"
+
+
+@pytest.fixture
+def settings(db_url, telegram) -> Settings:
+    """Generous sending limits: a test taps faster than a thumb."""
+    return Settings(_env_file=None, bot_token=TOKEN, bot_username="quanxue_bot", telegram_api=telegram.base_url,
+                    database_url=db_url, send_rate_global=1000, send_rate_per_chat=1000, sender_poll_seconds=0.05)
+
+
+def opened(telegram: FakeTelegram, user_id: int, name: str, language_code: str = "zh-hans") -> FakeUser:
+    """A Telegram user who has opened the bot before (so the bot may write to them)."""
+    user = telegram.user(user_id, name, language_code=language_code)
+    user.state.started = True
+    return user
+
+
+@pytest.fixture
+async def people(app, telegram: FakeTelegram, world: World, clock) -> SimpleNamespace:
+    """王丽 (teacher), 李建国 (father of 李明 and 李华, Chinese) and 张奶奶 (grandmother of 张小红, reads English)."""
+    telegram.set_rate_limits(per_chat_rate=1000, per_chat_burst=1000)
+    async with app.sessions() as session, session.begin():
+        await link(session, world.teacher, TEACHER_ID, clock.now())
+        await link(session, world.father_li, FATHER_ID, clock.now())
+        await link(session, world.grandma_zhang, GRANDMA_ID, clock.now())
+        (await session.get(Person, world.grandma_zhang.id)).locale = "en"
+    return SimpleNamespace(
+        teacher=opened(telegram, TEACHER_ID, "丽"),
+        father=opened(telegram, FATHER_ID, "建国"),
+        grandma=opened(telegram, GRANDMA_ID, "Nainai", "en"),
+    )
+
+
+async def absent(app, world: World, clock, reasons: dict[Student, str], day: date = TODAY) -> dict[str, int]:
+    """Record a submitted roll call with these absences, have the guardians told, and deliver the outbox."""
+    async with app.sessions() as session, session.begin():
+        roll_call = RollCall(class_id=world.school_class.id, day=day, opened_by=world.teacher.id,
+                             submitted_by=world.teacher.id, submitted_at=clock.now(), revision=1)
+        session.add(roll_call)
+        await session.flush()
+        rows = [Absence(student_id=student.id, roll_call_id=roll_call.id, day=day, reason=reason,
+                        recorded_by=world.teacher.id, recorded_at=clock.now()) for student, reason in reasons.items()]
+        session.add_all(rows)
+        await session.flush()
+        await notify_guardians(session, app.settings, clock.now(), roll_call, RollCallChanges(new=rows))
+        ids = {student.name: row.id for student, row in zip(reasons, rows, strict=True)}
+    await app.sender.drain()
+    return ids
+
+
+async def replies(app) -> list[AbsenceReply]:
+    async with app.sessions() as session:
+        return list(await session.scalars(select(AbsenceReply).order_by(AbsenceReply.id)))
+
+
+def notice_of(user: FakeUser) -> Record:
+    """The newest bot message with inline buttons (the notice)."""
+    return next(record for record in reversed(user.bot_messages()) if record.buttons())
+
+
+async def tap_starting(user: FakeUser, prefix: str) -> list[Record]:
+    label = next(label for label in user.buttons() if label.startswith(prefix))
+    return await user.tap(label)
+
+
+# --- notices and answers ------------------------------------------------------------------------------------------
+
+
+async def test_each_guardian_gets_the_notice_in_their_language(app, people, world, clock):
+    await absent(app, world, clock, {world.li_ming: "unexplained", world.zhang_xiaohong: "unexplained"})
+    father, grandma = people.father.last(), people.grandma.last()
+    assert "李明" in father.text and "没有到校" in father.text and "本月累计缺课 1 天" in father.text
+    assert father.buttons() == ["生病", "家里有事", "明天返校", "请老师联系我", "其他"]
+    assert "张小红" in grandma.text and "was not at school" in grandma.text and "1 day this month" in grandma.text
+    assert grandma.buttons() == ["Sick", "Family matter", "Back tomorrow", "Please call me", "Other"]
+    assert father.parse_mode == "HTML" and "<b>李明</b>" in father.raw
+
+
+async def test_every_answer_is_stored_and_forwarded_and_can_be_changed(app, people, world, clock):
+    ids = await absent(app, world, clock, {world.li_ming: "unexplained"})
+    father, teacher = people.father, people.teacher
+    notice = notice_of(father)
+    forwarded = []
+    for label, answer in (("生病", "sick"), ("家里有事", "family"), ("明天返校", "back_tomorrow"),
+                          ("请老师联系我", "call_me")):
+        produced = await father.tap(label, notice)
+        thanks = next(r for r in produced if r is not notice)
+        assert "谢谢您" in thanks.text and label in thanks.text and "已经转告班主任" in thanks.text
+        assert f"✓ {label}" in notice.buttons()  # the keyboard stays, showing the answer
+        await app.sender.drain()
+        forwarded.append(teacher.last().text)
+        assert (await replies(app))[-1].answer == answer
+        clock.advance(timedelta(minutes=5))
+        if answer == "sick":  # tapping the answer already given changes nothing and sends nothing
+            before = len(teacher.bot_messages())
+            assert await father.tap("✓ 生病", notice) == []
+            assert father.callback_answers[-1] == "您已经回复过：生病。"
+            await app.sender.drain()
+            assert len(teacher.bot_messages()) == before and len(await replies(app)) == 1
+    assert "家长回复" in forwarded[0] and "李建国（父亲）回复：生病" in forwarded[0]
+    assert "更改了回复：家里有事" in forwarded[1] and "之前的回复：生病" in forwarded[1]
+    assert "请尽快回电" in forwarded[3]
+
+    # 其他: a short text follows
+    [prompt] = await father.tap("其他", notice)
+    assert "请写几句话" in prompt.text and "/cancel" in prompt.text
+    produced = await father.send("<去外婆家> & 明天回")
+    assert any("谢谢您" in r.text and "<去外婆家> & 明天回" in r.text for r in produced)
+    assert "✓ 其他" in notice.buttons()
+    await app.sender.drain()
+    last = teacher.last()
+    assert "<去外婆家> & 明天回" in last.text and "&lt;去外婆家&gt; &amp; 明天回" in last.raw
+    assert any(entity["type"] == "blockquote" for entity in last.entities)
+    stored = await replies(app)
+    assert [r.answer for r in stored] == ["sick", "family", "back_tomorrow", "call_me", "other"]
+    assert stored[-1].text == "<去外婆家> & 明天回" and {r.absence_id for r in stored} == {ids["李明"]}
+
+
+
+async def test_other_can_be_cancelled_and_a_long_text_is_refused(app, people, world, clock):
+    await absent(app, world, clock, {world.li_ming: "unknown"})
+    father = people.father
+    notice = notice_of(father)
+    await father.tap("其他", notice)
+    [too_long] = await father.send("长" * 501)
+    assert "501" in too_long.text and "500" in too_long.text
+    [cancelled] = await father.send("/cancel")
+    assert "已取消" in cancelled.text
+    assert await replies(app) == []
+    # the menu button while a text is awaited starts the leave flow rather than becoming the answer
+    await father.tap("其他", notice)
+    [which] = await father.send(LEAVE_MENU)
+    assert "为哪个孩子请假" in which.text
+    assert await replies(app) == []
+
+
+async def test_siblings_one_notice_choose_the_child_then_the_answer(app, people, world, clock):
+    await absent(app, world, clock, {world.li_ming: "unexplained", world.li_hua: "unexplained"})
+    father = people.father
+    notices = [r for r in father.bot_messages() if r.buttons()]
+    assert len(notices) == 1
+    notice = notices[0]
+    assert "李明" in notice.text and "李华" in notice.text and notice.buttons() == ["👉 李华", "👉 李明"]
+    await father.tap("👉 李明", notice)
+    assert notice.buttons() == ["生病", "家里有事", "明天返校", "请老师联系我", "其他", "‹ 返回孩子名单"]
+    await father.tap("生病", notice)
+    assert notice.buttons() == ["👉 李华", "✓ 李明: 生病"]
+    await father.tap("👉 李华", notice)
+    await father.tap("家里有事", notice)
+    assert notice.buttons() == ["✓ 李华: 家里有事", "✓ 李明: 生病"]
+    async with app.sessions() as session:
+        rows = (await session.execute(select(Student.name, AbsenceReply.answer).join(
+            Absence, Absence.id == AbsenceReply.absence_id).join(Student, Student.id == Absence.student_id))).all()
+    assert sorted(rows) == [("李华", "family"), ("李明", "sick")]
+
+
+async def test_forged_and_stale_taps_are_refused_and_change_nothing(app, people, world, clock):
+    ids = await absent(app, world, clock, {world.li_ming: "unexplained", world.zhang_xiaohong: "unexplained"})
+    grandma, father = people.grandma, people.father
+    own = notice_of(grandma).message_id
+    for action in ("reply", "pick", "kids"):
+        await grandma.tap_data(NoticeAction(action=action, ref=ids["李明"], value="sick").pack(), own)
+        assert "not for you" in grandma.callback_answers[-1]
+    await grandma.tap_data(NoticeAction(action="reply", ref=ids["李明"], value="other").pack(), own)
+    await grandma.send("I am not his grandmother")  # no state was set: nothing is recorded
+    assert await replies(app) == []
+
+    # the teacher corrects the roll call: 李明 was there after all
+    async with app.sessions() as session, session.begin():
+        absence = await session.get(Absence, ids["李明"])
+        absence.withdrawn_at = clock.now()
+    await father.tap("生病", notice_of(father))
+    assert "老师已更正" in father.callback_answers[-1]
+    assert await replies(app) == []
+
+
+async def test_a_childs_name_is_escaped_everywhere(app, people, world, clock):
+    async with app.sessions() as session, session.begin():
+        (await session.get(Student, world.li_ming.id)).name = "<b>小明</b>"
+    await absent(app, world, clock, {world.li_ming: "unexplained"})
+    notice = people.father.last()
+    assert "<b>小明</b>" in notice.text  # shown as typed, not as bold
+    assert not any(e["type"] == "bold" and notice.text[e["offset"]:e["offset"] + e["length"]] == "小明"
+                   for e in notice.entities)
+    produced = await people.father.tap("生病", notice)
+    assert any("<b>小明</b>" in (r.text or "") for r in produced)
+    await app.sender.drain()
+    assert "<b>小明</b>" in people.teacher.last().text
+
+
+# --- leave --------------------------------------------------------------------------------------------------------
+
+
+async def show_menus(people) -> None:
+    """The greeting puts each person's daily button on their keyboard (a guardian's once they have agreed to the
+    privacy notice)."""
+    await people.father.start()
+    assert LEAVE_MENU not in people.father.keyboard()
+    await people.father.tap("同意")
+    await people.teacher.start()
+    assert LEAVE_MENU in people.father.keyboard() and ROLL_MENU in people.teacher.keyboard()
+
+
+async def test_leave_request_approved_with_one_tap_and_premarked_in_the_roll_call(app, people, world, clock):
+    await show_menus(people)
+    father, teacher = people.father, people.teacher
+    [which] = await father.press(LEAVE_MENU)
+    assert which.buttons() == ["李华", "李明", "✖ 取消"]
+    [step] = await father.tap("李明")
+    assert step.message_id == which.message_id and "从哪天开始" in step.text
+    assert [b.split(" · ")[0] for b in step.buttons()] == ["今天", "明天", "后天", "📅 其他日期", "✖ 取消"]
+    [step] = await tap_starting(father, "明天")
+    assert "请几天" in step.text and step.buttons() == ["1天", "2天", "3天", "✖ 取消"]
+    [step] = await father.tap("2天")
+    assert step.buttons() == ["🤒 病假", "🏠 事假", "✖ 取消"]
+    [step] = await father.tap("🤒 病假")
+    assert "跳过" in step.buttons()
+    [confirm] = await father.send("发烧 <38度>")
+    assert "请核对" in confirm.text and "<38度>" in confirm.text and "病假" in confirm.text
+    [sent] = await father.tap("✅ 发给老师")
+    assert "已发给班主任" in sent.text and sent.buttons() == []
+    async with app.sessions() as session:
+        leave = await session.scalar(select(LeaveRequest))
+    assert (leave.student_id, leave.first_day, leave.last_day, leave.reason, leave.note, leave.status) == (
+        world.li_ming.id, date(2026, 9, 8), date(2026, 9, 9), "sick", "发烧 <38度>", LeaveStatus.PENDING)
+
+    await app.sender.drain()
+    request = teacher.last()
+    assert "请假申请" in request.text and "李明" in request.text and "<38度>" in request.text
+    assert request.buttons() == ["批准", "不批准"]
+    [decided] = await teacher.tap("批准")
+    assert decided.message_id == request.message_id and "王丽已批准" in decided.text and decided.buttons() == []
+    await teacher.tap_data(NoticeAction(action="leave", ref=leave.id, value="no").pack(), request.message_id)
+    assert "已经处理过了" in teacher.callback_answers[-1]  # a late second tap changes nothing
+    await app.sender.drain()
+    assert "请假已批准" in father.last().text and "李明" in father.last().text
+    async with app.sessions() as session:
+        assert (await session.get(LeaveRequest, leave.id)).status == LeaveStatus.APPROVED
+        assert world.li_ming.id in await lv.approved_leave(session, [world.li_ming.id], date(2026, 9, 8))
+
+    # the next morning the roll call has 李明 pre-marked as on leave, and no absence notice goes out for him
+    clock.set(datetime.fromisoformat("2026-09-08T08:00:00+08:00"))
+    [roll] = await teacher.press(ROLL_MENU)
+    assert "李明" in roll.text and "已准假" in roll.text and "❌ 李明" in roll.buttons()
+    before = len(father.bot_messages())
+    await teacher.tap("提交")
+    await app.sender.drain()
+    assert len(father.bot_messages()) == before
+
+
+async def test_leave_refusals_forged_decision_and_typed_date(app, people, world, clock):
+    await show_menus(people)
+    father, grandma = people.father, people.grandma
+    await father.press(LEAVE_MENU)
+    await father.tap("李华")
+    await father.tap("📅 其他日期")
+    [bad] = await father.send("明天吧")
+    assert "没看懂这个日期" in bad.text
+    [past] = await father.send("9-1")
+    assert "已经过去" in past.text
+    [step] = await father.send("9月10日")
+    assert "9月10日" in step.text and "请几天" in step.text
+    await father.tap("1天")
+    await father.tap("🏠 事假")
+    await father.tap("跳过")
+    await father.tap("✅ 发给老师")
+    async with app.sessions() as session:
+        leave = await session.scalar(select(LeaveRequest))
+    assert (leave.student_id, leave.first_day, leave.last_day, leave.reason) == (
+        world.li_hua.id, date(2026, 9, 10), date(2026, 9, 10), "personal")
+
+    # a guardian cannot decide, even with forged data, and a forged child in the flow is refused
+    await father.tap_data(NoticeAction(action="leave", ref=leave.id, value="yes").pack(), 1)
+    assert "只有孩子的班主任" in father.callback_answers[-1]
+    await grandma.tap_data(NoticeAction(action="leave", ref=leave.id, value="yes").pack(), 1)
+    assert "class teacher" in grandma.callback_answers[-1]
+    async with app.sessions() as session:
+        assert (await session.get(LeaveRequest, leave.id)).status == LeaveStatus.PENDING
+
+    # the same days again: refused with what is already there
+    await father.press(LEAVE_MENU)
+    await father.tap("李华")
+    await father.tap("📅 其他日期")
+    await father.send("2026-09-10")
+    await father.tap("1天")
+    await father.tap("🤒 病假")
+    await father.tap("跳过")
+    [overlap] = await father.tap("✅ 发给老师")
+    assert "已经有请假申请" in overlap.text and "等待老师批准" in overlap.text

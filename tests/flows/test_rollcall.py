@@ -1,0 +1,233 @@
+"""The teacher's roll call end to end: 王丽 taps through the real bot over the fake Bot API server. Taps are counted
+explicitly (menu presses and inline taps); every tap on the roll call edits the one message."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.fakeapi import FakeUser
+from handlers.teacher import AllPresent, Tap
+from storage.models import Absence, AuditEvent, Person, Role, RollCall, StaffRole, Student
+from tests.seed import link
+
+TEACHER_ID = 101
+MENU = "📋 点名"
+
+
+class Thumb:
+    """The teacher's thumb: presses and taps, counted."""
+
+    def __init__(self, user: FakeUser) -> None:
+        self.user = user
+        self.taps = 0
+
+    async def press(self, label: str):
+        self.taps += 1
+        return await self.user.press(label)
+
+    async def tap(self, label: str):
+        self.taps += 1
+        return await self.user.tap(label)
+
+
+@pytest.fixture
+async def teacher(app, telegram, world, clock) -> FakeUser:
+    """王丽, linked, with the roll-call menu on her keyboard (as the greeting shows it)."""
+    telegram.set_rate_limits(per_chat_rate=1000, per_chat_burst=1000)  # a test taps faster than a thumb
+    async with app.sessions() as session, session.begin():
+        await link(session, world.teacher, TEACHER_ID, clock.now())
+    user = telegram.user(TEACHER_ID, "丽")
+    await user.start()
+    assert MENU in user.keyboard()  # the greeting puts the roll call on her keyboard
+    return user
+
+
+async def roll_call(app) -> RollCall | None:
+    async with app.sessions() as session:
+        return await session.scalar(select(RollCall))
+
+
+async def absences(app) -> list[Absence]:
+    async with app.sessions() as session:
+        return list(await session.scalars(select(Absence).order_by(Absence.id)))
+
+
+def sends_and_edits(telegram) -> tuple[int, int]:
+    return telegram.stats.calls["sendMessage"], telegram.stats.calls["editMessageText"]
+
+
+async def test_all_present_takes_two_taps(app, telegram, teacher, world):
+    thumb = Thumb(teacher)
+    sent, edited = sends_and_edits(telegram)
+    [keyboard] = await thumb.press(MENU)
+    assert "三年级1班" in keyboard.text and "到校 3/3" in keyboard.text
+    assert keyboard.buttons() == ["✅ 李明", "✅ 李华", "✅ 张小红", "全部到校", "提交"]
+    [summary] = await thumb.tap("全部到校")
+    assert thumb.taps == 2
+    assert summary.message_id == keyboard.message_id
+    assert "点名已记录" in summary.text and "无人缺勤" in summary.text
+    assert sends_and_edits(telegram) == (sent + 1, edited + 1)
+    stored = await roll_call(app)
+    assert stored.submitted_at is not None and stored.revision == 1 and stored.submitted_by == world.teacher.id
+    assert await absences(app) == []
+
+    await teacher.tap_data(AllPresent(r=stored.id, v=0).pack(), keyboard.message_id)  # a late double tap
+    assert "已经提交" in teacher.callback_answers[-1]
+    assert "✏️ 修改" in teacher.last().buttons()
+    assert (await roll_call(app)).revision == 1
+
+
+async def test_one_absent_with_a_reason_in_four_taps(app, telegram, teacher, world):
+    thumb = Thumb(teacher)
+    sent, edited = sends_and_edits(telegram)
+    [keyboard] = await thumb.press(MENU)
+    [marked] = await thumb.tap("✅ 李明")
+    assert "❌ 李明" in marked.buttons() and "李明：原因待选" in marked.text
+    [ask] = await thumb.tap("提交")
+    assert "李明" in ask.text and ask.buttons() == ["病假", "事假", "无故缺勤", "原因不明", "◀ 返回"]
+    [summary] = await thumb.tap("病假")
+    assert thumb.taps == 4
+    assert {marked.message_id, ask.message_id, summary.message_id} == {keyboard.message_id}
+    assert sends_and_edits(telegram) == (sent + 1, edited + 3)
+    assert "点名已记录" in summary.text and "到校 2/3" in summary.text and "李明：病假" in summary.text
+    [absence] = await absences(app)
+    assert (absence.student_id, absence.reason, absence.excused) == (world.li_ming.id, "sick", False)
+    assert absence.day == date(2026, 9, 7) and absence.recorded_by == world.teacher.id
+    # 李明's father has not linked his account: the teacher is asked to phone him, with the number left in the
+    # class roster (messages cross the border: they carry no one's phone number)
+    assert "请打电话" in summary.text and "• 李建国（李明）" in summary.text and "13900001001" not in summary.text
+
+
+async def test_every_toggle_edits_the_same_message(app, telegram, teacher):
+    [keyboard] = await teacher.press(MENU)
+    sent, edited = sends_and_edits(telegram)
+    for label in ("✅ 李明", "✅ 李华", "❌ 李明", "✅ 张小红"):
+        [record] = await teacher.tap(label)
+        assert record.message_id == keyboard.message_id
+    assert sends_and_edits(telegram) == (sent, edited + 4)
+    assert [h.text.splitlines()[1] for h in keyboard.history] == [
+        "到校 3/3 · 缺勤 0", "到校 2/3 · 缺勤 1", "到校 1/3 · 缺勤 2", "到校 2/3 · 缺勤 1"]
+    assert teacher.last().buttons()[:3] == ["✅ 李明", "❌ 李华", "❌ 张小红"]
+    assert all(answer is None for answer in teacher.callback_answers)  # every tap answered, silently
+
+
+async def test_a_class_of_45_is_paginated_and_page_two_can_be_marked(app, telegram, teacher, world, clock):
+    async with app.sessions() as session, session.begin():
+        session.add_all([Student(class_id=world.school_class.id, name=f"学生{n:02d}", created_at=clock.now(),
+                                 updated_at=clock.now()) for n in range(4, 46)])
+    thumb = Thumb(teacher)
+    [first] = await thumb.press(MENU)
+    names = [label for label in first.buttons() if label.startswith("✅")]
+    assert len(names) == 23 and "第 1/2 页" in first.text and "▶" in first.buttons()
+    assert "✅ 学生40" not in first.buttons()
+    await thumb.tap("▶")
+    assert "第 2/2 页" in teacher.last().text and "✅ 学生40" in teacher.last().buttons()
+    assert "◀" in teacher.last().buttons()
+    await thumb.tap("✅ 学生40")
+    await thumb.tap("提交")
+    [summary] = await thumb.tap("事假")
+    assert thumb.taps == 5 and summary.message_id == first.message_id
+    assert "到校 44/45" in summary.text and "学生40：事假" in summary.text
+    [absence] = await absences(app)
+    async with app.sessions() as session:
+        assert (await session.get(Student, absence.student_id)).name == "学生40"
+
+
+async def test_reopen_and_correct(app, telegram, teacher, world):
+    await teacher.press(MENU)
+    await teacher.tap("✅ 李明")
+    await teacher.tap("提交")
+    await teacher.tap("无故缺勤")
+    thumb = Thumb(teacher)
+    [reopened] = await thumb.tap("✏️ 修改")
+    assert "正在修改" in reopened.text and "❌ 李明" in reopened.buttons()
+    await thumb.tap("❌ 李明")
+    [summary] = await thumb.tap("提交")
+    assert thumb.taps == 3
+    assert "更正已记录" in summary.text and "改为到校：李明" in summary.text and "无人缺勤" in summary.text
+    [absence] = await absences(app)
+    assert absence.withdrawn_at is not None
+    async with app.sessions() as session:
+        actions = list(await session.scalars(select(AuditEvent.action).where(AuditEvent.entity == "roll_call")))
+        corrected = await session.scalar(select(AuditEvent).where(AuditEvent.action == "roll_call.corrected"))
+    assert actions == ["roll_call.opened", "roll_call.submitted", "roll_call.reopened", "roll_call.corrected"]
+    assert corrected.details["withdrawn_ids"] == [world.li_ming.id]
+    assert (await roll_call(app)).revision == 2
+
+
+async def test_linked_guardians_are_told_and_unlinked_ones_are_listed_to_call(app, telegram, teacher, world, clock):
+    async with app.sessions() as session, session.begin():
+        await link(session, world.grandma_zhang, 301, clock.now())
+    grandma = telegram.user(301, "奶奶")
+    await grandma.send("/start")
+    await teacher.press(MENU)
+    await teacher.tap("✅ 张小红")
+    await teacher.tap("提交")
+    [summary] = await teacher.tap("原因不明")
+    assert "将通知的家长：\n• 张奶奶（张小红）" in summary.text
+    assert "请打电话" in summary.text and "• 张伟（张小红）" in summary.text and "13900001004" not in summary.text
+    assert "张奶奶（张小红）：" not in summary.text
+    await app.sender.drain()
+    assert "张小红" in grandma.last().text
+
+
+async def test_a_forged_callback_from_another_teacher_changes_nothing(app, telegram, teacher, world, clock):
+    async with app.sessions() as session, session.begin():
+        other = Person(name="周老师", phone="13900000401", created_at=clock.now(), updated_at=clock.now())
+        session.add(other)
+        await session.flush()
+        session.add(StaffRole(person_id=other.id, role=Role.CLASS_TEACHER, class_id=world.other_class.id))
+        await link(session, other, 202, clock.now())
+        stranger = Student(class_id=world.other_class.id, name="外班生", created_at=clock.now(), updated_at=clock.now())
+        session.add(stranger)
+    [keyboard] = await teacher.press(MENU)
+    rc_id = (await roll_call(app)).id
+    zhou = telegram.user(202, "周")
+    [greeting] = await zhou.start()
+    await zhou.tap_data(Tap(r=rc_id, s=world.li_ming.id, a=1, v=0).pack(), greeting.message_id)
+    await zhou.tap_data(AllPresent(r=rc_id, v=0).pack(), greeting.message_id)
+    assert zhou.callback_answers == ["你不能查看或修改这次点名。"] * 2
+    await teacher.tap_data(Tap(r=rc_id, s=stranger.id, a=1, v=0).pack(), keyboard.message_id)
+    assert teacher.callback_answers[-1] == "这名学生不在本班点名名单上。"
+    stored = await roll_call(app)
+    assert stored.draft["absent"] == {} and stored.submitted_at is None
+    assert await absences(app) == []
+    assert not keyboard.edited and not greeting.edited
+
+
+async def test_yesterdays_keyboard_is_refused(app, telegram, teacher, clock):
+    [keyboard] = await teacher.press(MENU)
+    clock.advance(timedelta(days=1))
+    sent, edited = sends_and_edits(telegram)
+    await teacher.tap("✅ 李明", keyboard)
+    assert "已经过期" in teacher.callback_answers[-1] and "9月7日" in teacher.callback_answers[-1]
+    assert sends_and_edits(telegram) == (sent, edited)
+    async with app.sessions() as session:
+        [stored] = list(await session.scalars(select(RollCall)))
+    assert stored.day == date(2026, 9, 7) and stored.draft["absent"] == {}
+
+
+@pytest.mark.parametrize("when", ["2026-09-12T08:00:00+08:00", "2026-10-01T08:00:00+08:00"])
+async def test_no_roll_call_on_a_day_without_school(app, telegram, teacher, clock, when):
+    clock.set(datetime.fromisoformat(when))
+    [reply] = await teacher.press(MENU)
+    assert "不是上学日" in reply.text and reply.buttons() == []
+    async with app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(RollCall)) == 0
+
+
+async def test_roll_command_and_reminder_button_open_the_roll_call(app, telegram, teacher, world, clock):
+    [by_command] = await teacher.send("/roll")
+    assert "✅ 李明" in by_command.buttons()
+    clock.set(datetime.fromisoformat("2026-09-07T10:00:00+08:00"))
+    from bot.tick import run_tick
+
+    assert (await run_tick(app.sessions, app.settings, clock.now())).rollcall_reminders == 1
+    await app.sender.drain()
+    reminder = teacher.last()
+    assert "还没点名" in reminder.text and reminder.buttons() == [MENU]
+    [opened] = await teacher.tap(MENU, reminder)
+    assert opened.message_id != reminder.message_id and "✅ 李明" in opened.buttons()
