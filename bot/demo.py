@@ -1,0 +1,236 @@
+"""`quanxue demo`: the main job, offline. The in-process fake Bot API server, the sample roster in a fresh SQLite
+file, the real bot polling it, and a scripted week of conversations printed as a transcript."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import App
+from bot.calendar_file import run_import_calendar
+from bot.clock import ManualClock, to_local
+from bot.fakeapi import FakeTelegram, FakeUser
+from bot.fakeapi.state import LogEntry, Record
+from bot.i18n import gettext
+from bot.onboarding import Invite, format_code, issue_invites
+from bot.roster.cli import run_import_roster, run_import_staff
+from bot.settings import Settings
+from handlers.menu import ROLL_CALL
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEMO_TOKEN = "123456789:QUANXUE-OFFLINE-DEMO"
+MONDAY = datetime.fromisoformat("2026-09-07T07:30:00+08:00")
+
+
+@dataclass
+class Transcript:
+    """Prints what happened in the fake Telegram since the last call, one line per message, tap or edit."""
+
+    server: FakeTelegram
+    settings: Settings
+    out: TextIO
+    names: dict[int, str] = field(default_factory=dict)
+    shown: int = 0
+    versions: dict[int, int] = field(default_factory=dict)
+
+    def _(self, message: str) -> str:
+        return gettext(message, self.settings.locale)
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out)
+
+    def heading(self, when: datetime, title: str) -> None:
+        local = to_local(when, self.settings.tz)
+        self.say(f"\n══ {local:%Y-%m-%d %H:%M}  {title}")
+
+    def flush(self) -> None:
+        for entry in self.server.log[self.shown :]:
+            self._print(entry)
+        self.shown = len(self.server.log)
+        self.out.flush()
+
+    def _version(self, entry: LogEntry) -> tuple[Record, Record | None]:
+        """The message as it looked right after this send or edit, and as it looked just before (for edits)."""
+        record = entry.record
+        number = self.versions[id(record)] = self.versions.get(id(record), -1) + 1
+        versions = [*record.history, record]
+        return versions[min(number, len(versions) - 1)], versions[number - 1] if number else None
+
+    def _print(self, entry: LogEntry) -> None:
+        if entry.kind == "answer" and not entry.text:
+            return
+        at = f"{to_local(entry.at, self.settings.tz):%H:%M}"
+        who = self.names.get(entry.chat_id, str(entry.chat_id))
+        if entry.actor == "user":
+            self.say(f"{at}  {who} ▸ [{entry.text}]" if entry.kind == "tap" else f"{at}  {who} ▸ {entry.text}")
+            return
+        if entry.kind == "answer":
+            self.say(f"{at}  🤖 ({who}) · {entry.text}")
+            return
+        state, before = self._version(entry) if entry.record is not None else (None, None)
+        if before is not None and state.text == before.text:
+            self.say(f"{at}  🤖 ✎ {who}: " + (self._buttons(state) or "—"))
+            return
+        lines = (entry.text or "").splitlines() or [""]
+        self.say(f"{at}  🤖 {'✎' if entry.kind == 'edit' else '→'} {who}: {lines[0]}")
+        for line in lines[1:]:
+            self.say(f"         {line}")
+        if state is not None and self._buttons(state):
+            self.say("         " + self._buttons(state))
+
+    @staticmethod
+    def _buttons(record: Record) -> str:
+        return " ".join(f"[{label}]" for label in record.buttons())
+
+
+class Demo:
+    def __init__(self, app: App, server: FakeTelegram, clock: ManualClock, transcript: Transcript) -> None:
+        self.app, self.server, self.clock, self.transcript = app, server, clock, transcript
+        self.invites: dict[str, Invite] = {}
+        self.next_user_id = 1001
+
+    def user(self, name: str, role: str) -> FakeUser:
+        user_id = self.next_user_id
+        self.next_user_id += 1
+        self.transcript.names[user_id] = f"{name} ({role})"
+        return self.server.user(user_id, name, language_code="zh-hans")
+
+    def at(self, hh_mm: str) -> None:
+        hour, minute = map(int, hh_mm.split(":"))
+        local = to_local(self.clock.now(), self.app.settings.tz)
+        self.clock.set(local.replace(hour=hour, minute=minute))
+
+    def code(self, name: str) -> str:
+        return format_code(self.invites[name].code)
+
+    async def issue_invites(self) -> int:
+        async with self.app.sessions() as session, session.begin():
+            invites = await issue_invites(session, self.clock.now(), self.app.settings.invite_ttl_days)
+        self.invites = {invite.name: invite for invite in invites}
+        return len(invites)
+
+    async def deliver(self) -> None:
+        """Let the outbox sender deliver everything due now."""
+        await self.app.sender.drain()
+
+
+async def load_sample_data(settings: Settings, clock: ManualClock, transcript: Transcript) -> None:
+    _ = transcript._
+    transcript.heading(clock.now(), _("The school office loads the sample roster, officers and calendar"))
+    for path, run in (
+        (EXAMPLES / "roster.csv", run_import_roster),
+        (EXAMPLES / "staff.csv", run_import_staff),
+        (EXAMPLES / "calendar.toml", run_import_calendar),
+    ):
+        transcript.say(f"$ quanxue {run.__name__.removeprefix('run_').replace('_', '-')} examples/{path.name}")
+        if await run(settings, clock, path, out=transcript.out) != 0:
+            raise RuntimeError(f"the sample file {path.name} did not import")
+
+
+async def onboarding(demo: Demo) -> dict[str, FakeUser]:
+    t, _ = demo.transcript, demo.transcript._
+    count = await demo.issue_invites()
+    t.say("$ quanxue invites --format csv --output invites.csv")
+    t.say(_("{count} invite codes issued: one for everyone not yet linked.").format(count=count))
+
+    demo.at("07:40")
+    t.heading(demo.clock.now(), _("The class teacher links her account with her invite code"))
+    teacher = demo.user("王丽", _("Class teacher"))
+    await teacher.start(demo.code("王丽"))
+    t.flush()
+
+    demo.at("07:45")
+    t.heading(demo.clock.now(), _("A father links with his code and accepts the privacy notice"))
+    father = demo.user("李建国", _("Guardian"))
+    await father.start(demo.code("李建国"))
+    await father.tap(father.buttons()[0])
+    t.flush()
+
+    demo.at("07:50")
+    t.heading(demo.clock.now(), _("A grandmother without a code links by sharing her phone number"))
+    grandma = demo.user("张奶奶", _("Guardian"))
+    grandma.state.phone = "+86 139 0000 1003"
+    await grandma.start()
+    await grandma.press(grandma.keyboard()[0])
+    await grandma.tap(grandma.buttons()[0])
+    t.flush()
+
+    demo.at("07:55")
+    t.heading(demo.clock.now(), _("Someone who is not on the roster writes to the bot"))
+    stranger = demo.user("陌生人", _("not linked"))
+    await stranger.send("你好，我想看看学生名单")
+    await stranger.start("WRONG-CODE")
+    t.flush()
+
+    demo.at("08:00")
+    t.heading(demo.clock.now(), _("The school's dropout-control officer links, and the father switches to English"))
+    officer = demo.user("赵国华", _("Dropout-control officer"))
+    await officer.start(demo.code("赵国华"))
+    await father.send("/lang")
+    await father.tap("English")
+    await father.send("/help")
+    t.flush()
+    return {"teacher": teacher, "father": father, "grandma": grandma, "officer": officer}
+
+
+async def monday_roll_call(demo: Demo, people: dict[str, FakeUser]) -> None:
+    t, _ = demo.transcript, demo.transcript._
+    teacher, father = people["teacher"], people["father"]
+    zh = "zh_Hans"  # the teacher's and the grandmother's language; the father now reads English
+
+    demo.at("08:20")
+    t.heading(demo.clock.now(), _("Monday's roll call: two pupils are absent"))
+    await teacher.press(gettext(ROLL_CALL, zh))
+    await teacher.tap("✅ 李明")
+    await teacher.tap("✅ 张小红")
+    await teacher.tap(gettext("Submit", zh))
+    await teacher.tap(gettext("Reason unknown", zh))
+    await teacher.tap(gettext("Unexplained", zh))
+    t.flush()
+
+    demo.at("08:21")
+    t.heading(demo.clock.now(), _("Each guardian hears about it, in their own language"))
+    await demo.deliver()
+    t.flush()
+
+    demo.at("09:10")
+    t.heading(demo.clock.now(), _("The father answers with one tap; the grandmother stays silent"))
+    await father.tap("Sick")
+    await demo.deliver()
+    t.flush()
+
+
+async def run_demo(out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    clock = ManualClock(MONDAY)
+    with tempfile.TemporaryDirectory(prefix="quanxue-demo-") as folder:
+        async with FakeTelegram(clock=clock, bot_username="quanxue_bot", per_chat_burst=100) as server:
+            settings = Settings(
+                _env_file=None,
+                bot_token=DEMO_TOKEN,
+                bot_username="quanxue_bot",
+                telegram_api=server.base_url,
+                database_url=f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}",
+            )
+            transcript = Transcript(server, settings, out)
+            transcript.say(gettext("Quanxue demo: offline, with a fake Telegram server and a fresh database.",
+                                   settings.locale))
+            await load_sample_data(settings, clock, transcript)
+            app = await App.create(settings, clock, api_session=server.session())
+            polling = asyncio.create_task(app.run_polling(handle_as_tasks=False, polling_timeout=1))
+            try:
+                demo = Demo(app, server, clock, transcript)
+                people = await onboarding(demo)
+                await monday_roll_call(demo, people)
+            finally:
+                await app.stop()
+                await asyncio.wait_for(polling, 10)
+                await app.close()
+    return 0
+
+
