@@ -70,7 +70,7 @@ async def bench_delivery(n: int = 1000, limit: float = 30.0) -> dict:
 
 
 async def _seed(sessions, server: FakeTelegram, n: int, now: datetime) -> None:
-    values = {"guardian": "测试家长", "phone": None, "children": [{"name": "测试学生", "relation": "父亲"}]}
+    values = {"guardian": "测试家长", "has_phone": False, "children": [{"name": "测试学生", "relation": "父亲"}]}
     text = render_notice("guardian_unreachable", "zh_Hans", values)
     async with sessions() as session, session.begin():
         people = [{"name": f"家长{i}", "phone": None, "created_at": now, "updated_at": now} for i in range(n)]

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
+import uuid
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from sqlalchemy.engine import make_url
 
 from bot.app import App
 from bot.clock import ManualClock
@@ -25,6 +29,7 @@ from bot.onboarding import issue_invites
 from bot.roster.importer import import_roster
 from bot.roster.reading import read_table
 from bot.settings import Settings
+from storage.db import create_engine
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOKEN = "123456:BENCH-TOKEN"
@@ -83,11 +88,11 @@ async def echo_bot(server: FakeTelegram, taps: int) -> list[float]:
         await bot.session.close()
 
 
-async def quanxue_bot(server: FakeTelegram, taps: int, folder: Path) -> list[float]:
+async def quanxue_bot(server: FakeTelegram, taps: int, database_url: str) -> list[float]:
     """The real bot: 王丽 toggles 李明 absent and present on today's roll call (a database write per tap)."""
     clock = ManualClock(MONDAY)
     settings = Settings(_env_file=None, bot_token=TOKEN, bot_username="quanxue_bot", telegram_api=server.base_url,
-                        database_url=f"sqlite+aiosqlite:///{folder / 'bench.db'}")
+                        database_url=database_url)
     app = await App.create(settings, clock, api_session=server.session())
     async with app.sessions() as session, session.begin():
         await import_roster(session, read_table(EXAMPLES / "roster.csv"), now=clock.now(), county=settings.county)
@@ -104,26 +109,54 @@ async def quanxue_bot(server: FakeTelegram, taps: int, folder: Path) -> list[flo
         await app.close()
 
 
-async def bench_taps(taps: int = 300) -> list[dict]:
+async def bench_taps(taps: int = 300, pg_url: str | None = None) -> list[dict]:
+    """The echo floor, then the roll call on SQLite and, with `pg_url` (a server database to create a scratch
+    database from), on PostgreSQL."""
+    rows = []
     with tempfile.TemporaryDirectory(prefix="quanxue-bench-") as folder:
         async with FakeTelegram(global_rate=float("inf"), per_chat_rate=float("inf")) as server:
             echo = summarise("aiogram echo (floor)", await echo_bot(server, taps))
-            ours = summarise("quanxue roll-call toggle", await quanxue_bot(server, taps, Path(folder)))
-    ours["ratio_p50"] = ours["p50_ms"] / echo["p50_ms"]
-    return [echo, ours]
+            sqlite_url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+            rows.append(summarise("roll-call toggle, SQLite", await quanxue_bot(server, taps, sqlite_url)))
+            if pg_url:
+                async with scratch_database(pg_url) as url:
+                    rows.append(summarise("roll-call toggle, PostgreSQL", await quanxue_bot(server, taps, url)))
+    for row in rows:
+        row["ratio_p50"] = row["p50_ms"] / echo["p50_ms"]
+    return [echo, *rows]
+
+
+@asynccontextmanager
+async def scratch_database(server_url: str):
+    """A fresh PostgreSQL database on the server of `server_url`, dropped afterwards."""
+    name = f"quanxue_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"{'bot':28} {'taps':>5} {'p50 ms':>8} {'p99 ms':>8} {'taps/s':>8}")
+    print(f"{'bot':30} {'taps':>5} {'p50 ms':>8} {'p99 ms':>8} {'taps/s':>8} {'p50 / echo':>11}")
     for row in rows:
-        print(f"{row['bot']:28} {row['taps']:>5} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['taps_per_s']:>8.1f}")
-    print(f"ratio of p50 latencies (quanxue / echo): {rows[1]['ratio_p50']:.2f}  (target: within 2x)")
+        ratio = f"{row['ratio_p50']:.2f}" if "ratio_p50" in row else "1"
+        print(f"{row['bot']:30} {row['taps']:>5} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
+              f"{row['taps_per_s']:>8.1f} {ratio:>11}")
+    print("target: within 2x of the echo bot")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--taps", type=int, default=300)
-    print_table(asyncio.run(bench_taps(parser.parse_args().taps)))
+    parser.add_argument("--pg", default=os.environ.get("QUANXUE_BENCH_PG_URL"),
+                        help="a PostgreSQL URL (postgresql+asyncpg://…) to also measure on PostgreSQL")
+    args = parser.parse_args()
+    print_table(asyncio.run(bench_taps(args.taps, args.pg)))
 
 
 if __name__ == "__main__":
