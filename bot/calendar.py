@@ -32,9 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.clock import to_local
-from bot.notices import Delivery, enqueue_notice
+from bot.notices import Delivery, enqueue_notice, queued_keys
 from bot.settings import Settings
-from storage.models import CalendarDay, DayKind, OutboxMessage, Person, Role, School, StaffRole, Term, Township
+from storage.models import CalendarDay, DayKind, Person, Role, School, StaffRole, Term, Township
 
 LOOKBACK_DAYS = 120  # how far school_days_before walks back at most
 MISSING_YEAR_NOTICE_DAYS = 60  # warn the officers this long before a year without official data is needed
@@ -447,9 +447,7 @@ async def warn_missing_official_years(
                 wanted.setdefault(f"calendar-missing-year:{year}:{person.id}", (year, person))
     if not wanted:
         return 0
-    sent = set(
-        await session.scalars(select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(wanted)))
-    )
+    sent = await queued_keys(session, wanted)
     queued = 0
     for key, (year, person) in wanted.items():
         if key in sent:

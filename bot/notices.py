@@ -7,6 +7,7 @@ autoescape on, so every value is HTML-escaped. Enqueueing is idempotent by key: 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -88,6 +89,15 @@ async def contact_of(session: AsyncSession, person_id: int, channel: str = Chann
     return await session.scalar(
         select(ContactPoint).where(ContactPoint.person_id == person_id, ContactPoint.channel == channel)
     )
+
+
+async def queued_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
+    """Which of these idempotency keys the outbox holds already: a batch step skips them without rendering."""
+    keys = list(keys)
+    if not keys:
+        return set()
+    stmt = select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(keys))
+    return set(await session.scalars(stmt))
 
 
 async def enqueue_notice(

@@ -16,11 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar import load_calendars
 from bot.clock import to_local
-from bot.notices import Action, Delivery, enqueue_notice
+from bot.notices import Action, Delivery, enqueue_notice, queued_keys
 from bot.settings import Settings
 from storage.models import (
     EnrolmentStatus,
-    OutboxMessage,
     Person,
     Role,
     RollCall,
@@ -72,9 +71,7 @@ async def remind_roll_calls(session: AsyncSession, settings: Settings, now: date
     }
     if not wanted:
         return 0
-    queued_before = set(
-        await session.scalars(select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(wanted)))
-    )
+    queued_before = await queued_keys(session, wanted)
     queued = 0
     for key, (school_class, person) in wanted.items():
         if key in queued_before:
