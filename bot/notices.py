@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import to_local
 from bot.i18n import LOCALES_DIR, gettext
+from bot.onboarding import needs_consent
 from bot.settings import Settings
 from storage.models import Channel, ContactPoint, OutboxMessage, OutboxStatus, Person
 
@@ -44,6 +45,7 @@ class Delivery(StrEnum):
     DUPLICATE = "duplicate"  # this notice was enqueued before (same key)
     NOT_LINKED = "not_linked"  # the person has no contact point: someone must phone them
     UNREACHABLE = "unreachable"  # they blocked the bot: someone must phone them
+    NO_CONSENT = "no_consent"  # a guardian who has not accepted the privacy notice: someone must phone them
 
 
 @cache
@@ -120,6 +122,8 @@ async def enqueue_notice(
         return Delivery.NOT_LINKED
     if not contact.reachable:
         return Delivery.UNREACHABLE
+    if await needs_consent(session, person.id):  # PIPL art. 31: nothing about a child before the guardian agrees
+        return Delivery.NO_CONSENT
     locale = recipient_locale(person, settings)
     row = {
         "idempotency_key": key,

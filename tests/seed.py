@@ -8,8 +8,10 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.onboarding import CONSENT_VERSION, needs_consent
 from storage.models import (
     Channel,
+    Consent,
     ContactPoint,
     County,
     Guardianship,
@@ -90,9 +92,15 @@ async def seed_world(session: AsyncSession, now: datetime) -> World:
                  father_li, grandma, father_zhang)
 
 
-async def link(session: AsyncSession, person: Person, telegram_id: int, now: datetime) -> ContactPoint:
-    """Link a person to a Telegram account as onboarding would (for tests about what comes after onboarding)."""
+async def link(
+    session: AsyncSession, person: Person, telegram_id: int, now: datetime, *, consented: bool = True
+) -> ContactPoint:
+    """Link a person to a Telegram account as onboarding would, a guardian having accepted the privacy notice
+    unless `consented` is False (for tests about what comes after onboarding)."""
     contact = ContactPoint(person_id=person.id, channel=Channel.TELEGRAM, address=str(telegram_id), linked_at=now)
     session.add(contact)
+    if consented and await needs_consent(session, person.id):
+        session.add(Consent(person_id=person.id, text_version=CONSENT_VERSION, locale="zh_Hans",
+                            channel=Channel.TELEGRAM, accepted_at=now))
     await session.flush()
     return contact

@@ -14,6 +14,7 @@ from bot.delivery.sender import LEASE, Sender, backoff
 from bot.delivery.telegram import NoticeAction, notice_keyboard
 from bot.delivery.transport import Rejected, TransientError, Unreachable
 from bot.notices import Action, Delivery, enqueue_notice
+from bot.onboarding import record_consent
 from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker
 from storage.models import AuditEvent, ContactPoint, OutboxMessage, OutboxStatus, Person
@@ -286,3 +287,25 @@ def test_button_data_is_packed_within_telegrams_64_bytes():
         with pytest.raises(Rejected):
             notice_keyboard([[bad]])
     assert notice_keyboard([]) is None
+
+
+async def test_a_guardian_hears_nothing_before_accepting_the_privacy_notice(sessions, clock):
+    settings = Settings(_env_file=None)
+    async with sessions() as session, session.begin():
+        world = await seed_world(session, clock.now())
+        await link(session, world.grandma_zhang, 2002, clock.now(), consented=False)
+        await link(session, world.teacher, 1001, clock.now(), consented=False)  # staff have nothing to accept
+        grandma = await enqueue_notice(session, settings, clock.now(), world.grandma_zhang, "guardian_unreachable",
+                                       VALUES, "before-consent")
+        teacher = await enqueue_notice(session, settings, clock.now(), world.teacher, "guardian_unreachable",
+                                       VALUES, "teacher")
+    assert (grandma, teacher) == (Delivery.NO_CONSENT, Delivery.QUEUED)
+
+    async with sessions() as session, session.begin():
+        await record_consent(session, clock.now(), world.grandma_zhang.id, "zh_Hans", "telegram")
+        after = await enqueue_notice(session, settings, clock.now(), world.grandma_zhang, "guardian_unreachable",
+                                     VALUES, "after-consent")
+    assert after is Delivery.QUEUED
+    async with sessions() as session:
+        keys = set(await session.scalars(select(OutboxMessage.idempotency_key)))
+    assert keys == {"teacher", "after-consent"}
