@@ -112,6 +112,7 @@ async def record_reply(
     await session.flush()
     audit.record(session, now, "absence.reply", "absence", absence.id, actor_person_id=actor.person_id,
                  reply_id=reply.id, answer=answer.value, changed=previous is not None)
+    _excuse_if_sick(session, now, actor, absence, answer, previous, reply)
 
     guardian = await session.get(Person, actor.person_id)
     relation = await session.scalar(select(Guardianship.relation).where(
@@ -134,6 +135,24 @@ async def record_reply(
             entity="absence", entity_id=absence.id,
         ))
     return ReplyResult(ReplyStatus.RECORDED, absence, student, reply, previous, forwarded)
+
+
+def _excuse_if_sick(session: AsyncSession, now: datetime, actor: Actor, absence: Absence, answer: GuardianAnswer,
+                    previous: AbsenceReply | None, reply: AbsenceReply) -> None:
+    """A guardian's "sick" makes an absence that asked for a reason excused (it no longer counts towards a
+    suspected dropout, bot.cases.ladder) until the teacher says otherwise; the same guardian changing their answer
+    away from "sick" takes that back."""
+    if not asks_reply(absence.reason):
+        return
+    if answer is GuardianAnswer.SICK and not absence.excused:
+        absence.excused = True
+        audit.record(session, now, "absence.excused_by_answer", "absence", absence.id,
+                     actor_person_id=actor.person_id, reply_id=reply.id)
+    elif (answer is not GuardianAnswer.SICK and absence.excused and previous is not None
+          and previous.answer == GuardianAnswer.SICK):
+        absence.excused = False
+        audit.record(session, now, "absence.unexcused_by_answer", "absence", absence.id,
+                     actor_person_id=actor.person_id, reply_id=reply.id)
 
 
 async def class_teachers(session: AsyncSession, class_id: int) -> list[Person]:

@@ -8,6 +8,7 @@ import logging
 
 from bot.app import App
 from bot.clock import Clock
+from bot.policy import PolicyError, load_policy
 from bot.settings import Settings
 from scheduler import build_scheduler
 
@@ -17,6 +18,11 @@ log = logging.getLogger(__name__)
 async def serve(settings: Settings, clock: Clock) -> int:
     if not settings.bot_token.get_secret_value():
         log.error("QUANXUE_BOT_TOKEN is not set (put it in the environment or in .env); `quanxue demo` needs none")
+        return 2
+    try:
+        load_policy(settings)  # the ladder's policy: refuse to start with a bad file
+    except PolicyError as exc:
+        log.error("%s", exc)
         return 2
     app = await App.create(settings, clock)
     scheduler = build_scheduler(app)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     send_rate_per_chat: float = Field(1.0, gt=0, description="messages per second to one chat")
     sender_poll_seconds: float = Field(1.0, gt=0)
     rollcall_reminder_at: time = time(10, 0)
+    policy: Path | None = Field(None, description="the ladder's policy file (TOML); the shipped defaults when unset")
 
     @field_validator("timezone")
     @classmethod

@@ -1,7 +1,8 @@
 """The tick: everything scheduled that is due at one instant, done once. A function of (database, now).
 
 `quanxue tick --now …` and the scheduler inside `quanxue run` both call `run_tick`; running it twice for the same
-instant does nothing new. Later steps of the product (roll-call reminders, the escalation ladder) add their work here.
+instant does nothing new. The escalation ladder (bot.cases.ladder) runs in a transaction of its own after the other
+steps, under the deployment's policy (bot.policy).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.calendar import warn_missing_official_years
+from bot.cases.ladder import LadderReport, run_ladder
+from bot.policy import PolicyError, load_policy
 from bot.rollcall_reminders import remind_roll_calls
 from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker, upgrade
@@ -27,14 +30,18 @@ class TickReport:
     link_attempts_pruned: int = 0
     rollcall_reminders: int = 0
     calendar_warnings: int = 0
+    ladder: LadderReport | None = None
 
 
 async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> TickReport:
+    policy = load_policy(settings)
     report = TickReport()
     async with sessions() as session, session.begin():
         report.link_attempts_pruned = await _prune_link_attempts(session, settings, now)
         report.rollcall_reminders = await remind_roll_calls(session, settings, now)
         report.calendar_warnings = await warn_missing_official_years(session, settings, now)
+    async with sessions() as session, session.begin():
+        report.ladder = await run_ladder(session, settings, policy, now)
     return report
 
 
@@ -46,6 +53,11 @@ async def _prune_link_attempts(session: AsyncSession, settings: Settings, now: d
 
 
 async def run_tick_cli(settings: Settings, now: datetime) -> int:
+    try:
+        load_policy(settings)  # a bad policy file stops here, before the database is touched
+    except PolicyError as exc:
+        log.error("%s", exc)
+        return 2
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)

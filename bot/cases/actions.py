@@ -1,0 +1,494 @@
+"""What people do on a case: record a persuasion attempt, report to the township, issue the 复学通知书, record a
+legal step, close the case; a guardian answers the 劝学书 or asks for help.
+
+Every function takes (session, settings, policy, now, actor, …), runs inside the caller's transaction, and:
+checks the actor's scope (the same error, NOT_ALLOWED, for a case out of scope and a case that does not exist);
+checks the stage (`expected_stage`, when given, is the stage the actor's keyboard showed: a different one is STALE);
+changes the case; appends `CaseEvent` rows (the history is never rewritten) and audit events; and queues notices in
+the same transaction. Refusals raise `CaseError(code)`. `actor=None` is the scheduler (only `report_to_township`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.calendar import load_calendar
+from bot.policy import Duration, Policy, Unit
+from bot.scope import Actor
+from bot.settings import Settings
+from storage.models import (
+    Case,
+    CaseEvent,
+    CaseOutcome,
+    CaseStage,
+    PersuasionAttempt,
+    SupportReferral,
+    Township,
+)
+
+from .common import (
+    OPEN_STAGES,
+    Cast,
+    add_event,
+    batch_for,
+    case_for,
+    case_ref,
+    cast_of,
+    check_stage,
+    clip,
+    is_class_teacher,
+    is_guardian,
+    is_school_officer,
+    is_township_officer,
+    local_today,
+    student_class,
+    summarize,
+    summary_of,
+    tell_guardians,
+    tell_many,
+    tell_school,
+)
+from .facts import legal_steps_of, report_values_many
+from .model import (
+    ActionResult,
+    Attitude,
+    CaseError,
+    CaseErrorCode,
+    CaseSummary,
+    GuardianCaseAnswer,
+    LegalStepKind,
+    PersuasionInput,
+    PersuasionMethod,
+    ReasonFound,
+    Recipient,
+    SupportKind,
+    Told,
+)
+from .outbox import NoticeBatch
+
+MAX_NAMES = 200  # characters of `visitors` / `people_met`
+
+
+def _enum(kind: type, value: Any) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        raise CaseError(CaseErrorCode.BAD_VALUE, value=str(value)) from None
+
+
+async def _deadline(session: AsyncSession, duration: Duration, school_id: int, today: date) -> date:
+    calendar = await load_calendar(session, school_id) if duration.unit is Unit.SCHOOL_DAYS else None
+    return duration.after(today, calendar)
+
+
+# --- persuasion ---------------------------------------------------------------------------------------------------
+
+
+async def record_persuasion(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    case_id: int,
+    data: PersuasionInput,
+    *,
+    expected_stage: str | None = None,
+) -> ActionResult:
+    """Record a home visit or other persuasion attempt (劝返记录). The school's officers and the student's class
+    teacher may; at any stage before closing. The reason found becomes the case's reason. `ref_id` is the
+    attempt's id. Failed attempts count towards the report upward (policy `report.failed_attempts`)."""
+    case, _student, school_class = await case_for(session, actor, case_id)
+    if not (is_school_officer(actor, case) or is_class_teacher(actor, school_class.id)):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    check_stage(case, OPEN_STAGES, expected_stage)
+    method = _enum(PersuasionMethod, data.method)
+    reason = _enum(ReasonFound, data.reason_found)
+    attitude = _enum(Attitude, data.attitude)
+    today = local_today(settings, now)
+    if data.on_day > today:
+        raise CaseError(CaseErrorCode.BAD_VALUE, field="on_day")
+    visitors = clip(data.visitors)
+    people_met = clip(data.people_met)
+    if not visitors or len(visitors) > MAX_NAMES or (people_met and len(people_met) > MAX_NAMES):
+        raise CaseError(CaseErrorCode.BAD_VALUE, field="visitors")
+    attempt = PersuasionAttempt(
+        case_id=case.id, on_day=data.on_day, method=method.value, visitors=visitors, people_met=people_met,
+        reason_found=reason.value, attitude=attitude.value, next_step=clip(data.next_step),
+        succeeded=bool(data.succeeded), recorded_by=actor.person_id, recorded_at=now,
+    )
+    session.add(attempt)
+    await session.flush()
+    case.reason_found = reason.value
+    add_event(session, now, case, actor, "persuasion_recorded", attempt_id=attempt.id, method=method.value,
+              on_day=data.on_day.isoformat(), reason=reason.value, attitude=attitude.value,
+              succeeded=bool(data.succeeded))
+    return ActionResult(await summary_of(session, settings, policy, now, case), ref_id=attempt.id)
+
+
+# --- report upward (辍学报告) ---------------------------------------------------------------------------------------
+
+
+async def report_to_township(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor | None,
+    case_id: int,
+    *,
+    note: str | None = None,
+    why: str = "school",
+    expected_stage: str | None = None,
+) -> ActionResult:
+    """File the 辍学报告: the case becomes a confirmed dropout (REPORTED) in the ledgers. A school officer may
+    at any time while the case is OPEN; the scheduler (`actor=None`) does when the 劝学书 deadline passed
+    (`why="deadline"`) or enough attempts failed (`why="failed_attempts"`). The township's officers receive the
+    report with the case history; the class teachers and school officers are told."""
+    case, _student, _class = await case_for(session, actor, case_id)
+    if actor is not None and not is_school_officer(actor, case):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    check_stage(case, (CaseStage.OPEN,), expected_stage)
+    cast = await cast_of(session, case)
+    batch = await batch_for(session, settings, now, [cast])
+    values = (await report_values_many(session, settings, [case], {case.id: cast}))[case.id]
+    told = file_report(batch, case, cast, actor, values, why=why, note=clip(note))
+    await batch.flush()
+    return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))
+
+
+def file_report(
+    batch: NoticeBatch, case: Case, cast: Cast, actor: Actor | None, values: dict[str, Any], *, why: str,
+    note: str | None,
+) -> list[Told]:
+    """The report itself, on a case already checked and locked: stage, history, notices (held in `batch`)."""
+    now = batch.now
+    case.stage = CaseStage.REPORTED
+    case.reported_at = now
+    batch.event(case, actor, "reported", stage=CaseStage.REPORTED.value, why=why, note=note)
+    values = values | {"why": why, "note": note or "", "by": actor.name if actor else ""}
+    skip = {actor.person_id} if actor else set()
+    told = tell_many(batch, cast.township_officers, Recipient.TOWNSHIP_OFFICER, "case_reported", values,
+                     f"case-reported:{case.id}", case)
+    school_values = values | {"no_township": not cast.township_officers}
+    told += tell_school(batch, case, cast, "case_reported_school", school_values, f"case-reported-school:{case.id}",
+                        skip)
+    return told
+
+
+# --- order to return (复学通知书) ------------------------------------------------------------------------------------
+
+
+async def issue_return_order(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    case_id: int,
+    *,
+    note: str | None = None,
+    expected_stage: str | None = None,
+) -> ActionResult:
+    """The township orders the guardians to bring the child back by a deadline (义务教育法 art. 58; 未成年人保护法
+    art. 83). A township officer of the case's township, on a REPORTED case. Every guardian receives the
+    复学通知书 notice; for each one it cannot reach, the school's officers are asked to deliver it by hand. The
+    class teachers and school officers are told. The message informs: the formal notice is printed and served."""
+    case, _student, _class = await case_for(session, actor, case_id)
+    if not is_township_officer(actor, case):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    check_stage(case, (CaseStage.REPORTED,), expected_stage)
+    note = clip(note)
+    today = local_today(settings, now)
+    deadline = await _deadline(session, policy.return_order.deadline, case.school_id, today)
+    case.stage = CaseStage.ORDERED
+    case.ordered_at = now
+    case.order_deadline = deadline
+    add_event(session, now, case, actor, "return_order_issued", stage=CaseStage.ORDERED.value,
+              deadline=deadline.isoformat(), note=note)
+    cast = await cast_of(session, case)
+    batch = await batch_for(session, settings, now, [cast])
+    township = await session.scalar(select(Township.name).where(Township.id == case.township_id))
+    base = {
+        "child": cast.student.name, "class_name": cast.school_class.name, "school": cast.school_name,
+        "township": township or "", "first_absent_day": case.first_absent_day, "deadline": deadline,
+        "issued": today, "ref": case_ref(case, settings),
+    }
+    told = tell_guardians(batch, case, cast, "return_order", base, deadline)
+    moved = base | {"stage": CaseStage.ORDERED.value, "step": "", "note": note or "", "by": actor.name}
+    told += tell_school(batch, case, cast, "case_moved", moved, f"case-moved:{case.id}:ordered", {actor.person_id})
+    await batch.flush()
+    return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))
+
+
+# --- legal steps ----------------------------------------------------------------------------------------------------
+
+
+async def record_legal_step(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    case_id: int,
+    step_kind: LegalStepKind | str,
+    note: str | None = None,
+    *,
+    expected_stage: str | None = None,
+) -> ActionResult:
+    """Record a legal step the township took (notice of intended penalty, penalty decision, demand for
+    performance, application to the court). Only where the policy enables legal steps (else DISABLED); a township
+    officer; on an ORDERED case whose order deadline has passed, or a LEGAL one (else TOO_EARLY). The court
+    application only `legal_steps.court_after_demand` after the demand (行政强制法 art. 54). Recording a kind
+    again changes nothing. The product records these steps; it never decides them."""
+    if not policy.legal_steps.enabled:
+        raise CaseError(CaseErrorCode.DISABLED)
+    case, _student, _class = await case_for(session, actor, case_id)
+    if not is_township_officer(actor, case):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    check_stage(case, (CaseStage.ORDERED, CaseStage.LEGAL), expected_stage)
+    kind = _enum(LegalStepKind, step_kind)
+    note = clip(note)
+    today = local_today(settings, now)
+    if case.stage == CaseStage.ORDERED and case.order_deadline is not None and today <= case.order_deadline:
+        raise CaseError(CaseErrorCode.TOO_EARLY, until=case.order_deadline)
+    recorded = await legal_steps_of(session, case.id)
+    if kind.value in {step for step, _ in recorded}:
+        return ActionResult(await summary_of(session, settings, policy, now, case), changed=False)
+    if kind is LegalStepKind.COURT_APPLICATION:
+        demand = next((at for step, at in recorded if step == LegalStepKind.DEMAND_FOR_PERFORMANCE), None)
+        if demand is None:
+            raise CaseError(CaseErrorCode.TOO_EARLY, needs=LegalStepKind.DEMAND_FOR_PERFORMANCE.value)
+        earliest = await _deadline(session, policy.legal_steps.court_after_demand, case.school_id,
+                                   local_today(settings, demand))
+        if today < earliest:
+            raise CaseError(CaseErrorCode.TOO_EARLY, until=earliest)
+    case.stage = CaseStage.LEGAL
+    add_event(session, now, case, actor, "legal_step", stage=CaseStage.LEGAL.value, step=kind.value, note=note)
+    cast = await cast_of(session, case)
+    batch = await batch_for(session, settings, now, [cast])
+    values = {
+        "child": cast.student.name, "class_name": cast.school_class.name, "stage": CaseStage.LEGAL.value,
+        "step": kind.value, "note": note or "", "by": actor.name, "deadline": None, "ref": case_ref(case, settings),
+    }
+    told = tell_school(batch, case, cast, "case_moved", values, f"case-moved:{case.id}:legal:{kind.value}",
+                       {actor.person_id})
+    await batch.flush()
+    return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))
+
+
+# --- closing (复学, 动态销号) ----------------------------------------------------------------------------------------
+
+
+async def close_case(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    case_id: int,
+    outcome: CaseOutcome | str,
+    note: str | None = None,
+    *,
+    expected_stage: str | None = None,
+) -> ActionResult:
+    """Close the case with its outcome: the school's officers and the township's officers at any stage; the
+    class teacher only as RETURNED (marking the student present, after confirmation). OTHER needs a note.
+    RETURNED starts the watch (policy `watch.after_return`): a new unexplained absence in it goes straight to the
+    school officer. The class teachers, school officers and (if it was reported) township officers are told."""
+    case, _student, school_class = await case_for(session, actor, case_id)
+    outcome = _enum(CaseOutcome, outcome)
+    officer = is_school_officer(actor, case) or is_township_officer(actor, case)
+    teacher = is_class_teacher(actor, school_class.id)
+    if not officer and not (teacher and outcome is CaseOutcome.RETURNED):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    check_stage(case, OPEN_STAGES, expected_stage)
+    note = clip(note)
+    if outcome is CaseOutcome.OTHER and not note:
+        raise CaseError(CaseErrorCode.BAD_VALUE, field="note")
+    today = local_today(settings, now)
+    was_reported = case.reported_at is not None
+    case.stage = CaseStage.CLOSED
+    case.closed_at = now
+    case.outcome = outcome.value
+    case.outcome_note = note
+    if outcome is CaseOutcome.RETURNED:
+        case.watch_until = await _deadline(session, policy.watch.after_return, case.school_id, today)
+    add_event(session, now, case, actor, "closed", stage=CaseStage.CLOSED.value, outcome=outcome.value, note=note,
+              watch_until=case.watch_until.isoformat() if case.watch_until else None)
+    cast = await cast_of(session, case)
+    batch = await batch_for(session, settings, now, [cast])
+    values = {
+        "child": cast.student.name, "class_name": cast.school_class.name, "outcome": outcome.value,
+        "note": note or "", "by": actor.name, "watch_until": case.watch_until, "ref": case_ref(case, settings),
+        "first_absent_day": case.first_absent_day,
+    }
+    told = tell_school(batch, case, cast, "case_closed", values, f"case-closed:{case.id}", {actor.person_id},
+                       township=was_reported)
+    await batch.flush()
+    return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))
+
+
+# --- the family -----------------------------------------------------------------------------------------------------
+
+
+async def answer_persuasion_notice(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    case_id: int,
+    answer: GuardianCaseAnswer | str,
+) -> ActionResult:
+    """A guardian's answer to the 劝学书 (back tomorrow / we need help / call me): recorded on the case and
+    forwarded to the class teachers and school officers. The same answer again changes nothing. After
+    NEED_HELP, `details["ask_support"]` is True: ask which help (`SUPPORT_LABELS`) and call `request_support`.
+    A closed case: STALE."""
+    case, _student, _class = await case_for(session, actor, case_id)
+    if not is_guardian(actor, case):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    check_stage(case, OPEN_STAGES, None)
+    answer = _enum(GuardianCaseAnswer, answer)
+    details = {"ask_support": answer is GuardianCaseAnswer.NEED_HELP}
+    previous = await session.scalar(
+        select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "guardian_answer",
+                                CaseEvent.actor_person_id == actor.person_id)
+        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)
+    )
+    if previous is not None and previous.details.get("answer") == answer.value:
+        return ActionResult(await summary_of(session, settings, policy, now, case), changed=False, details=details)
+    event = add_event(session, now, case, actor, "guardian_answer", answer=answer.value, person_id=actor.person_id)
+    await session.flush()
+    cast = await cast_of(session, case)
+    batch = await batch_for(session, settings, now, [cast])
+    relation = next((r for p, r in cast.guardians if p.id == actor.person_id), None)
+    values = {
+        "child": cast.student.name, "class_name": cast.school_class.name, "guardian": actor.name,
+        "relation": relation or "", "answer": answer.value, "changed": previous is not None,
+        "stage": case.stage, "ref": case_ref(case, settings), "kind": "",
+    }
+    told = tell_school(batch, case, cast, "case_answer", values, f"case-answer:{event.id}", {actor.person_id})
+    await batch.flush()
+    return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told), details=details)
+
+
+async def request_support(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    case_id: int,
+    kind: SupportKind | str,
+    note: str | None = None,
+) -> ActionResult:
+    """Put a support referral on the case (cost → 资助, transport, learning → learning support / 送教上门, family
+    care) for the school officer to arrange, and tell the school's officers. A guardian of the student, or the
+    class teacher or a school officer on the family's behalf. An open referral of the same kind is not repeated
+    (`changed` False). `ref_id` is the referral's id."""
+    case, _student, school_class = await case_for(session, actor, case_id)
+    if not (is_guardian(actor, case) or is_school_officer(actor, case) or is_class_teacher(actor, school_class.id)):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    check_stage(case, OPEN_STAGES, None)
+    kind = _enum(SupportKind, kind)
+    note = clip(note)
+    existing = await session.scalar(
+        select(SupportReferral).where(SupportReferral.case_id == case.id, SupportReferral.kind == kind.value,
+                                      SupportReferral.resolved_at.is_(None)).limit(1)
+    )
+    if existing is not None:
+        return ActionResult(await summary_of(session, settings, policy, now, case), changed=False,
+                            ref_id=existing.id)
+    referral = SupportReferral(case_id=case.id, kind=kind.value, requested_by=actor.person_id, requested_at=now,
+                               note=note)
+    session.add(referral)
+    await session.flush()
+    add_event(session, now, case, actor, "support_requested", referral_id=referral.id, kind=kind.value)
+    cast = await cast_of(session, case)
+    batch = await batch_for(session, settings, now, [cast])
+    relation = next((r for p, r in cast.guardians if p.id == actor.person_id), None)
+    values = {
+        "child": cast.student.name, "class_name": cast.school_class.name, "kind": kind.value,
+        "by": actor.name, "relation": relation or "", "by_guardian": is_guardian(actor, case), "note": note or "",
+        "ref": case_ref(case, settings),
+    }
+    told = tell_many(batch, cast.school_staff, Recipient.SCHOOL_OFFICER, "support_requested", values,
+                     f"support:{referral.id}", case, {actor.person_id})
+    await batch.flush()
+    return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told), ref_id=referral.id)
+
+
+async def resolve_referral(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    referral_id: int,
+    note: str | None = None,
+) -> ActionResult:
+    """The school officer marks a support referral arranged (with what was arranged). Again: no change."""
+    referral = await session.get(SupportReferral, referral_id)
+    if referral is None:
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    case, _student, _class = await case_for(session, actor, referral.case_id)
+    if not is_school_officer(actor, case):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    if referral.resolved_at is not None:
+        return ActionResult(await summary_of(session, settings, policy, now, case), changed=False, ref_id=referral.id)
+    referral.resolved_at = now
+    referral.note = clip(note) or referral.note
+    add_event(session, now, case, actor, "support_arranged", referral_id=referral.id, kind=referral.kind)
+    return ActionResult(await summary_of(session, settings, policy, now, case), ref_id=referral.id)
+
+
+# --- the roll call --------------------------------------------------------------------------------------------------
+
+
+async def student_marked_present(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    student_id: int,
+    day: date,
+) -> CaseSummary | None:
+    """For the roll call: the student was marked present on `day`. Returns their open case, if any, so the
+    teacher can confirm closing it as returned (`close_case(…, CaseOutcome.RETURNED)`); None otherwise. The
+    first presence of a day is written to the case's history. The actor must take this class's roll."""
+    found = await student_class(session, student_id)
+    if found is None:
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    _student, school_class = found
+    if not actor.can_manage_class(school_class.id, school_class.school_id):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    case = await session.scalar(select(Case).where(Case.student_id == student_id, Case.closed_at.is_(None)))
+    if case is None:
+        return None
+    seen = await session.scalar(
+        select(CaseEvent.id).where(CaseEvent.case_id == case.id, CaseEvent.kind == "present",
+                                   CaseEvent.at >= datetime.combine(day, datetime.min.time(), settings.tz))
+        .limit(1)
+    )
+    if seen is None and day >= case.first_absent_day:
+        add_event(session, now, case, actor, "present", day=day.isoformat())
+    return (await summarize(session, settings, policy, now, [case]))[0]
+
+
+__all__ = [
+    "answer_persuasion_notice",
+    "close_case",
+    "issue_return_order",
+    "record_legal_step",
+    "record_persuasion",
+    "report_to_township",
+    "request_support",
+    "resolve_referral",
+    "student_marked_present",
+]

@@ -1,0 +1,124 @@
+"""What the notices and views say about cases: the family's answers, the 辍学报告's content, the legal steps so far.
+Each reads many cases in a constant number of queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.settings import Settings
+from storage.models import Absence, AbsenceReply, Case, CaseEvent, Person, PersuasionAttempt
+
+from .common import COUNTED_REASONS, Cast, case_ref
+from .model import LEGAL_ORDER, LegalStepKind
+
+
+async def family_answers_many(session: AsyncSession, cases: list[Case], casts: dict[int, Cast]
+                              ) -> dict[int, list[dict[str, Any]]]:
+    """Per case, the family's answers so far, oldest first: to absence notices since the first absent day, and to
+    the 劝学书. Each {"at", "guardian", "relation", "answer", "text", "day"} (day: the absence answered, or None).
+    Three queries whatever the number of cases."""
+    if not cases:
+        return {}
+    found: dict[int, list[tuple[datetime, dict[str, Any]]]] = defaultdict(list)
+    by_student: dict[int, list[Case]] = defaultdict(list)
+    for case in cases:
+        by_student[case.student_id].append(case)
+
+    def relation(case: Case, person_id: int | None) -> str:
+        cast = casts.get(case.id)
+        return next((r or "" for p, r in (cast.guardians if cast else []) if p.id == person_id), "")
+
+    rows = await session.execute(
+        select(AbsenceReply, Absence.student_id, Absence.day, Person.name)
+        .join(Absence, Absence.id == AbsenceReply.absence_id)
+        .join(Person, Person.id == AbsenceReply.person_id)
+        .where(Absence.student_id.in_(list(by_student)), Absence.day >= min(c.first_absent_day for c in cases))
+        .order_by(AbsenceReply.at, AbsenceReply.id)
+    )
+    for reply, student_id, day, name in rows:
+        for case in by_student[student_id]:
+            if day >= case.first_absent_day:
+                found[case.id].append((reply.at, {"at": reply.at, "guardian": name,
+                                                  "relation": relation(case, reply.person_id),
+                                                  "answer": reply.answer, "text": reply.text or "", "day": day}))
+    ids = {case.id: case for case in cases}
+    events = list(await session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id.in_(list(ids)), CaseEvent.kind == "guardian_answer")
+        .order_by(CaseEvent.at, CaseEvent.id)
+    ))
+    names = dict((await session.execute(select(Person.id, Person.name).where(
+        Person.id.in_({e.actor_person_id for e in events if e.actor_person_id})))).all()) if events else {}
+    for event in events:
+        case = ids[event.case_id]
+        found[case.id].append((event.at, {"at": event.at, "guardian": names.get(event.actor_person_id, ""),
+                                          "relation": relation(case, event.actor_person_id),
+                                          "answer": event.details.get("answer"), "text": "", "day": None}))
+    return {case.id: [item for _, item in sorted(found[case.id], key=lambda pair: pair[0])] for case in cases}
+
+
+async def family_answers(session: AsyncSession, case: Case, cast: Cast) -> list[dict[str, Any]]:
+    return (await family_answers_many(session, [case], {case.id: cast}))[case.id]
+
+
+async def report_values_many(session: AsyncSession, settings: Settings, cases: list[Case], casts: dict[int, Cast]
+                             ) -> dict[int, dict[str, Any]]:
+    """Per case, the 辍学报告's content: student, class, absence history, persuasion attempts, reason, the family's
+    answers. Five queries whatever the number of cases."""
+    if not cases:
+        return {}
+    first = min(c.first_absent_day for c in cases)
+    days: dict[int, list[date]] = defaultdict(list)
+    for student_id, day in await session.execute(
+        select(Absence.student_id, Absence.day).where(
+            Absence.student_id.in_({c.student_id for c in cases}), Absence.day >= first,
+            Absence.withdrawn_at.is_(None), Absence.excused.is_(False), Absence.reason.in_(COUNTED_REASONS),
+        ).order_by(Absence.day)
+    ):
+        days[student_id].append(day)
+    attempts: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for a in await session.scalars(
+        select(PersuasionAttempt).where(PersuasionAttempt.case_id.in_([c.id for c in cases]))
+        .order_by(PersuasionAttempt.on_day, PersuasionAttempt.id)
+    ):
+        attempts[a.case_id].append({"on_day": a.on_day, "method": a.method, "reason": a.reason_found,
+                                    "attitude": a.attitude, "succeeded": a.succeeded, "next_step": a.next_step or ""})
+    answers = await family_answers_many(session, cases, casts)
+    values = {}
+    for case in cases:
+        cast = casts[case.id]
+        mine = [d for d in days.get(case.student_id, []) if d >= case.first_absent_day]
+        tried = attempts.get(case.id, [])
+        values[case.id] = {
+            "child": cast.student.name,
+            "class_name": cast.school_class.name,
+            "school": cast.school_name,
+            "ref": case_ref(case, settings),
+            "first_absent_day": case.first_absent_day,
+            "days": mine,
+            "days_absent": len(mine),
+            "attempts": tried,
+            "failed": sum(1 for a in tried if not a["succeeded"]),
+            "reason": case.reason_found or "",
+            "answers": answers.get(case.id, []),
+            "deadline": case.persuasion_deadline,
+        }
+    return values
+
+
+async def legal_steps_of(session: AsyncSession, case_id: int) -> list[tuple[str, datetime]]:
+    """(kind, when recorded) of the legal steps recorded on the case, in order."""
+    events = await session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == "legal_step")
+        .order_by(CaseEvent.at, CaseEvent.id)
+    )
+    return [(event.details.get("step"), event.at) for event in events]
+
+
+def next_legal_step(recorded: list[str]) -> LegalStepKind | None:
+    done = set(recorded)
+    return next((kind for kind in LEGAL_ORDER if kind.value not in done), None)

@@ -1,0 +1,478 @@
+"""The escalation ladder driven by the tick with the injected clock, on SQLite and PostgreSQL: from the first
+absences to the 劝学书, the home visit reminder, the report to the township, the 复学通知书, the return and the
+watch; school days counted on the calendar (Fri–Mon–Tue, a holiday week); a "sick" answer and 休学 keeping the
+ladder still; reply reminders and the teacher's phone request; a tick twice and two ticks at once sending each
+notice once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from bot.absence_notices import RollCallChanges, notify_guardians
+from bot.cases import (
+    CaseErrorCode,
+    PersuasionInput,
+    answer_persuasion_notice,
+    close_case,
+    issue_return_order,
+    record_persuasion,
+    request_support,
+    student_marked_present,
+)
+from bot.guardian_replies import record_reply
+from bot.policy import default_policy
+from bot.scope import load_actor
+from bot.settings import Settings
+from bot.tick import run_tick
+from storage.db import create_engine, create_sessionmaker
+from storage.models import (
+    Absence,
+    AbsenceReason,
+    Case,
+    CaseEvent,
+    CaseOutcome,
+    CaseStage,
+    CaseStep,
+    Consent,
+    EnrolmentStatus,
+    OutboxMessage,
+    Person,
+    RollCall,
+    Student,
+)
+from tests.seed import World, link, seed_world
+
+POLICY = default_policy()
+
+
+def at(text: str) -> datetime:
+    """A local (Beijing) instant, e.g. at("2026-09-15 18:00")."""
+    return datetime.fromisoformat(text.replace(" ", "T") + "+08:00")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(_env_file=None)
+
+
+@pytest.fixture
+async def world(sessions, clock) -> World:
+    return await linked_world(sessions, clock)
+
+
+async def linked_world(sessions, clock) -> World:
+    """The seeded world with everyone linked to Telegram except Zhang's father."""
+    async with sessions() as session, session.begin():
+        world = await seed_world(session, clock.now())
+        for person, telegram_id in ((world.teacher, 1001), (world.officer, 1002), (world.township_officer, 1003),
+                                    (world.father_li, 2001), (world.grandma_zhang, 2002)):
+            await link(session, person, telegram_id, clock.now())
+        return world  # father_zhang stays unlinked
+
+
+async def roll_call(session, world: World, day: date, absent: dict[int, str] | None = None) -> RollCall:
+    """A submitted roll call of the class on `day` with these students absent (student id -> reason)."""
+    row = await session.scalar(select(RollCall).where(RollCall.class_id == world.school_class.id,
+                                                      RollCall.day == day))
+    if row is None:
+        row = RollCall(class_id=world.school_class.id, day=day, opened_by=world.teacher.id,
+                       submitted_by=world.teacher.id, submitted_at=at(f"{day} 08:30"), revision=1)
+        session.add(row)
+        await session.flush()
+    for student_id, reason in (absent or {}).items():
+        session.add(Absence(student_id=student_id, roll_call_id=row.id, day=day, reason=reason,
+                            excused=reason == AbsenceReason.APPROVED_LEAVE, recorded_by=world.teacher.id,
+                            recorded_at=at(f"{day} 08:30")))
+    await session.flush()
+    return row
+
+
+async def absent_on(sessions, world: World, student: Student, *days: str,
+                    reason: str = AbsenceReason.UNEXPLAINED) -> None:
+    async with sessions() as session, session.begin():
+        for day in days:
+            await roll_call(session, world, date.fromisoformat(day), {student.id: reason})
+
+
+async def present_on(sessions, world: World, day: str) -> None:
+    async with sessions() as session, session.begin():
+        await roll_call(session, world, date.fromisoformat(day))
+
+
+async def outbox(sessions, template: str | None = None) -> list[OutboxMessage]:
+    async with sessions() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if template is not None:
+            query = query.where(OutboxMessage.template == template)
+        return list(await session.scalars(query))
+
+
+async def recipients(sessions, template: str) -> list[int]:
+    return sorted(row.person_id for row in await outbox(sessions, template))
+
+
+async def the_case(sessions, student: Student) -> Case | None:
+    async with sessions() as session:
+        return await session.scalar(select(Case).where(Case.student_id == student.id).order_by(Case.id.desc()))
+
+
+async def events(sessions, case_id: int) -> list[str]:
+    async with sessions() as session:
+        return list(await session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)
+                                          .order_by(CaseEvent.id)))
+
+
+async def actor_of(session, person: Person):
+    return await load_actor(session, await session.get(Person, person.id))
+
+
+async def open_case(sessions, settings, world: World, student: Student) -> Case:
+    """Absent Fri–Mon–Tue (2026-09-11, 14, 15) and a tick on Tuesday evening: the case opens."""
+    await absent_on(sessions, world, student, "2026-09-11", "2026-09-14", "2026-09-15")
+    await run_tick(sessions, settings, at("2026-09-15 18:00"))
+    case = await the_case(sessions, student)
+    assert case is not None
+    return case
+
+
+# --- counting school days -----------------------------------------------------------------------------------------
+
+
+async def test_friday_monday_tuesday_are_three_school_days(sessions, settings, world):
+    await absent_on(sessions, world, world.li_ming, "2026-09-11", "2026-09-14")
+    report = await run_tick(sessions, settings, at("2026-09-14 18:00"))
+    assert report.ladder.opened == 0
+    assert await the_case(sessions, world.li_ming) is None
+
+    await absent_on(sessions, world, world.li_ming, "2026-09-15")
+    report = await run_tick(sessions, settings, at("2026-09-15 18:00"))
+    assert report.ladder.opened == 1
+    case = await the_case(sessions, world.li_ming)
+    assert (case.stage, case.first_absent_day) == (CaseStage.OPEN, date(2026, 9, 11))
+    assert case.home_visit_due == date(2026, 9, 17)  # two school days after Tuesday
+    assert case.persuasion_deadline == date(2026, 9, 22)  # seven calendar days
+    assert (case.school_id, case.township_id) == (world.school.id, world.township.id)
+    assert await events(sessions, case.id) == ["opened"]
+
+    assert await recipients(sessions, "case_opened_officer") == [world.officer.id]
+    assert await recipients(sessions, "case_opened_teacher") == [world.teacher.id]
+    [notice] = await outbox(sessions, "persuasion_notice")
+    assert notice.person_id == world.father_li.id
+    assert "李明" in notice.text and "义务教育法" in notice.text and "第五条" in notice.text
+    assert "9月22日" in notice.text and "王丽" in notice.text
+    assert "开除" not in notice.text  # never threaten expulsion
+    assert [[(b["action"], b["ref"], b["value"]) for b in row] for row in notice.actions] == [
+        [("case", case.id, "back_tomorrow")], [("case", case.id, "need_help")], [("case", case.id, "call_me")]]
+    assert await outbox(sessions, "case_reported") == []
+
+
+async def test_a_holiday_week_does_not_count(sessions, settings, world):
+    await absent_on(sessions, world, world.li_ming, "2026-09-30", "2026-10-08")
+    await run_tick(sessions, settings, at("2026-10-08 18:00"))  # nine calendar days, two school days
+    assert await the_case(sessions, world.li_ming) is None
+    await absent_on(sessions, world, world.li_ming, "2026-10-09")
+    await run_tick(sessions, settings, at("2026-10-09 18:00"))
+    case = await the_case(sessions, world.li_ming)
+    assert case.first_absent_day == date(2026, 9, 30)
+
+
+async def test_a_proper_reason_breaks_the_run(sessions, settings, world):
+    await absent_on(sessions, world, world.li_ming, "2026-09-11", "2026-09-15")
+    await absent_on(sessions, world, world.li_ming, "2026-09-14", reason=AbsenceReason.PERSONAL)
+    await run_tick(sessions, settings, at("2026-09-15 18:00"))
+    assert await the_case(sessions, world.li_ming) is None
+
+
+async def test_a_sick_answer_on_day_one_stops_the_ladder(sessions, settings, world):
+    await absent_on(sessions, world, world.li_ming, "2026-09-11")
+    async with sessions() as session, session.begin():
+        absence = await session.scalar(select(Absence).where(Absence.student_id == world.li_ming.id))
+        result = await record_reply(session, settings, at("2026-09-11 09:00"),
+                                    await actor_of(session, world.father_li), absence.id, "sick")
+        assert result.ok
+    async with sessions() as session:
+        assert (await session.get(Absence, absence.id)).excused is True
+    await absent_on(sessions, world, world.li_ming, "2026-09-14", "2026-09-15")
+    report = await run_tick(sessions, settings, at("2026-09-15 18:00"))
+    assert report.ladder.opened == 0
+    assert await the_case(sessions, world.li_ming) is None
+
+
+async def test_suspension_never_opens_a_case(sessions, settings, world):
+    async with sessions() as session, session.begin():
+        (await session.get(Student, world.li_ming.id)).status = EnrolmentStatus.SUSPENDED
+    await absent_on(sessions, world, world.li_ming, "2026-09-11", "2026-09-14", "2026-09-15")
+    await run_tick(sessions, settings, at("2026-09-15 18:00"))
+    assert await the_case(sessions, world.li_ming) is None
+
+
+# --- the whole ladder ---------------------------------------------------------------------------------------------
+
+
+async def test_the_whole_ladder_from_absence_to_return_and_watch(sessions, settings, world):
+    case = await open_case(sessions, settings, world, world.zhang_xiaohong)
+    # the grandmother is linked, the father is not: the officer is asked to deliver his 劝学书 by hand
+    assert await recipients(sessions, "persuasion_notice") == [world.grandma_zhang.id]
+    [by_hand] = await outbox(sessions, "deliver_by_hand")
+    assert by_hand.person_id == world.officer.id and "张伟" in by_hand.text and "劝学书" in by_hand.text
+
+    # Thursday: the home visit is due today, nothing yet; Friday: the officers are reminded, once
+    assert (await run_tick(sessions, settings, at("2026-09-17 18:00"))).ladder.home_visits_overdue == 0
+    assert (await run_tick(sessions, settings, at("2026-09-18 08:00"))).ladder.home_visits_overdue == 1
+    assert (await run_tick(sessions, settings, at("2026-09-18 09:00"))).ladder.home_visits_overdue == 0
+    assert await recipients(sessions, "home_visit_overdue") == [world.officer.id]
+
+    # the officer visits; the family refuses
+    async with sessions() as session, session.begin():
+        result = await record_persuasion(
+            session, settings, POLICY, at("2026-09-18 16:00"), await actor_of(session, world.officer), case.id,
+            PersuasionInput(date(2026, 9, 18), "home_visit", "赵强、王丽", "张奶奶", "gone_to_work", "refusing",
+                            "再次家访", succeeded=False),
+        )
+        assert (result.case.attempts, result.case.failed_attempts) == (1, 1)
+
+    # the 劝学书 deadline (Sep 22) passes with the child not back: the tick files the 辍学报告 by itself
+    assert (await run_tick(sessions, settings, at("2026-09-22 18:00"))).ladder.reported == 0
+    assert (await run_tick(sessions, settings, at("2026-09-23 08:00"))).ladder.reported == 1
+    case = await the_case(sessions, world.zhang_xiaohong)
+    assert case.stage == CaseStage.REPORTED and case.reported_at == at("2026-09-23 08:00")
+    [report] = await outbox(sessions, "case_reported")
+    assert report.person_id == world.township_officer.id
+    assert "张小红" in report.text and "外出务工" in report.text and "家访" in report.text
+    assert await recipients(sessions, "case_reported_school") == sorted([world.officer.id, world.teacher.id])
+    assert (await run_tick(sessions, settings, at("2026-09-23 09:00"))).ladder.reported == 0
+
+    # the township orders the return (复学通知书)
+    async with sessions() as session, session.begin():
+        result = await issue_return_order(session, settings, POLICY, at("2026-09-24 10:00"),
+                                          await actor_of(session, world.township_officer), case.id)
+        assert result.case.stage == CaseStage.ORDERED
+        assert [t.person_id for t in result.by_hand] == [world.father_zhang.id]
+    case = await the_case(sessions, world.zhang_xiaohong)
+    assert case.order_deadline == date(2026, 10, 4)
+    [order] = await outbox(sessions, "return_order")
+    assert order.person_id == world.grandma_zhang.id
+    for text in ("第五十八条", "第八十三条", "第五条", "第十六条", "第十七条", "2026年10月4日", "青山镇", "正式"):
+        assert text in order.text
+    assert len(await outbox(sessions, "deliver_by_hand")) == 2  # the 劝学书 and the 复学通知书
+    assert await recipients(sessions, "case_moved") == sorted([world.officer.id, world.teacher.id])
+
+    # the order's deadline passes: the township officer is reminded once
+    assert (await run_tick(sessions, settings, at("2026-10-04 18:00"))).ladder.orders_overdue == 0
+    assert (await run_tick(sessions, settings, at("2026-10-05 08:00"))).ladder.orders_overdue == 1
+    assert (await run_tick(sessions, settings, at("2026-10-05 09:00"))).ladder.orders_overdue == 0
+    assert await recipients(sessions, "order_deadline_passed") == [world.township_officer.id]
+
+    # back at school: the roll call marks her present, the teacher confirms the return
+    await present_on(sessions, world, "2026-10-08")
+    async with sessions() as session, session.begin():
+        teacher = await actor_of(session, world.teacher)
+        summary = await student_marked_present(session, settings, POLICY, at("2026-10-08 08:30"), teacher,
+                                               world.zhang_xiaohong.id, date(2026, 10, 8))
+        assert summary is not None and summary.id == case.id
+        result = await close_case(session, settings, POLICY, at("2026-10-08 08:31"), teacher, case.id,
+                                  CaseOutcome.RETURNED)
+        assert result.case.stage == CaseStage.CLOSED
+    case = await the_case(sessions, world.zhang_xiaohong)
+    assert (case.outcome, case.watch_until) == (CaseOutcome.RETURNED, date(2026, 11, 5))
+    # everyone involved is told, except the teacher who closed it; the township too, since it was reported
+    assert await recipients(sessions, "case_closed") == sorted([world.officer.id, world.township_officer.id])
+
+    # in the watch window one unexplained absence goes straight to the officer
+    await absent_on(sessions, world, world.zhang_xiaohong, "2026-10-12")
+    report = await run_tick(sessions, settings, at("2026-10-12 18:00"))
+    assert (report.ladder.watch_absences, report.ladder.opened) == (1, 0)
+    assert (await run_tick(sessions, settings, at("2026-10-12 18:05"))).ladder.watch_absences == 0
+    [watch] = await outbox(sessions, "watch_absence")
+    assert watch.person_id == world.officer.id and "张小红" in watch.text
+
+    # the watch ends once
+    assert (await run_tick(sessions, settings, at("2026-11-06 08:00"))).ladder.watch_ended == 1
+    assert (await run_tick(sessions, settings, at("2026-11-06 09:00"))).ladder.watch_ended == 0
+    history = await events(sessions, case.id)
+    assert history == ["opened", "home_visit_overdue", "persuasion_recorded", "reported", "return_order_issued",
+                       "order_deadline_passed", "present", "closed", "watch_absence", "watch_ended"]
+
+
+async def test_a_guardian_without_consent_gets_the_notice_by_hand(sessions, settings, world):
+    async with sessions() as session, session.begin():
+        await session.execute(delete(Consent).where(Consent.person_id == world.father_li.id))
+    await open_case(sessions, settings, world, world.li_ming)
+    assert await outbox(sessions, "persuasion_notice") == []  # PIPL art. 31: nothing before consent
+    [by_hand] = await outbox(sessions, "deliver_by_hand")
+    assert by_hand.person_id == world.officer.id and "李建国" in by_hand.text and "隐私说明" in by_hand.text
+
+
+async def test_two_failed_attempts_report_before_the_deadline(sessions, settings, world):
+    case = await open_case(sessions, settings, world, world.li_ming)
+    async with sessions() as session, session.begin():
+        officer = await actor_of(session, world.officer)
+        for day in (16, 17):
+            await record_persuasion(session, settings, POLICY, at(f"2026-09-{day} 16:00"), officer, case.id,
+                                    PersuasionInput(date(2026, 9, day), "phone", "赵强", "李建国",
+                                                    "learning_difficulty", "hesitant", None, succeeded=False))
+    report = await run_tick(sessions, settings, at("2026-09-17 18:00"))
+    assert report.ladder.reported == 1
+    [row] = await outbox(sessions, "case_reported")
+    assert "2 次劝返未成功" in row.text
+
+
+async def test_a_child_back_at_school_is_not_reported(sessions, settings, world):
+    case = await open_case(sessions, settings, world, world.li_ming)
+    await present_on(sessions, world, "2026-09-16")
+    assert (await run_tick(sessions, settings, at("2026-09-23 08:00"))).ladder.reported == 0
+    assert (await the_case(sessions, world.li_ming)).stage == CaseStage.OPEN
+    async with sessions() as session, session.begin():
+        result = await close_case(session, settings, POLICY, at("2026-09-23 09:00"),
+                                  await actor_of(session, world.teacher), case.id, CaseOutcome.RETURNED)
+        assert result.case.stage == CaseStage.CLOSED
+    assert await recipients(sessions, "case_closed") == [world.officer.id]  # never reported: not the township
+
+
+async def test_a_closed_case_is_not_reopened_by_the_same_days(sessions, settings, world):
+    case = await open_case(sessions, settings, world, world.li_ming)
+    async with sessions() as session, session.begin():
+        await close_case(session, settings, POLICY, at("2026-09-15 19:00"), await actor_of(session, world.officer),
+                         case.id, CaseOutcome.OTHER, "家长已办理转学手续，等待核实")
+    assert (await run_tick(sessions, settings, at("2026-09-15 19:05"))).ladder.opened == 0
+    await absent_on(sessions, world, world.li_ming, "2026-09-16", "2026-09-17", "2026-09-18")
+    assert (await run_tick(sessions, settings, at("2026-09-18 18:00"))).ladder.opened == 1
+
+
+# --- contact the family the same day -----------------------------------------------------------------------------
+
+
+async def test_reply_reminder_after_four_hours_then_the_teacher_is_asked_to_phone(sessions, settings, world):
+    async with sessions() as session, session.begin():
+        row = await roll_call(session, world, date(2026, 9, 7),
+                              {world.li_ming.id: AbsenceReason.UNEXPLAINED,
+                               world.zhang_xiaohong.id: AbsenceReason.UNKNOWN})
+        absences = list(await session.scalars(select(Absence).where(Absence.roll_call_id == row.id)))
+        await notify_guardians(session, settings, at("2026-09-07 09:00"), row, RollCallChanges(new=absences))
+    assert (await run_tick(sessions, settings, at("2026-09-07 12:59"))).ladder.reply_reminders == 0
+    # the grandmother answers in time; the father does not
+    async with sessions() as session, session.begin():
+        absence = next(a for a in absences if a.student_id == world.zhang_xiaohong.id)
+        await record_reply(session, settings, at("2026-09-07 11:00"), await actor_of(session, world.grandma_zhang),
+                           absence.id, "family")
+    assert (await run_tick(sessions, settings, at("2026-09-07 13:00"))).ladder.reply_reminders == 1
+    assert (await run_tick(sessions, settings, at("2026-09-07 13:02"))).ladder.reply_reminders == 0
+    [reminder] = await outbox(sessions, "reply_reminder")
+    assert reminder.person_id == world.father_li.id and "李明" in reminder.text
+    assert reminder.actions[0][0]["action"] == "reply"
+
+    assert (await run_tick(sessions, settings, at("2026-09-07 16:59"))).ladder.phone_requests == 0
+    assert (await run_tick(sessions, settings, at("2026-09-07 17:00"))).ladder.phone_requests == 1
+    assert (await run_tick(sessions, settings, at("2026-09-07 17:02"))).ladder.phone_requests == 0
+    [request] = await outbox(sessions, "teacher_phone_request")
+    assert request.person_id == world.teacher.id
+    assert "李明" in request.text and "李建国" in request.text and "13900001001" not in request.text
+
+
+# --- exactly once -------------------------------------------------------------------------------------------------
+
+
+async def test_a_tick_twice_sends_each_notice_once(sessions, settings, world):
+    await absent_on(sessions, world, world.li_ming, "2026-09-11", "2026-09-14", "2026-09-15")
+    first = await run_tick(sessions, settings, at("2026-09-15 18:00"))
+    before = [(row.idempotency_key, row.person_id) for row in await outbox(sessions)]
+    second = await run_tick(sessions, settings, at("2026-09-15 18:00"))
+    assert first.ladder.opened == 1 and second.ladder.opened == 0
+    assert [(row.idempotency_key, row.person_id) for row in await outbox(sessions)] == before
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Case)) == 1
+        assert await session.scalar(select(func.count()).select_from(CaseEvent)) == 1
+
+
+async def test_two_ticks_at_once_send_each_notice_once(db_url, sessions, settings, world):
+    await absent_on(sessions, world, world.li_ming, "2026-09-11", "2026-09-14", "2026-09-15")
+    await absent_on(sessions, world, world.zhang_xiaohong, "2026-09-11", "2026-09-14", "2026-09-15")
+    engines = [create_engine(db_url), create_engine(db_url)]
+    try:
+        reports = await asyncio.gather(*(run_tick(create_sessionmaker(engine), settings, at("2026-09-15 18:00"))
+                                         for engine in engines))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert sorted(r.ladder.opened for r in reports) == [0, 2]
+    rows = await outbox(sessions)
+    assert len({row.idempotency_key for row in rows}) == len(rows)
+    assert await recipients(sessions, "case_opened_officer") == [world.officer.id, world.officer.id]
+    assert len(await outbox(sessions, "persuasion_notice")) == 2  # father Li, grandmother Zhang
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Case)) == 2
+        assert await session.scalar(select(func.count()).select_from(CaseEvent)) == 2
+
+    # the later steps too: two ticks at once after the deadline report each case once
+    engines = [create_engine(db_url), create_engine(db_url)]
+    try:
+        reports = await asyncio.gather(*(run_tick(create_sessionmaker(engine), settings, at("2026-09-23 08:00"))
+                                         for engine in engines))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert sorted(r.ladder.reported for r in reports) == [0, 2]
+    assert sorted(r.ladder.home_visits_overdue for r in reports) == [0, 2]
+    assert len(await outbox(sessions, "case_reported")) == 2
+    async with sessions() as session:
+        steps = list(await session.execute(select(CaseStep.case_id, CaseStep.step)))
+        assert len(steps) == len(set(steps)) == 4
+
+
+async def test_an_unknown_case_is_not_allowed(sessions, settings, world):
+    from bot.cases import CaseError
+
+    async with sessions() as session, session.begin():
+        with pytest.raises(CaseError) as error:
+            await close_case(session, settings, POLICY, at("2026-09-15 19:00"),
+                             await actor_of(session, world.officer), 999, CaseOutcome.RETURNED)
+        assert error.value.code is CaseErrorCode.NOT_ALLOWED
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+async def test_every_notice_speaks_the_recipients_language(sessions, settings, world, locale):
+    async with sessions() as session, session.begin():
+        for person in (world.teacher, world.officer, world.township_officer, world.father_li, world.grandma_zhang):
+            (await session.get(Person, person.id)).locale = locale
+    async with sessions() as session, session.begin():
+        row = await roll_call(session, world, date(2026, 9, 15), {world.li_ming.id: AbsenceReason.UNEXPLAINED})
+        absences = list(await session.scalars(select(Absence).where(Absence.roll_call_id == row.id)))
+        await notify_guardians(session, settings, at("2026-09-15 09:00"), row, RollCallChanges(new=absences))
+    await run_tick(sessions, settings, at("2026-09-15 13:00"))  # the father is reminded
+    case = await open_case(sessions, settings, world, world.zhang_xiaohong)  # 18:00: the teacher phones Li too
+    async with sessions() as session, session.begin():
+        grandma = await actor_of(session, world.grandma_zhang)
+        await answer_persuasion_notice(session, settings, POLICY, at("2026-09-16 10:00"), grandma, case.id,
+                                       "need_help")
+        await request_support(session, settings, POLICY, at("2026-09-16 10:01"), grandma, case.id, "cost")
+    await run_tick(sessions, settings, at("2026-09-18 08:00"))  # the home visit is overdue
+    await run_tick(sessions, settings, at("2026-09-23 08:00"))  # the 辍学报告
+    async with sessions() as session, session.begin():
+        await issue_return_order(session, settings, POLICY, at("2026-09-23 10:00"),
+                                 await actor_of(session, world.township_officer), case.id)
+    await run_tick(sessions, settings, at("2026-10-04 08:00"))  # the 复学通知书's deadline has passed
+    async with sessions() as session, session.begin():
+        await close_case(session, settings, POLICY, at("2026-10-08 08:30"), await actor_of(session, world.teacher),
+                         case.id, CaseOutcome.RETURNED)
+    await absent_on(sessions, world, world.zhang_xiaohong, "2026-10-09")
+    await run_tick(sessions, settings, at("2026-10-09 18:00"))  # absent in the watch window
+
+    rows = await outbox(sessions)
+    templates = {row.template for row in rows}
+    assert {"reply_reminder", "teacher_phone_request", "case_opened_officer", "case_opened_teacher",
+            "persuasion_notice", "deliver_by_hand", "case_answer", "support_requested", "home_visit_overdue",
+            "case_reported", "case_reported_school", "return_order", "case_moved", "order_deadline_passed",
+            "case_closed", "watch_absence"} <= templates
+    for row in rows:
+        assert row.locale == locale, row.template
+        assert "{{" not in row.text and "{%" not in row.text
+        if locale == "en":
+            assert "请" not in row.text and "學" not in row.text, row.template
+        else:
+            assert "请" not in row.text and "学校" not in row.text, row.template  # Traditional characters
+    [order] = [row for row in rows if row.template == "return_order"]
+    assert ("art. 58" if locale == "en" else "第五十八條") in order.text
