@@ -4,7 +4,7 @@ from functools import cache
 
 from aiogram import Router
 
-from handlers import common, errors, guardian, membership, onboarding, school, teacher
+from handlers import cases, common, errors, guardian, membership, onboarding, school, teacher
 
 
 @cache
@@ -17,6 +17,7 @@ def _tree() -> Router:
         teacher.router,
         guardian.router,
         school.router,
+        cases.router,
         common.router,
     )
     return root

@@ -54,11 +54,13 @@ def help_text(profile: ob.Profile | None, actor: Actor | None) -> str:
     if ob.HelpTopic.SCHOOL in topics:
         parts.append("\n".join([t("🏫 You are linked for your school:"),
                                 *_role_lines(profile, Role.SCHOOL_ADMIN, Role.PRINCIPAL),
-                                t("/closure — close the school on a day (weather, an event); no roll call then")]))
+                                t("/closure — close the school on a day (weather, an event); no roll call then"),
+                                t("/cases — the school's open cases: persuasion records, reports to the township")]))
     if ob.HelpTopic.TOWNSHIP in topics:
         parts.append("\n".join([t("🏛 You are linked for your township:"),
                                 *_role_lines(profile, Role.TOWNSHIP_OFFICER),
-                                t("Schools' reports about children out of school come here.")]))
+                                t("Schools' reports about children out of school come here."),
+                                t("/cases — the township's reported cases: return orders, closing")]))
     if ob.HelpTopic.GUARDIAN in topics:
         children = [f"• {escape(c.name)} · {escape(c.class_name)}" for c in profile.children]
         parts.append("\n".join([t("👪 The school's messages about your children come here:"), *children,

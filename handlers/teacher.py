@@ -32,6 +32,7 @@ from bot.rollcall import Ask, ErrorCode, RollCallError, RollCallView, Summary
 from bot.rollcall_reminders import OPEN_ACTION
 from bot.scope import Actor
 from bot.settings import Settings
+from handlers import cases
 from handlers.menu import ROLL_CALL, is_button, takes_roll
 from handlers.onboarding import answer_unlinked
 from handlers.texts import t
@@ -360,6 +361,8 @@ async def _act(query: CallbackQuery, session, clock, settings, actor, roll_call_
         return
     await _show(query, result)
     await query.answer()
+    if isinstance(result, Summary) and result.recorded and isinstance(query.message, Message):
+        await cases.offer_close_returned(query.message, session, clock, settings, actor, result)  # open cases back
 
 
 @router.callback_query(Tap.filter())
