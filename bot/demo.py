@@ -20,6 +20,7 @@ from bot.i18n import gettext
 from bot.onboarding import Invite, format_code, issue_invites
 from bot.roster.cli import run_import_roster, run_import_staff
 from bot.settings import Settings
+from bot.tick import run_tick
 from handlers.menu import ROLL_CALL
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -101,9 +102,11 @@ class Demo:
         return self.server.user(user_id, name, language_code="zh-hans")
 
     def at(self, hh_mm: str) -> None:
-        hour, minute = map(int, hh_mm.split(":"))
-        local = to_local(self.clock.now(), self.app.settings.tz)
-        self.clock.set(local.replace(hour=hour, minute=minute))
+        """Later the same day."""
+        self.on(f"{to_local(self.clock.now(), self.app.settings.tz):%Y-%m-%d}", hh_mm)
+
+    def on(self, day: str, hh_mm: str) -> None:
+        self.clock.set(datetime.fromisoformat(f"{day}T{hh_mm}:00").replace(tzinfo=self.app.settings.tz))
 
     def code(self, name: str) -> str:
         return format_code(self.invites[name].code)
@@ -168,14 +171,16 @@ async def onboarding(demo: Demo) -> dict[str, FakeUser]:
     t.flush()
 
     demo.at("08:00")
-    t.heading(demo.clock.now(), _("The school's dropout-control officer links, and the father switches to English"))
+    t.heading(demo.clock.now(), _("The school's and the township's officers link; the father switches to English"))
     officer = demo.user("赵国华", _("Dropout-control officer"))
     await officer.start(demo.code("赵国华"))
+    township = demo.user("周文斌", _("Township officer"))
+    await township.start(demo.code("周文斌"))
     await father.send("/lang")
     await father.tap("English")
     await father.send("/help")
     t.flush()
-    return {"teacher": teacher, "father": father, "grandma": grandma, "officer": officer}
+    return {"teacher": teacher, "father": father, "grandma": grandma, "officer": officer, "township": township}
 
 
 async def monday_roll_call(demo: Demo, people: dict[str, FakeUser]) -> None:
@@ -205,6 +210,84 @@ async def monday_roll_call(demo: Demo, people: dict[str, FakeUser]) -> None:
     t.flush()
 
 
+async def tick(demo: Demo, day: str, hh_mm: str, title: str) -> None:
+    """What the scheduler does at that moment (`quanxue tick --now …`), then the sender delivers."""
+    demo.on(day, hh_mm)
+    demo.transcript.heading(demo.clock.now(), title)
+    demo.transcript.say(f"$ quanxue tick --now {to_local(demo.clock.now(), demo.app.settings.tz).isoformat()}")
+    await run_tick(demo.app.sessions, demo.app.settings, demo.clock.now())
+    await demo.deliver()
+    demo.transcript.flush()
+
+
+async def absent_again(demo: Demo, teacher: FakeUser, day: str) -> None:
+    zh = "zh_Hans"
+    demo.on(day, "08:20")
+    demo.transcript.heading(demo.clock.now(), demo.transcript._("Roll call: 张小红 is absent again"))
+    await teacher.press(gettext(ROLL_CALL, zh))
+    await teacher.tap("✅ 张小红")
+    await teacher.tap(gettext("Submit", zh))
+    await teacher.tap(gettext("Unexplained", zh))
+    await demo.deliver()
+    demo.transcript.flush()
+
+
+async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
+    """张小红 stays away; the scheduler walks her case up to the township, and she comes back."""
+    t, _ = demo.transcript, demo.transcript._
+    teacher, grandma, officer, township = people["teacher"], people["grandma"], people["officer"], people["township"]
+    await tick(demo, "2026-09-07", "12:30", _("Four hours without an answer: the grandmother is reminded"))
+    await tick(demo, "2026-09-07", "17:00", _("Still no answer at 17:00: the teacher is asked to phone"))
+    await absent_again(demo, teacher, "2026-09-08")
+    await absent_again(demo, teacher, "2026-09-09")
+    await tick(demo, "2026-09-09", "18:00",
+               _("Three school days in a row: a suspected-dropout case opens and the 劝学书 goes out"))
+
+    demo.on("2026-09-10", "09:00")
+    t.heading(demo.clock.now(), _("The grandmother answers the 劝学书: the family needs help"))
+    notice = next(r for r in reversed(grandma.bot_messages()) if any(b.startswith("🤝") for b in r.buttons()))
+    await grandma.tap(next(b for b in notice.buttons() if b.startswith("🤝")), notice)
+    await grandma.tap(grandma.buttons()[1])
+    await demo.deliver()
+    t.flush()
+
+    demo.on("2026-09-10", "16:30")
+    t.heading(demo.clock.now(), _("The school officer records the home visit"))
+    [listing] = await officer.send("/cases")
+    await officer.tap(next(b for b in listing.buttons() if b.startswith("1. 张小红")), listing)
+    await officer.tap("📝 记录劝返", listing)
+    for label in ("家访", "今天", "我自己"):
+        await officer.tap(label, listing)
+    await officer.send("张小红的奶奶")
+    for label in ("家庭困难", "犹豫", "否"):
+        await officer.tap(label)
+    await officer.send("申请交通补助，下周一再访")
+    await officer.tap("💾 保存")
+    t.flush()
+
+    await absent_again(demo, teacher, "2026-09-17")
+    await tick(demo, "2026-09-17", "18:00",
+               _("The 劝学书 deadline has passed: the school's 辍学报告 goes to the township by itself"))
+
+    demo.on("2026-09-18", "09:00")
+    t.heading(demo.clock.now(), _("The township officer orders the child's return (复学通知书)"))
+    [listing] = await township.send("/cases")
+    await township.tap(next(b for b in listing.buttons() if b.startswith("1. 张小红")), listing)
+    await township.tap("📨 发出复学通知书", listing)
+    await township.tap("📨 确认发出", listing)
+    await demo.deliver()
+    t.flush()
+
+    demo.on("2026-09-21", "08:20")
+    t.heading(demo.clock.now(), _("Monday: 张小红 is back; the teacher closes the case from the roll call"))
+    await teacher.press(gettext(ROLL_CALL, "zh_Hans"))
+    await teacher.tap(gettext("All present", "zh_Hans"))
+    await teacher.tap("张小红 已返校，结案")
+    await teacher.tap("✅ 确认结案")
+    await demo.deliver()
+    t.flush()
+
+
 async def run_demo(out: TextIO | None = None) -> int:
     out = out or sys.stdout
     clock = ManualClock(MONDAY)
@@ -227,6 +310,7 @@ async def run_demo(out: TextIO | None = None) -> int:
                 demo = Demo(app, server, clock, transcript)
                 people = await onboarding(demo)
                 await monday_roll_call(demo, people)
+                await the_ladder(demo, people)
             finally:
                 await app.stop()
                 await asyncio.wait_for(polling, 10)
