@@ -19,6 +19,12 @@ DOMAIN = "messages"
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 _TRADITIONAL_REGIONS = ("tw", "hk", "mo", "hant")
+_BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW"}  # with a territory, for CLDR's date patterns
+
+
+def babel_locale(locale: str) -> str:
+    """Babel's name for one of our locales (dates and weekdays are formatted with it)."""
+    return _BABEL_LOCALES.get(locale, locale)
 
 
 def locale_for_language_code(code: str | None, fallback: str = DEFAULT_LOCALE) -> str:

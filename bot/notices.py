@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import to_local
-from bot.i18n import LOCALES_DIR, gettext
+from bot.i18n import LOCALES_DIR, babel_locale, gettext
 from bot.onboarding import needs_consent
 from bot.settings import Settings
 from storage.models import Channel, ContactPoint, OutboxMessage, OutboxStatus, Person
@@ -58,13 +58,10 @@ def _environment(locale: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters["date"] = lambda day, fmt="long": format_date(day, fmt, locale=_babel_locale(locale))
-    env.filters["weekday"] = lambda day: format_date(day, "EEEE", locale=_babel_locale(locale))
+    env.filters["date"] = lambda day, fmt="long": format_date(day, fmt, locale=babel_locale(locale))
+    env.filters["weekday"] = lambda day: format_date(day, "EEEE", locale=babel_locale(locale))
     return env
 
-
-def _babel_locale(locale: str) -> str:
-    return {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW"}.get(locale, locale)
 
 
 def render_notice(template: str, locale: str, values: dict[str, Any]) -> str:

@@ -26,8 +26,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import get_i18n, gettext
-from babel.dates import format_skeleton
+from aiogram.utils.i18n import gettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cases as cs
@@ -62,7 +61,7 @@ from bot.rollcall import Summary
 from bot.scope import Actor
 from bot.settings import Settings
 from handlers.menu import main_menu
-from handlers.texts import t
+from handlers.texts import month_day, short_day, t
 from storage.models import CaseOutcome, CaseStage, RollCall
 
 router = Router(name="cases")
@@ -171,18 +170,9 @@ TYPED = F.text.func(_typed)
 # --- labels -------------------------------------------------------------------------------------------------------
 
 
-def _babel_locale() -> str:
-    locale = get_i18n().current_locale
-    return {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW"}.get(locale, locale)
-
-
-def _day(day: date) -> str:
-    return format_skeleton("MMMEd", day, locale=_babel_locale())
-
-
 def _when(at: datetime, settings: Settings) -> str:
     local = to_local(at, settings.tz)
-    return f"{format_skeleton('MMMd', local, locale=_babel_locale())} {local:%H:%M}"
+    return f"{month_day(local)} {local:%H:%M}"
 
 
 def stage_label(stage: str) -> str:
@@ -293,7 +283,7 @@ def refusal(error: CaseError) -> str:
     if code is CaseErrorCode.TOO_EARLY:
         until = error.details.get("until")
         if isinstance(until, date):
-            return t("It is too early for this step (the date that matters: {day}).", day=_day(until))
+            return t("It is too early for this step (the date that matters: {day}).", day=short_day(until))
         return t("It is too early for this step: an earlier step must be recorded first.")
     if code is CaseErrorCode.BAD_VALUE:
         return t("This value was not accepted. Nothing was changed.")
@@ -329,7 +319,7 @@ def _policy(settings: Settings):
 def _deadline_text(summary: CaseSummary) -> str:
     if summary.next_deadline is None:
         return ""
-    text = t("{what} {day}", what=deadline_label(summary.deadline_kind), day=_day(summary.next_deadline))
+    text = t("{what} {day}", what=deadline_label(summary.deadline_kind), day=short_day(summary.next_deadline))
     return text + (" ⚠️" if summary.overdue else "")
 
 
@@ -419,9 +409,9 @@ def render_card(detail: CaseDetail, settings: Settings, head: str | None = None)
         if detail.outcome_note:
             lines.append(t("Note: {note}", note=detail.outcome_note))
         if s.watch_until:
-            lines.append(t("Watched until {day}.", day=_day(s.watch_until)))
+            lines.append(t("Watched until {day}.", day=short_day(s.watch_until)))
     else:
-        lines.append(t("Absent {days} school days since {day}.", days=s.days_absent, day=_day(s.first_absent_day)))
+        lines.append(t("Absent {days} school days since {day}.", days=s.days_absent, day=short_day(s.first_absent_day)))
         deadline = _deadline_text(s)
         if deadline:
             lines.append(t("Next: {deadline}", deadline=deadline) if not s.overdue
@@ -430,7 +420,7 @@ def render_card(detail: CaseDetail, settings: Settings, head: str | None = None)
     if guardians:
         lines.append(guardians)
     if detail.absences:
-        days = [_day(a.day) for a in detail.absences if not a.excused]
+        days = [short_day(a.day) for a in detail.absences if not a.excused]
         if days:
             lines.append(t("Days absent: {days}", days="、".join(days[-10:])))
     if detail.answers:
@@ -444,7 +434,7 @@ def render_card(detail: CaseDetail, settings: Settings, head: str | None = None)
     if detail.attempts:
         lines.append(t("<b>Persuasion attempts</b> ({count})", count=len(detail.attempts)))
         for at in detail.attempts:
-            lines.append(t("• {day} {method} · {visitors} · {reason} · {attitude} · {result}", day=_day(at.on_day),
+            lines.append(t("• {day} {method} · {visitors} · {reason} · {attitude} · {result}", day=short_day(at.on_day),
                            method=method_label(at.method), visitors=at.visitors, reason=reason_label(at.reason_found),
                            attitude=attitude_label(at.attitude),
                            result=t("agreed to return") if at.succeeded else t("not successful")))
@@ -790,7 +780,7 @@ def _step(data: dict, field: Field) -> tuple[str, InlineKeyboardMarkup]:
 def _summary(data: dict) -> tuple[str, InlineKeyboardMarkup]:
     lines = [_form_head(data), t("Please check:"),
              t("Method: {value}", value=method_label(data["cf_method"])),
-             t("Day: {value}", value=_day(date.fromisoformat(data["cf_day"]))),
+             t("Day: {value}", value=short_day(date.fromisoformat(data["cf_day"]))),
              t("Visitors: {value}", value=data["cf_visitors"])]
     if data.get("cf_met"):
         lines.append(t("People met: {value}", value=data["cf_met"]))

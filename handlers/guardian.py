@@ -29,9 +29,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
 )
-from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_skeleton
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import leave as lv
@@ -53,7 +51,7 @@ from bot.scope import Actor
 from bot.settings import Settings
 from handlers.menu import ASK_LEAVE, is_button, main_menu
 from handlers.onboarding import answer_unlinked
-from handlers.texts import t
+from handlers.texts import short_day, t
 from storage.models import AbsenceReason, GuardianAnswer, LeaveStatus, Person, Student
 
 router = Router(name="guardian")
@@ -94,17 +92,8 @@ def _is_typed(text: str) -> bool:
 TYPED = F.text.func(_is_typed)
 
 
-def _babel_locale() -> str:
-    locale = get_i18n().current_locale
-    return {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW"}.get(locale, locale)
-
-
-def _day(day: date) -> str:
-    return format_skeleton("MMMEd", day, locale=_babel_locale())
-
-
 def _span(first: date, last: date) -> str:
-    return _day(first) if first == last else t("{first} to {last}", first=_day(first), last=_day(last))
+    return short_day(first) if first == last else t("{first} to {last}", first=short_day(first), last=short_day(last))
 
 
 def _answer_label(answer: str) -> str:
@@ -189,7 +178,7 @@ def _refusal(status: ReplyStatus, result: ReplyResult | None = None) -> str:
 
 
 def _thanks(result: ReplyResult) -> str:
-    child, day = result.student.name, _day(result.absence.day)
+    child, day = result.student.name, short_day(result.absence.day)
     answer = _answer_label(result.reply.answer)
     if result.previous is not None:
         lines = [t("Thank you. Your answer for {child} ({day}) is changed to: <b>{answer}</b>.",
@@ -355,7 +344,7 @@ async def leave_start(
 def _day_step(student: Student, settings: Settings, clock: Clock) -> tuple[str, InlineKeyboardMarkup]:
     today = lv.today(settings, clock.now())
     labels = (_("Today"), _("Tomorrow"), _("Day after tomorrow"))
-    rows = [[_step_button(f"{label} · {_day(today + timedelta(days=n))}", "day", str(n))]
+    rows = [[_step_button(f"{label} · {short_day(today + timedelta(days=n))}", "day", str(n))]
             for n, label in enumerate(labels)]
     rows.append([_step_button(_("📅 Another date"), "day", "other")])
     rows.append([_step_button(_("✖ Cancel"), "cancel")])
@@ -474,7 +463,7 @@ async def leave_day(
     await state.set_state(LeaveForm.length)
     with contextlib.suppress(TelegramBadRequest):
         await message.edit_text(t("Leave for <b>{child}</b> from {day}. For how many school days?",
-                                  child=student.name, day=_day(first)), reply_markup=_length_markup())
+                                  child=student.name, day=short_day(first)), reply_markup=_length_markup())
 
 
 @router.message(LeaveForm.typed_day, TYPED)
@@ -501,7 +490,7 @@ async def leave_typed_day(
     await state.update_data(first_day=first.isoformat())
     await state.set_state(LeaveForm.length)
     await message.answer(t("Leave for <b>{child}</b> from {day}. For how many school days?",
-                           child=student.name, day=_day(first)), reply_markup=_length_markup())
+                           child=student.name, day=short_day(first)), reply_markup=_length_markup())
 
 
 @router.callback_query(LeaveForm.length, LeaveStep.filter(F.step == "len"))
@@ -668,7 +657,7 @@ async def leave_decided(
     lines = [status_line.format(name=escape(who))]
     if result.ok and result.excused:
         lines.append(t("Absences already recorded for these days now count as approved leave: {days}.",
-                       days="、".join(_day(a.day) for a in result.excused)))
+                       days="、".join(short_day(a.day) for a in result.excused)))
     if result.ok and result.guardian_delivery in (Delivery.NOT_LINKED, Delivery.UNREACHABLE):
         lines.append(t("📞 The guardian cannot be reached in the bot; please tell them by phone."))
     if message is not None and message.text is not None and message.reply_markup is not None:  # not yet marked

@@ -17,21 +17,18 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import get_i18n
-from babel.dates import format_date, format_skeleton
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import calendar as cal
 from bot.clock import Clock, to_local
 from bot.scope import Actor
 from bot.settings import Settings
-from handlers.texts import t
+from handlers.texts import long_day, short_day, t
 from storage.models import CalendarDay
 
 router = Router(name="school")
 
 NOTE_MAX = 200  # CalendarDay.note
-_BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW"}
 
 
 class ClosureSchoolCallback(CallbackData, prefix="closure_at"):
@@ -46,19 +43,6 @@ class ClosureRemoveCallback(CallbackData, prefix="closure_rm"):
 
 
 # --- rendering ----------------------------------------------------------------------------------------------------
-
-
-def _babel_locale() -> str:
-    locale = get_i18n().current_locale
-    return _BABEL_LOCALES.get(locale, locale)
-
-
-def long_day(day: date) -> str:
-    return format_date(day, "full", locale=_babel_locale())
-
-
-def short_day(day: date) -> str:
-    return format_skeleton("MMMEd", day, locale=_babel_locale())
 
 
 def officer_schools(actor: Actor | None) -> list[int]:

@@ -21,8 +21,6 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
 )
-from aiogram.utils.i18n import get_i18n
-from babel.dates import format_skeleton
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import rollcall as rc
@@ -35,7 +33,7 @@ from bot.settings import Settings
 from handlers import cases
 from handlers.menu import ROLL_CALL, is_button, takes_roll
 from handlers.onboarding import answer_unlinked
-from handlers.texts import t
+from handlers.texts import short_day, t
 from storage.models import AbsenceReason, Person
 
 router = Router(name="teacher")
@@ -102,15 +100,6 @@ class ReturnDay(CallbackData, prefix="rce"):
 # --- rendering ----------------------------------------------------------------------------------------------------
 
 
-def _babel_locale() -> str:
-    locale = get_i18n().current_locale
-    return {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW"}.get(locale, locale)
-
-
-def _day(day: date) -> str:
-    return format_skeleton("MMMEd", day, locale=_babel_locale())
-
-
 def reason_label(reason: AbsenceReason | None) -> str:
     labels = {
         AbsenceReason.SICK: t("Sick leave"),
@@ -125,7 +114,7 @@ def reason_label(reason: AbsenceReason | None) -> str:
 def _absent_line(mark: rc.Mark) -> str:
     line = t("• {name}: {reason}", name=mark.name, reason=reason_label(mark.reason))
     if mark.expected_return:
-        line += t(", back {day}", day=_day(mark.expected_return))
+        line += t(", back {day}", day=short_day(mark.expected_return))
     return line
 
 
@@ -134,7 +123,7 @@ def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
 
 
 def render_view(view: RollCallView) -> tuple[str, InlineKeyboardMarkup]:
-    lines = [t("📋 <b>{name}</b> · {day}", name=view.class_name, day=_day(view.day))]
+    lines = [t("📋 <b>{name}</b> · {day}", name=view.class_name, day=short_day(view.day))]
     if view.revision:
         lines.append(t("✏️ Correcting the submitted roll call."))
     lines.append(t("Present {present}/{total} · absent {absent}", present=view.present_count,
@@ -187,7 +176,7 @@ def render_ask(ask: Ask) -> tuple[str, InlineKeyboardMarkup]:
 
 
 def render_summary(summary: Summary) -> tuple[str, InlineKeyboardMarkup]:
-    values = {"name": summary.class_name, "day": _day(summary.day)}
+    values = {"name": summary.class_name, "day": short_day(summary.day)}
     if not summary.recorded:
         head = t("📋 <b>Roll call submitted</b>: {name} · {day}", **values)
     elif summary.corrected:
@@ -233,9 +222,9 @@ def _refusal(error: RollCallError) -> str:
     if code is ErrorCode.NOT_ON_ROLL:
         return t("This student is not on this class's roll.")
     if code is ErrorCode.STALE_DAY:
-        return t("This roll call is from {day}. Tap 📋 Roll call for today's.", day=_day(error.details["day"]))
+        return t("This roll call is from {day}. Tap 📋 Roll call for today's.", day=short_day(error.details["day"]))
     if code is ErrorCode.NOT_SCHOOL_DAY:
-        return t("{day} is not a school day: there is no roll call to take.", day=_day(error.details["day"]))
+        return t("{day} is not a school day: there is no roll call to take.", day=short_day(error.details["day"]))
     if code is ErrorCode.SUBMITTED:
         return t("This roll call is already submitted. To change it, tap ✏️ Correct.")
     if code is ErrorCode.OUTDATED:
@@ -466,7 +455,7 @@ async def _return_step(
             return t("Whose return date?"), InlineKeyboardMarkup(inline_keyboard=rows)
         student_id = candidates[0].student_id
     mark, days = await rc.return_day_choices(session, now, actor, d.r, student_id, tz)
-    rows = [[_button(_day(day), ReturnDay(r=d.r, s=student_id, d=int(day.strftime("%Y%m%d"))))] for day in days]
+    rows = [[_button(short_day(day), ReturnDay(r=d.r, s=student_id, d=int(day.strftime("%Y%m%d"))))] for day in days]
     rows.append([_button(t("Not sure"), ReturnDay(r=d.r, s=student_id, d=0)), _button(t("◀ Back"), Status(r=d.r))])
     return t("When is {name} expected back?", name=mark.name), InlineKeyboardMarkup(inline_keyboard=rows)
 
