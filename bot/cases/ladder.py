@@ -315,14 +315,20 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
     days = sorted({day for window in windows.values() for day in window})
     if not days:
         return 0
+    counted = and_(Absence.day.in_(days), Absence.withdrawn_at.is_(None), Absence.excused.is_(False),
+                   Absence.reason.in_(COUNTED_REASONS))
+    # students absent on at least n of those days (the database counts); then exactly their school's window
+    runs = (
+        select(Absence.student_id).where(counted).group_by(Absence.student_id).having(func.count() >= n).subquery()
+    )
     open_case = exists().where(Case.student_id == Absence.student_id, Case.closed_at.is_(None))
     rows = (
         await session.execute(
             select(Absence.student_id, Absence.day, SchoolClass.school_id)
+            .join(runs, runs.c.student_id == Absence.student_id)
             .join(Student, Student.id == Absence.student_id)
             .join(SchoolClass, SchoolClass.id == Student.class_id)
-            .where(Absence.day.in_(days), Absence.withdrawn_at.is_(None), Absence.excused.is_(False),
-                   Absence.reason.in_(COUNTED_REASONS), Student.status == EnrolmentStatus.ENROLLED, ~open_case)
+            .where(counted, Student.status == EnrolmentStatus.ENROLLED, ~open_case)
         )
     ).all()
     absent: dict[int, set[date]] = defaultdict(set)
