@@ -10,6 +10,7 @@ from datetime import date
 
 from bench.delivery import bench_delivery
 from bench.taps import bench_taps, print_table
+from bench.tick import bench_tick, print_rows
 
 
 def main() -> None:
@@ -22,6 +23,8 @@ def main() -> None:
     result = asyncio.run(bench_delivery(1000, 30.0))
     for key, value in result.items():
         print(f"{key:>22}: {value:.3f}" if isinstance(value, float) else f"{key:>22}: {value}")
+    print("\n## One tick over a synthetic county (SQLite; `python -m bench.tick --help` for PostgreSQL and 1M)")
+    print_rows([asyncio.run(bench_tick(n)) for n in (10_000, 100_000)])
 
 
 if __name__ == "__main__":
