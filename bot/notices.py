@@ -99,6 +99,57 @@ async def queued_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
     return set(await session.scalars(stmt))
 
 
+def delivery_by(contact: ContactPoint | None, awaiting_consent: bool) -> Delivery:
+    """Whether a notice can reach a person with this contact point: the one rule for single and batched notices."""
+    if contact is None:
+        return Delivery.NOT_LINKED
+    if not contact.reachable:
+        return Delivery.UNREACHABLE
+    if awaiting_consent:  # PIPL art. 31: nothing about a child before the guardian agrees
+        return Delivery.NO_CONSENT
+    return Delivery.QUEUED
+
+
+def outbox_row(
+    settings: Settings,
+    now: datetime,
+    person: Person,
+    contact: ContactPoint,
+    template: str,
+    values: dict[str, Any],
+    key: str,
+    *,
+    actions: list[list[Action]] | None = None,
+    entity: str | None = None,
+    entity_id: int | None = None,
+    next_attempt_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The outbox row of one notice, rendered in the recipient's language (quiet hours respected by default)."""
+    locale = recipient_locale(person, settings)
+    return {
+        "idempotency_key": key,
+        "person_id": person.id,
+        "channel": contact.channel,
+        "address": contact.address,
+        "template": template,
+        "locale": locale,
+        "text": render_notice(template, locale, values),
+        "actions": [[_action_row(a, locale) for a in row] for row in actions or []],
+        "entity": entity,
+        "entity_id": entity_id,
+        "status": OutboxStatus.PENDING,
+        "created_at": now,
+        "next_attempt_at": next_attempt_at or next_send_time(now, settings),
+        "attempts": 0,
+    }
+
+
+def insert_ignoring_duplicates(session: AsyncSession):
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING into the outbox, for this session's database."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    return insert(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
 async def enqueue_notice(
     session: AsyncSession,
     settings: Settings,
@@ -115,32 +166,13 @@ async def enqueue_notice(
 ) -> Delivery:
     """Render `template` for `person` and queue it, unless a notice with `key` exists or they cannot be reached."""
     contact = await contact_of(session, person.id)
-    if contact is None:
-        return Delivery.NOT_LINKED
-    if not contact.reachable:
-        return Delivery.UNREACHABLE
-    if await needs_consent(session, person.id):  # PIPL art. 31: nothing about a child before the guardian agrees
-        return Delivery.NO_CONSENT
-    locale = recipient_locale(person, settings)
-    row = {
-        "idempotency_key": key,
-        "person_id": person.id,
-        "channel": contact.channel,
-        "address": contact.address,
-        "template": template,
-        "locale": locale,
-        "text": render_notice(template, locale, values),
-        "actions": [[_action_row(a, locale) for a in row] for row in actions or []],
-        "entity": entity,
-        "entity_id": entity_id,
-        "status": OutboxStatus.PENDING,
-        "created_at": now,
-        "next_attempt_at": next_send_time(now, settings) if respect_quiet_hours else now,
-        "attempts": 0,
-    }
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(OutboxMessage).values(row).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    if (await session.execute(stmt.returning(OutboxMessage.id))).scalar() is None:
+    delivery = delivery_by(contact, contact is not None and await needs_consent(session, person.id))
+    if delivery is not Delivery.QUEUED:
+        return delivery
+    row = outbox_row(settings, now, person, contact, template, values, key, actions=actions, entity=entity,
+                     entity_id=entity_id, next_attempt_at=None if respect_quiet_hours else now)
+    stmt = insert_ignoring_duplicates(session).values(row).returning(OutboxMessage.id)
+    if (await session.execute(stmt)).scalar() is None:
         return Delivery.DUPLICATE
     session.info[NOTICES_QUEUED] = True  # lets the update's middleware wake the sender once this commits
     return Delivery.QUEUED

@@ -3,12 +3,11 @@ tick's worth.
 
 The ladder may tell hundreds of people in one tick. `enqueue_notice` costs two queries per notice (the contact
 point, the insert); a `NoticeBatch` looks up the contact points of everyone involved in one query (`prefetch`),
-renders each notice as it is added (in the recipient's language, quiet hours respected), and writes all rows with
-one executemany INSERT … ON CONFLICT (idempotency_key) DO NOTHING at `flush`. The rows are the same as
-`enqueue_notice` writes, under the same rules (not linked, unreachable, a guardian without consent: not queued);
-a key queued before is skipped, so this too is idempotent. Case events and their audit
-records added with `event` are written at `flush` too, one executemany each (the ORM would write them one by one
-on SQLite).
+renders each notice as it is added, and writes all rows with one executemany INSERT … ON CONFLICT
+(idempotency_key) DO NOTHING at `flush`. The rows and the rules (not linked, unreachable, a guardian without
+consent: not queued) are `bot.notices`' own (`outbox_row`, `delivery_by`); a key queued before is skipped, so this
+too is idempotent. Case events and their audit records added with `event` are written at `flush` too, one
+executemany each (the ORM would write them one by one on SQLite).
 """
 
 from __future__ import annotations
@@ -19,12 +18,17 @@ from typing import Any
 
 from sqlalchemy import insert as insert_into
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import gettext
-from bot.notices import NOTICES_QUEUED, Action, Delivery, next_send_time, recipient_locale, render_notice
+from bot.notices import (
+    NOTICES_QUEUED,
+    Action,
+    Delivery,
+    delivery_by,
+    insert_ignoring_duplicates,
+    next_send_time,
+    outbox_row,
+)
 from bot.onboarding import CONSENT_VERSION
 from bot.scope import Actor
 from bot.settings import Settings
@@ -36,8 +40,6 @@ from storage.models import (
     Consent,
     ContactPoint,
     Guardianship,
-    OutboxMessage,
-    OutboxStatus,
     Person,
 )
 
@@ -91,12 +93,7 @@ class NoticeBatch:
         """QUEUED if a notice can reach the person, else why not. `prefetch` them first."""
         if person.id not in self._contacts:
             raise LookupError(f"person {person.id} was not prefetched")
-        contact = self._contacts[person.id]
-        if contact is None:
-            return Delivery.NOT_LINKED
-        if not contact.reachable:
-            return Delivery.UNREACHABLE
-        return Delivery.NO_CONSENT if person.id in self._no_consent else Delivery.QUEUED
+        return delivery_by(self._contacts[person.id], person.id in self._no_consent)
 
     def add(
         self,
@@ -115,25 +112,9 @@ class NoticeBatch:
         delivery = self.delivery_for(person)
         if delivery is not Delivery.QUEUED or key in self._rows:
             return delivery
-        contact = self._contacts[person.id]
-        locale = recipient_locale(person, self.settings)
-        self._rows[key] = {
-            "idempotency_key": key,
-            "person_id": person.id,
-            "channel": contact.channel,
-            "address": contact.address,
-            "template": template,
-            "locale": locale,
-            "text": render_notice(template, locale, values),
-            "actions": [[{"label": gettext(a.label, locale), "action": a.action, "ref": a.ref, "value": a.value}
-                         for a in row] for row in actions or []],
-            "entity": entity,
-            "entity_id": entity_id,
-            "status": OutboxStatus.PENDING,
-            "created_at": self.now,
-            "next_attempt_at": self.next_attempt_at,
-            "attempts": 0,
-        }
+        self._rows[key] = outbox_row(self.settings, self.now, person, self._contacts[person.id], template, values,
+                                     key, actions=actions, entity=entity, entity_id=entity_id,
+                                     next_attempt_at=self.next_attempt_at)
         return delivery
 
     async def flush(self) -> int:
@@ -147,9 +128,7 @@ class NoticeBatch:
         self._rows.clear()
         if not rows:
             return 0
-        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        await self.session.execute(stmt, rows)
+        await self.session.execute(insert_ignoring_duplicates(self.session), rows)
         self.offered += len(rows)
         self.session.info[NOTICES_QUEUED] = True  # lets the update's middleware wake the sender
         return len(rows)
