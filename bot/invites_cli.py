@@ -117,16 +117,17 @@ async def run_invites(
     out, err = out or sys.stdout, err or sys.stderr
     locale = settings.locale
     if fmt not in ("table", "csv"):
-        print(f"unknown format {fmt!r}: use table or csv", file=err)
+        print(gettext("Unknown format {fmt}: use table or csv.", locale).format(fmt=fmt), file=err)
         return 2
     try:
         username = await bot_username(settings)
     except Exception as exc:  # network, bad token: say what happened, change nothing
-        print(f"could not ask Telegram for the bot's username ({exc}); set QUANXUE_BOT_USERNAME", file=err)
+        print(gettext("Could not ask Telegram for the bot's username ({error}); set QUANXUE_BOT_USERNAME.",
+                      locale).format(error=exc), file=err)
         return 2
     if not username:
-        print("the invite links need the bot's username: set QUANXUE_BOT_USERNAME (or QUANXUE_BOT_TOKEN, "
-              "to read it from Telegram)", file=err)
+        print(gettext("The invite links need the bot's username: set QUANXUE_BOT_USERNAME (or QUANXUE_BOT_TOKEN, "
+                      "to read it from Telegram).", locale), file=err)
         return 2
 
     engine = create_engine(settings.database_url)
