@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -13,6 +14,9 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import Response
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteMessage,
@@ -51,6 +55,9 @@ _RESPONSE_TYPES = [
     )
 ]
 
+# A form nobody finishes (a leave request, a home-visit record) is dropped this long after its last step.
+FORM_TTL = timedelta(days=3)
+
 # Telegram picks command descriptions by the user's two-letter language code; "" is everyone else.
 COMMAND_LANGUAGES = {"": "zh_Hans", "en": "en"}
 
@@ -78,6 +85,7 @@ class App:
 
     async def run_polling(self, *, handle_as_tasks: bool = True, polling_timeout: int = 10) -> None:
         """Serve updates until stopped (Ctrl-C, or `stop()` from another task)."""
+        await check_storage(self.dispatcher.storage)
         await set_commands(self.bot)
         await self.dispatcher.start_polling(
             self.bot,
@@ -92,6 +100,7 @@ class App:
             await self.dispatcher.stop_polling()
 
     async def close(self) -> None:
+        await self.dispatcher.storage.close()  # polling's shutdown closes it too; closing twice is harmless
         await self.bot.session.close()
         await self.engine.dispose()
 
@@ -111,12 +120,27 @@ def build_dispatcher(
 ) -> Dispatcher:
     """The dispatcher with its middlewares; `on_notices` runs after an update's transaction queued notices."""
     compile_catalogs()
-    dispatcher = Dispatcher(settings=settings, clock=clock, sessions=sessions)
+    dispatcher = Dispatcher(storage=build_storage(settings), settings=settings, clock=clock, sessions=sessions)
     dispatcher.update.outer_middleware(DatabaseMiddleware(sessions, on_notices))
     i18n = I18n(path=LOCALES_DIR, default_locale=settings.locale, domain=DOMAIN)
     dispatcher.update.outer_middleware(LocaleMiddleware(i18n, settings.locale))
     dispatcher.include_router(build_router())
     return dispatcher
+
+
+def build_storage(settings: Settings) -> BaseStorage:
+    """Where half-finished forms wait: Redis when `redis_url` is set (survives restarts, shared by workers)."""
+    if not settings.redis_url:
+        return MemoryStorage()
+    # with_destiny: handlers/roll_copies.py keeps its data under a StorageKey destiny of its own.
+    key_builder = DefaultKeyBuilder(prefix=settings.redis_prefix, with_destiny=True)
+    return RedisStorage.from_url(settings.redis_url, key_builder=key_builder, state_ttl=FORM_TTL, data_ttl=FORM_TTL)
+
+
+async def check_storage(storage: BaseStorage) -> None:
+    """Refuse to serve when Redis does not answer: every update would fail, and Telegram would not resend it."""
+    if isinstance(storage, RedisStorage):
+        await storage.redis.ping()
 
 
 def command_list(locale: str) -> list[BotCommand]:

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     bot_username: str = Field("", description="used in invite links; read from getMe when empty")
     telegram_api: str = "https://api.telegram.org"
     database_url: str = "sqlite+aiosqlite:///./quanxue.db"
+    redis_url: str | None = Field(None, description="keeps half-finished forms (FSM) in Redis; in memory when unset")
+    redis_prefix: str = Field("quanxue", min_length=1, description="prefix of this bot's keys in Redis")
     timezone: str = "Asia/Shanghai"
     locale: str = "zh_Hans"
     county: str = Field("本县", description="county that roster rows without a 县 column belong to")
