@@ -268,6 +268,10 @@ def event_label(kind: str) -> str:
         "support_requested": t("Help requested"),
         "support_arranged": t("Help arranged"),
         "present": t("Marked present"),
+        "home_visit_overdue": t("Home visit overdue"),
+        "order_deadline_passed": t("Return order deadline passed"),
+        "watch_absence": t("Absent again while watched"),
+        "watch_ended": t("Watch ended"),
     }.get(kind, t("Other update"))
 
 
@@ -362,9 +366,17 @@ async def _list(session: AsyncSession, clock: Clock, settings: Settings, actor: 
     return render_list(cases, closed)
 
 
+async def _leave_note(state: FSMContext) -> None:
+    """Moving on from a note step (the list, a card, another step) abandons it: a text typed later must not
+    become its note and record the step."""
+    if await state.get_state() == CaseNote.text.state:
+        await state.clear()
+
+
 @router.message(Command("cases"))
 async def cases_command(message: Message, session: AsyncSession, clock: Clock, settings: Settings,
-                        actor: Actor | None) -> None:
+                        actor: Actor | None, state: FSMContext) -> None:
+    await _leave_note(state)
     if actor is None or not actor.is_staff:
         await message.answer(t("The case list is for teachers, school officers and township officers."))
         return
@@ -374,7 +386,8 @@ async def cases_command(message: Message, session: AsyncSession, clock: Clock, s
 
 @router.callback_query(CaseList.filter())
 async def list_tapped(query: CallbackQuery, callback_data: CaseList, session: AsyncSession, clock: Clock,
-                      settings: Settings, actor: Actor | None) -> None:
+                      settings: Settings, actor: Actor | None, state: FSMContext) -> None:
+    await _leave_note(state)
     if actor is None or not actor.is_staff:
         await query.answer(t("You cannot see or change this case."), show_alert=True)
         return
@@ -510,7 +523,8 @@ async def _refuse(query: CallbackQuery, error: CaseError, session: AsyncSession,
 
 @router.callback_query(CaseCard.filter())
 async def card_tapped(query: CallbackQuery, callback_data: CaseCard, session: AsyncSession, clock: Clock,
-                      settings: Settings, actor: Actor | None) -> None:
+                      settings: Settings, actor: Actor | None, state: FSMContext) -> None:
+    await _leave_note(state)
     try:
         if actor is None or not actor.is_staff:
             raise CaseError(CaseErrorCode.NOT_ALLOWED)
@@ -637,6 +651,7 @@ def _confirmation(d: CaseDo, detail: CaseDetail) -> tuple[str, InlineKeyboardMar
 async def case_do(query: CallbackQuery, callback_data: CaseDo, session: AsyncSession, clock: Clock,
                   settings: Settings, actor: Actor | None, state: FSMContext) -> None:
     d = callback_data
+    await _leave_note(state)  # asked again below when this tap leads to a note
     try:
         if actor is None or d.a not in tuple(Do) or not 0 <= d.s < len(STAGES) or not _choice_ok(Do(d.a), d.v):
             raise CaseError(CaseErrorCode.NOT_ALLOWED if actor is None else CaseErrorCode.BAD_VALUE)
@@ -657,8 +672,6 @@ async def case_do(query: CallbackQuery, callback_data: CaseDo, session: AsyncSes
         if needs_choice and d.v == -1:
             text, markup = _choices(d, detail)
         elif d.c:
-            if await state.get_state() == CaseNote.text.state:
-                await state.clear()
             result = await _run(session, clock, settings, actor, d)
             text, markup = await _card(session, clock, settings, actor, d.i, _done_head(what, result, d.v))
         elif what is Do.LEGAL or (what is Do.CLOSE and OUTCOMES[d.v] is CaseOutcome.OTHER):
@@ -901,8 +914,9 @@ _MONTH_DAY = re.compile(r"^(\d{1,2})\s*(?:[-/.月])\s*(\d{1,2})\s*[日号]?$")
 
 
 def parse_past_day(text: str, today: date) -> date | None:
-    """A typed day of a visit: 2026-09-15 (and the forms `parse_day` reads), or 9-15, 9/15, 9月15日 (the last
-    such day not after today)."""
+    """A typed day of a visit: 2026-09-15 (and the forms `parse_day` reads), or 9-15, 9/15, 9月15日 (that day this
+    year or last, whichever is nearer today: 12-28 typed in January is last December, while 9-10 typed on 9-09 is
+    tomorrow, which the caller refuses as in the future rather than as a year ago)."""
     text = text.strip().translate(str.maketrans("０１２３４５６７８９－／．", "0123456789-/."))
     full = parse_day(text)
     if full is not None:
@@ -911,12 +925,11 @@ def parse_past_day(text: str, today: date) -> date | None:
     if match is None:
         return None
     month, day = (int(part) for part in match.groups())
+    candidates = []
     for year in (today.year, today.year - 1):
         with contextlib.suppress(ValueError):
-            candidate = date(year, month, day)
-            if candidate <= today:
-                return candidate
-    return None
+            candidates.append(date(year, month, day))
+    return min(candidates, key=lambda candidate: abs((today - candidate).days), default=None)
 
 
 async def _typed_step(message: Message, state: FSMContext, field: Field, **values) -> None:

@@ -2,7 +2,10 @@
 the school officer's `/cases` and guided home-visit record, the report to the township, the township's 复学通知书
 reaching the guardian, the guardian asking for help with getting to school, and the class teacher closing the case
 as returned from the roll call. Scope: another township's officer sees nothing and their forged taps change
-nothing; a card the case has moved past is refused as stale."""
+nothing; a card the case has moved past is refused as stale. Then the steps off that path: the township's legal
+steps once the 复学通知书's deadline has passed (where the policy provides them, and where it does not), closing with
+another outcome and its note, help asked for by the school on the family's behalf, a persuasion record on a typed
+day with "other" answers, and /cancel."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from bot.settings import Settings
 from handlers.cases import STAGES, CaseCard, CaseDo, Do
 from storage.models import (
     Absence,
+    AuditEvent,
     Case,
     CaseEvent,
     CaseOutcome,
@@ -40,10 +44,24 @@ TEACHER_ID, OFFICER_ID, TOWNSHIP_ID, FATHER_ID, STRANGER_ID = 101, 301, 401, 201
 ABSENT_DAYS = (date(2026, 9, 7), date(2026, 9, 8), date(2026, 9, 9))
 
 
+LEGAL_STEPS = "[legal_steps]\nenabled = true\n"  # a policy where local regulation provides penalty steps
+
+
 @pytest.fixture
-def settings(db_url, telegram) -> Settings:
+def policy() -> str:
+    """The policy file's text over the shipped defaults ("": the defaults); a test parametrizes it to change them."""
+    return ""
+
+
+@pytest.fixture
+def settings(db_url, telegram, policy, tmp_path) -> Settings:
+    path = None
+    if policy:
+        path = tmp_path / "policy.toml"
+        path.write_text(policy, encoding="utf-8")
     return Settings(_env_file=None, bot_token=TOKEN, bot_username="quanxue_bot", telegram_api=telegram.base_url,
-                    database_url=db_url, send_rate_global=1000, send_rate_per_chat=1000, sender_poll_seconds=0.05)
+                    database_url=db_url, send_rate_global=1000, send_rate_per_chat=1000, sender_poll_seconds=0.05,
+                    policy=path)
 
 
 def opened(telegram: FakeTelegram, user_id: int, name: str) -> FakeUser:
@@ -282,3 +300,298 @@ async def test_a_stale_card_is_refused_and_shown_as_it_is(app, people, world, cl
     await officer.tap("💾 保存", card)
     assert "案件已有新进展" in officer.callback_answers[-1]
     assert await count(app, PersuasionAttempt) == 0
+
+
+# --- the township's legal steps -----------------------------------------------------------------------------------
+
+
+async def order_issued(app, people, world: World, clock) -> int:
+    """李明's case (see `open_case`) reported by the school officer and the 复学通知书 issued by the township, on
+    Wednesday evening: its deadline is Saturday 9月19日."""
+    case_id = await open_case(app, world, clock)
+    card = await open_card(people.officer)
+    await people.officer.tap("📤 上报乡镇", card)
+    await people.officer.tap("📤 确认上报", card)
+    card = await open_card(people.township)
+    await people.township.tap("📨 发出复学通知书", card)
+    await people.township.tap("📨 确认发出", card)
+    row = await case_row(app, case_id)
+    assert row.stage == CaseStage.ORDERED and row.order_deadline == date(2026, 9, 19)
+    return case_id
+
+
+async def tick(app, clock, at: str):
+    """The scheduler's ladder at `at`, and its notices delivered."""
+    clock.set(datetime.fromisoformat(at))
+    async with app.sessions() as session, session.begin():
+        report = await run_ladder(session, app.settings, load_policy(app.settings), clock.now())
+    await app.sender.drain()
+    return report
+
+
+async def audits(app, action: str) -> list[AuditEvent]:
+    async with app.sessions() as session:
+        return list(await session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                          .order_by(AuditEvent.id)))
+
+
+async def events(app, case_id: int, kind: str) -> list[CaseEvent]:
+    async with app.sessions() as session:
+        return list(await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)
+                                          .order_by(CaseEvent.id)))
+
+
+@pytest.mark.parametrize("policy", [LEGAL_STEPS], ids=["legal-steps-enabled"])
+async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, world, clock):
+    case_id = await order_issued(app, people, world, clock)
+    township, officer, teacher = people.township, people.officer, people.teacher
+    card = await open_card(township)
+    assert "⚖️ 记录法律措施" not in card.buttons()  # not before the order's deadline
+
+    # the Monday after the deadline: the tick tells the township and names the next step the policy provides
+    report = await tick(app, clock, "2026-09-21T09:00:00+08:00")
+    assert report.orders_overdue == 1
+    assert "复学期限已过：李明" in township.last().text and "可记录的下一步：行政处罚告知" in township.last().text
+    card = await open_card(township)
+    assert "复学通知书期限已过（系统）" in card.text  # the tick's step in the history, by name
+    await township.tap("⚖️ 记录法律措施", card)
+    assert "乡镇对李明的监护人采取了哪项法律措施" in card.text and "仅作记录" in card.text
+    assert card.buttons() == ["行政处罚告知书", "行政处罚决定书", "催告书", "申请法院强制执行", "◀ 返回案件"]
+    await township.tap("行政处罚告知书", card)
+    assert "请输入简短备注（如文书编号）" in card.text
+    assert card.buttons() == ["⚖️ 不加备注，直接记录", "◀ 返回案件"]
+    [done] = await township.send("青教罚告〔2026〕3号")
+    assert "⚖️ 已记录：行政处罚告知书。" in done.text and "已通知：赵强、王丽" in done.text
+    assert "案件 2026-" in done.text and "· 法律措施" in done.text and "法律措施：行政处罚告知书" in done.text
+    assert (await case_row(app, case_id)).stage == CaseStage.LEGAL
+    [event] = await events(app, case_id, "legal_step")
+    assert event.actor_person_id == world.township_officer.id
+    assert (event.details["step"], event.details["note"]) == ("penalty_notice", "青教罚告〔2026〕3号")
+    [audited] = await audits(app, "case.legal_step")
+    assert audited.entity_id == case_id and audited.actor_person_id == world.township_officer.id
+    assert audited.details == {"student_id": world.li_ming.id, "stage": "legal", "step": "penalty_notice"}
+    await app.sender.drain()
+    for person in (officer, teacher):
+        told = person.last().text
+        assert "法律程序：李明" in told and "乡镇（孙敏）已记录：行政处罚告知" in told and "青教罚告〔2026〕3号" in told
+
+    # the demand for performance (催告书), without a note; a step recorded is not offered again
+    await township.tap("⚖️ 记录法律措施", done)
+    assert "行政处罚告知书" not in done.buttons() and "催告书" in done.buttons()
+    await township.tap("催告书", done)
+    await township.tap("⚖️ 不加备注，直接记录", done)
+    assert "⚖️ 已记录：催告书。" in done.text and "法律措施：行政处罚告知书、催告书" in done.text
+    assert (await events(app, case_id, "legal_step"))[-1].details["note"] is None
+
+    # the application to the court: only 10 days after the demand (行政强制法 art. 54)
+    await township.tap("⚖️ 记录法律措施", done)
+    await township.tap("申请法院强制执行", done)
+    await township.tap("⚖️ 不加备注，直接记录", done)
+    assert township.callback_answers[-1] == "现在还不能进行这一步（相关日期：10月1日周四）。"
+    produced = await township.send("（2026）青0102行审3号")  # the refused step is over: this text records nothing
+    assert not any("已记录" in r.text for r in produced)
+    assert len(await events(app, case_id, "legal_step")) == 2
+    clock.set(datetime.fromisoformat("2026-10-01T09:00:00+08:00"))
+    card = await open_card(township)
+    await township.tap("⚖️ 记录法律措施", card)
+    assert card.buttons() == ["行政处罚决定书", "申请法院强制执行", "◀ 返回案件"]
+    await township.tap("申请法院强制执行", card)
+    [done] = await township.send("（2026）青0102行审3号")
+    assert "⚖️ 已记录：申请法院强制执行。" in done.text
+    assert [e.details["step"] for e in await events(app, case_id, "legal_step")] == [
+        "penalty_notice", "demand_for_performance", "court_application"]
+    assert [a.details["step"] for a in await audits(app, "case.legal_step")] == [
+        "penalty_notice", "demand_for_performance", "court_application"]
+
+
+async def test_without_legal_steps_in_the_policy_the_township_keeps_pressing(app, people, world, clock):
+    case_id = await order_issued(app, people, world, clock)
+    township = people.township
+    await tick(app, clock, "2026-09-21T09:00:00+08:00")
+    told = township.last().text
+    assert "复学期限已过：李明" in told and "请继续督促监护人" in told and "行政处罚" not in told
+    card = await open_card(township)
+    assert "⚖️ 记录法律措施" not in card.buttons() and "✅ 结案" in card.buttons()
+    forged = CaseDo(i=case_id, a=Do.LEGAL, s=STAGES.index(CaseStage.ORDERED), v=0, c=1).pack()
+    assert await township.tap_data(forged, card.message_id) == []
+    assert (await case_row(app, case_id)).stage == CaseStage.ORDERED
+    assert await events(app, case_id, "legal_step") == [] and await audits(app, "case.legal_step") == []
+
+
+# --- closing with another outcome ---------------------------------------------------------------------------------
+
+
+async def test_closing_with_another_outcome_needs_a_note(app, people, world, clock):
+    case_id = await open_case(app, world, clock)
+    officer, teacher, township = people.officer, people.teacher, people.township
+    card = await open_card(officer)
+    await officer.tap("✅ 结案", card)
+    assert "李明的案件以什么结果结案" in card.text
+    assert card.buttons() == ["已返校", "已转学", "依法批准不到校（休学等）", "其他结果", "◀ 返回案件"]
+    await officer.tap("其他结果", card)
+    assert "请简要说明李明的案件如何结案（不超过 500 字）" in card.text and card.buttons() == ["◀ 返回案件"]
+
+    # back to the case: the note is no longer awaited, and what is typed next closes nothing
+    await officer.tap("◀ 返回案件", card)
+    assert "✅ 结案" in card.buttons()
+    [reply] = await officer.send("家长说下周再说")
+    assert "没有看懂" in reply.text
+    assert (await case_row(app, case_id)).stage == CaseStage.OPEN and await events(app, case_id, "closed") == []
+
+    await officer.tap("✅ 结案", card)
+    await officer.tap("其他结果", card)
+    [too_long] = await officer.send("长" * 501)
+    assert "501" in too_long.text and "500" in too_long.text
+    assert (await case_row(app, case_id)).stage == CaseStage.OPEN
+    note = "随父母迁往广东，已在当地入学，等待学籍转接"
+    [closed] = await officer.send(note)
+    assert "✅ 已结案：其他结果。" in closed.text and "已通知：王丽" in closed.text
+    assert "结果：其他结果" in closed.text and f"说明：{note}" in closed.text
+    assert closed.buttons() == ["◀ 全部案件", "🔄 刷新"]
+    row = await case_row(app, case_id)
+    assert (row.stage, row.outcome, row.outcome_note, row.watch_until) == (
+        CaseStage.CLOSED, CaseOutcome.OTHER, note, None)
+    [event] = await events(app, case_id, "closed")
+    assert (event.details["outcome"], event.details["note"], event.actor_person_id) == ("other", note,
+                                                                                         world.officer.id)
+    [audited] = await audits(app, "case.closed")
+    assert audited.details == {"student_id": world.li_ming.id, "stage": "closed", "outcome": "other"}
+    await app.sender.drain()
+    told = teacher.last().text
+    assert "案件已结案：李明" in told and "结果：其他" in told and f"说明：{note}" in told and "确认人：赵强" in told
+    assert not any("李明" in r.text for r in township.bot_messages())  # never reported: not the township's case
+
+
+# --- help asked for by the school ---------------------------------------------------------------------------------
+
+
+async def test_staff_ask_for_help_on_the_familys_behalf(app, people, world, clock):
+    case_id = await open_case(app, world, clock)
+    teacher, officer = people.teacher, people.officer
+    card = await open_card(teacher)
+    await teacher.tap("🤝 为家庭申请帮扶", card)
+    assert "李明的家庭需要什么帮扶" in card.text
+    assert card.buttons() == ["上学费用", "上学路途", "学习辅导", "家里无人照看", "◀ 返回案件"]
+    await teacher.tap("上学费用", card)
+    assert "确定为李明的家庭申请“上学费用”吗" in card.text and card.buttons() == ["🤝 确认申请", "◀ 返回案件"]
+    await teacher.tap("🤝 确认申请", card)
+    assert "🤝 已申请帮扶：上学费用。" in card.text and "已通知：赵强" in card.text
+    assert "上学费用 · 9月9日 18:00 · 待落实" in card.text
+    async with app.sessions() as session:
+        [referral] = list(await session.scalars(select(SupportReferral)))
+    assert (referral.case_id, referral.kind, referral.requested_by, referral.resolved_at) == (
+        case_id, "cost", world.teacher.id, None)
+    [event] = await events(app, case_id, "support_requested")
+    assert event.details == {"referral_id": referral.id, "kind": "cost"}
+    [audited] = await audits(app, "case.support_requested")
+    assert audited.actor_person_id == world.teacher.id and audited.details["kind"] == "cost"
+    await app.sender.drain()
+    told = officer.last().text
+    assert "需要帮助：李明" in told and "王丽代家里提出：上学费用方面有困难" in told
+
+    # the same help again: nothing new is stored and nobody is told twice
+    before = len(officer.bot_messages())
+    card = await open_card(teacher)
+    await teacher.tap("🤝 为家庭申请帮扶", card)
+    await teacher.tap("上学费用", card)
+    await teacher.tap("🤝 确认申请", card)
+    assert "没有变化：这一步之前已经完成。" in card.text
+    await app.sender.drain()
+    assert len(officer.bot_messages()) == before and await count(app, SupportReferral) == 1
+
+    # the school officer asks for help with lessons himself: recorded; he is the one who arranges it
+    card = await open_card(officer)
+    await officer.tap("🤝 为家庭申请帮扶", card)
+    await officer.tap("学习辅导", card)
+    await officer.tap("🤝 确认申请", card)
+    assert "🤝 已申请帮扶：学习辅导。" in card.text and "已通知" not in card.text
+    assert "上学费用 · 9月9日 18:00 · 待落实" in card.text and "学习辅导 · 9月9日 18:00 · 待落实" in card.text
+    async with app.sessions() as session:
+        rows = (await session.execute(select(SupportReferral.kind, SupportReferral.requested_by)
+                                      .order_by(SupportReferral.id))).all()
+    assert rows == [("cost", world.teacher.id), ("learning", world.officer.id)]
+    await app.sender.drain()
+    assert len(officer.bot_messages()) == before + 1  # only the /cases listing he asked for
+
+
+# --- the persuasion form: a typed day, "other" answers, /cancel ---------------------------------------------------
+
+
+async def test_persuasion_record_on_a_typed_day_with_other_answers(app, people, world, clock):
+    case_id = await open_case(app, world, clock)  # today is Wednesday 9月9日
+    officer = people.officer
+    card = await open_card(officer)
+    await officer.tap("📝 记录劝返", card)
+    await officer.tap("其他方式", card)
+    assert "是哪一天" in card.text
+    await officer.tap("其他日期", card)
+    assert "请输入日期，如 2026-09-15 或 9-15" in card.text and card.buttons() == ["✖ 取消"]
+    for typed, answer in (("上周五吧", "没看懂这个日期"), ("2026-09-10", "这一天还没到"),
+                          ("9-10", "这一天还没到"),  # tomorrow, not a year ago
+                          ("2026-05-20", "这已经是 90 天以前了")):
+        [reply] = await officer.send(typed)
+        assert answer in reply.text and reply.buttons() == []
+    [step] = await officer.send("９月８日")  # full-width digits, as a Chinese keyboard may type them
+    assert "谁去的（或谁打的电话）" in step.text and step.buttons() == ["我自己", "✖ 取消"]
+    [step] = await officer.send("赵强、王丽")
+    assert "见到了谁" in step.text
+    await officer.tap("跳过", step)
+    await officer.tap("其他原因", step)
+    await officer.tap("未见到监护人", step)
+    await officer.tap("否", step)
+    [check] = await officer.send("请村委会协助联系监护人")
+    for line in ("方式：其他方式", "日期：9月8日周二", "走访人：赵强、王丽", "了解到的原因：其他原因",
+                 "监护人态度：未见到监护人", "结果：未成功", "下一步：请村委会协助联系监护人"):
+        assert line in check.text
+    assert "见到" not in check.text.split("请核对")[1].replace("未见到监护人", "")  # people met was skipped
+    await officer.tap("💾 保存", check)
+    assert officer.callback_answers[-1] == "已保存。" and "✅ 已记录本次劝返。" in check.text
+    assert "9月8日周二 其他方式 · 赵强、王丽 · 其他原因 · 未见到监护人 · 未成功" in check.text
+    async with app.sessions() as session:
+        [attempt] = list(await session.scalars(select(PersuasionAttempt)))
+    assert (attempt.on_day, attempt.method, attempt.visitors, attempt.people_met, attempt.reason_found,
+            attempt.attitude, attempt.succeeded, attempt.next_step, attempt.recorded_by) == (
+        date(2026, 9, 8), "other", "赵强、王丽", None, "other", "not_met", False, "请村委会协助联系监护人",
+        world.officer.id)
+    assert (await case_row(app, case_id)).reason_found == "other"
+    [event] = await events(app, case_id, "persuasion_recorded")
+    assert (event.details["on_day"], event.details["method"], event.details["reason"]) == ("2026-09-08", "other",
+                                                                                          "other")
+    [audited] = await audits(app, "case.persuasion_recorded")
+    assert audited.details["attempt_id"] == attempt.id and audited.details["succeeded"] is False
+
+
+async def test_cancel_leaves_the_case_form_and_its_buttons(app, people, world, clock):
+    case_id = await open_case(app, world, clock)
+    officer = people.officer
+    card = await open_card(officer)
+    await officer.tap("📝 记录劝返", card)
+    await officer.tap("家访", card)
+    await officer.tap("今天", card)
+    [step] = await officer.send("赵强")
+    assert "见到了谁" in step.text
+    [cancelled] = await officer.send("/cancel")
+    assert cancelled.text == "已取消，没有记录任何内容。"
+    [reply] = await officer.send("李明的奶奶")  # no longer an answer to the form
+    assert "没有看懂" in reply.text
+    await officer.tap("跳过", step)  # a button of the abandoned form
+    assert officer.callback_answers[-1] == "这份记录表已结束。请用 /cases 重新打开案件。"
+    assert step.buttons() == []
+    assert await count(app, PersuasionAttempt) == 0
+
+    # the form's own ✖ 取消: the card again
+    card = await open_card(officer)
+    await officer.tap("📝 记录劝返", card)
+    await officer.tap("✖ 取消", card)
+    assert officer.callback_answers[-1] == "已取消，没有记录任何内容。"
+    assert "📁 李明" in card.text and "📝 记录劝返" in card.buttons()
+
+    # /cancel while a closing note is awaited
+    await officer.tap("✅ 结案", card)
+    await officer.tap("其他结果", card)
+    [cancelled] = await officer.send("/cancel")
+    assert cancelled.text == "已取消，没有记录任何内容。"
+    [reply] = await officer.send("已转学")
+    assert "没有看懂" in reply.text
+    assert (await case_row(app, case_id)).stage == CaseStage.OPEN
+    assert await count(app, PersuasionAttempt) == 0 and await events(app, case_id, "closed") == []
