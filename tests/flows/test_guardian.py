@@ -1,6 +1,7 @@
 """Guardians end to end: absence notices delivered by the real Sender through the fake Bot API server, answers
-tapped and forwarded to the class teacher, forged taps refused, and a leave request from the menu to the teacher's
-one-tap approval and the next day's roll call."""
+tapped and forwarded to the class teacher (「明天返校」 and 「请老师联系我」: what is stored, what the teacher reads,
+and that an answer stops the scheduler chasing the family), forged taps refused, and a leave request from the menu to
+the teacher's one-tap approval and the next day's roll call."""
 
 from __future__ import annotations
 
@@ -12,15 +13,28 @@ from sqlalchemy import select
 
 from bot import leave as lv
 from bot.absence_notices import RollCallChanges, notify_guardians
+from bot.cases import run_ladder
 from bot.delivery.telegram import NoticeAction
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
+from bot.policy import load_policy
 from bot.settings import Settings
-from storage.models import Absence, AbsenceReply, LeaveRequest, LeaveStatus, Person, RollCall, Student
+from storage.models import (
+    Absence,
+    AbsenceReply,
+    AuditEvent,
+    ContactPoint,
+    LeaveRequest,
+    LeaveStatus,
+    OutboxMessage,
+    Person,
+    RollCall,
+    Student,
+)
 from tests.flows.conftest import TOKEN
 from tests.seed import World, link
 
-TEACHER_ID, FATHER_ID, GRANDMA_ID = 101, 201, 202
+TEACHER_ID, FATHER_ID, GRANDMA_ID, ZHANG_FATHER_ID = 101, 201, 202, 203
 TODAY = date(2026, 9, 7)
 LEAVE_MENU = "📝 请假"
 ROLL_MENU = "📋 点名"
@@ -211,6 +225,120 @@ async def test_a_childs_name_is_escaped_everywhere(app, people, world, clock):
     assert any("<b>小明</b>" in (r.text or "") for r in produced)
     await app.sender.drain()
     assert "<b>小明</b>" in people.teacher.last().text
+
+
+# --- "back tomorrow" and "please call me" -------------------------------------------------------------------------
+
+
+async def tick(app, clock, at: str) -> None:
+    """The scheduler's run at `at`, and its notices delivered."""
+    clock.set(datetime.fromisoformat(at))
+    async with app.sessions() as session, session.begin():
+        await run_ladder(session, app.settings, load_policy(app.settings), clock.now())
+    await app.sender.drain()
+
+
+async def reply_audits(app) -> list[tuple[int, int, dict]]:
+    """(absence id, who, details) of each audited answer, oldest first."""
+    async with app.sessions() as session:
+        rows = await session.scalars(select(AuditEvent).where(AuditEvent.action == "absence.reply")
+                                     .order_by(AuditEvent.id))
+        return [(row.entity_id, row.actor_person_id, row.details) for row in rows]
+
+
+async def test_back_tomorrow_reaches_the_teacher_and_ends_the_chasing(app, people, world, clock):
+    ids = await absent(app, world, clock, {world.li_ming: "unexplained", world.zhang_xiaohong: "unexplained"})
+    father, grandma, teacher = people.father, people.grandma, people.teacher
+    notice = notice_of(father)
+    produced = await father.tap("明天返校", notice)
+    assert father.callback_answers[-1] == "谢谢您！"
+    [thanks] = [r for r in produced if r is not notice]
+    assert thanks.text == ("谢谢您。李明（9月7日周一）的回复：明天返校。\n已经转告班主任。\n"
+                           "如需更改，点通知下面的按钮就可以。")
+    assert notice.buttons() == ["生病", "家里有事", "✓ 明天返校", "请老师联系我", "其他"]
+    [reply] = await replies(app)
+    assert (reply.absence_id, reply.person_id, reply.answer, reply.text) == (
+        ids["李明"], world.father_li.id, "back_tomorrow", None)
+    assert await reply_audits(app) == [
+        (ids["李明"], world.father_li.id, {"reply_id": reply.id, "answer": "back_tomorrow", "changed": False})]
+    async with app.sessions() as session:
+        assert (await session.get(Absence, ids["李明"])).excused is False  # only "sick" excuses the day
+    await app.sender.drain()
+    told = teacher.last()
+    assert told.text == "家长回复：李明（三年级1班）9月7日缺课\n李建国（父亲）回复：明天返校"
+    assert "<b>明天返校</b>" in told.raw and told.buttons() == []
+
+    # the answer ends the chasing for 李明: at 12:30 only 张奶奶, who has not answered, is reminded; at 17:00 the
+    # teacher is asked to phone about 张小红 alone
+    before = len(father.bot_messages())
+    await tick(app, clock, "2026-09-07T12:30:00+08:00")
+    assert "张小红" in grandma.last().text and "has not heard from you" in grandma.last().text
+    await tick(app, clock, "2026-09-07T17:00:00+08:00")
+    assert len(father.bot_messages()) == before
+    phone = teacher.last().text
+    assert "请电话联系家长" in phone and "张小红" in phone and "李明" not in phone
+
+
+async def test_please_call_me_asks_the_teacher_to_call_back(app, people, world, clock, telegram):
+    async with app.sessions() as session, session.begin():  # 张小红's father is on Quanxue too
+        await link(session, world.father_zhang, ZHANG_FATHER_ID, clock.now())
+    father = opened(telegram, ZHANG_FATHER_ID, "伟")
+    ids = await absent(app, world, clock, {world.zhang_xiaohong: "unknown"})
+    grandma, teacher = people.grandma, people.teacher
+    notice = notice_of(grandma)
+    produced = await grandma.tap("Please call me", notice)
+    [thanks] = [r for r in produced if r is not notice]
+    assert thanks.text == ("Thank you. Your answer for 张小红 (Mon, Sep 7): Please call me.\n"
+                           "The class teacher has been told.\n"
+                           "You can change your answer with the buttons on the notice.")
+    assert notice.buttons() == ["Sick", "Family matter", "Back tomorrow", "✓ Please call me", "Other"]
+    await app.sender.drain()
+    assert teacher.last().text == ("家长回复：张小红（三年级1班）9月7日缺课\n张奶奶（奶奶）回复：请老师联系我\n"
+                                   "家长希望老师打电话联系，请尽快回电。")
+
+    # the father answers on his own notice: his first answer, not a change of the grandmother's
+    await father.tap("明天返校", notice_of(father))
+    await app.sender.drain()
+    told = teacher.last().text
+    assert "张伟（父亲）回复：明天返校" in told and "更改" not in told and "请尽快回电" not in told
+
+    # the grandmother changes her answer: the teacher sees the change, and no call is asked for any more
+    await grandma.tap("Back tomorrow", notice)
+    assert notice.buttons() == ["Sick", "Family matter", "✓ Back tomorrow", "Please call me", "Other"]
+    await app.sender.drain()
+    told = teacher.last().text
+    assert "张奶奶（奶奶）更改了回复：明天返校" in told and "之前的回复：请老师联系我" in told
+    assert "请尽快回电" not in told
+    stored = await replies(app)
+    assert [(r.person_id, r.answer) for r in stored] == [
+        (world.grandma_zhang.id, "call_me"), (world.father_zhang.id, "back_tomorrow"),
+        (world.grandma_zhang.id, "back_tomorrow")]
+    assert {r.absence_id for r in stored} == {ids["张小红"]}
+    assert [(who, details["answer"], details["changed"]) for _, who, details in await reply_audits(app)] == [
+        (world.grandma_zhang.id, "call_me", False), (world.father_zhang.id, "back_tomorrow", False),
+        (world.grandma_zhang.id, "back_tomorrow", True)]
+    async with app.sessions() as session:
+        forwarded = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.template == "guardian_reply")
+                                              .order_by(OutboxMessage.id)))
+    assert [(m.person_id, m.entity_id) for m in forwarded] == [(world.teacher.id, ids["张小红"])] * 3
+
+
+async def test_please_call_me_when_the_teacher_is_not_on_quanxue(app, people, world, clock):
+    async with app.sessions() as session, session.begin():
+        await session.delete(await session.scalar(
+            select(ContactPoint).where(ContactPoint.person_id == world.teacher.id)))
+    ids = await absent(app, world, clock, {world.li_ming: "unexplained"})
+    father = people.father
+    notice = notice_of(father)
+    produced = await father.tap("请老师联系我", notice)
+    [thanks] = [r for r in produced if r is not notice]
+    assert "李明（9月7日周一）的回复：请老师联系我" in thanks.text
+    assert "回复已保存，但班主任还没有使用劝学。如有急事，请给学校打电话。" in thanks.text
+    assert "已经转告班主任" not in thanks.text
+    [reply] = await replies(app)
+    assert (reply.absence_id, reply.answer) == (ids["李明"], "call_me")
+    async with app.sessions() as session:
+        assert await session.scalar(select(OutboxMessage).where(OutboxMessage.template == "guardian_reply")) is None
 
 
 # --- leave --------------------------------------------------------------------------------------------------------
