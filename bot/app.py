@@ -14,8 +14,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import Response
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import (
     AnswerCallbackQuery,
@@ -39,6 +39,7 @@ from bot.i18n import DOMAIN, LOCALES_DIR, compile_catalogs, gettext
 from bot.settings import Settings
 from handlers import build_router
 from handlers.middlewares import DatabaseMiddleware, LocaleMiddleware
+from handlers.teacher import served_from_working_copy
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import Channel
 
@@ -120,8 +121,12 @@ def build_dispatcher(
 ) -> Dispatcher:
     """The dispatcher with its middlewares; `on_notices` runs after an update's transaction queued notices."""
     compile_catalogs()
-    dispatcher = Dispatcher(storage=build_storage(settings), settings=settings, clock=clock, sessions=sessions)
-    dispatcher.update.outer_middleware(DatabaseMiddleware(sessions, on_notices))
+    storage = build_storage(settings)
+    dispatcher = Dispatcher(storage=storage, events_isolation=build_isolation(storage), settings=settings, clock=clock,
+                            sessions=sessions)
+    dispatcher.update.outer_middleware(
+        DatabaseMiddleware(sessions, on_notices, deferred_lookup=served_from_working_copy)
+    )
     i18n = I18n(path=LOCALES_DIR, default_locale=settings.locale, domain=DOMAIN)
     dispatcher.update.outer_middleware(LocaleMiddleware(i18n, settings.locale))
     dispatcher.include_router(build_router())
@@ -135,6 +140,12 @@ def build_storage(settings: Settings) -> BaseStorage:
     # with_destiny: handlers/roll_copies.py keeps its data under a StorageKey destiny of its own.
     key_builder = DefaultKeyBuilder(prefix=settings.redis_prefix, with_destiny=True)
     return RedisStorage.from_url(settings.redis_url, key_builder=key_builder, state_ttl=FORM_TTL, data_ttl=FORM_TTL)
+
+
+def build_isolation(storage: BaseStorage) -> BaseEventIsolation:
+    """One update at a time per person and chat (in Redis: across workers), so two quick taps never lose one
+    another's change to a roll call's working copy or a form."""
+    return storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
 
 
 async def check_storage(storage: BaseStorage) -> None:

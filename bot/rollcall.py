@@ -4,7 +4,12 @@ recorded as `Absence` rows; reopened and submitted again, it is recorded as a co
 No aiogram: the handlers (and any other caller) pass the session, `now`, the acting person and ids, and render
 what comes back. Every function re-checks the actor's scope and that the student is on this class's roll: ids come
 from callback data, which anyone can forge. The roll-call row is read `FOR UPDATE` (SQLite serialises with
-BEGIN IMMEDIATE), so two quick taps never lose one another's change. Refusals raise `RollCallError` with a code.
+BEGIN IMMEDIATE), so two people acting on it at once never lose one another's change. Refusals raise
+`RollCallError` with a code.
+
+Taps on names and pages change only the teacher's working copy of the view (`bot.rollcall_view`), without the
+database; opening the roll call again and submitting it save that copy into the draft (`_fold`). Until then the
+taps are the teacher's own: a school officer opening the same roll call sees the draft as last saved.
 
 The draft (`RollCall.draft`) is JSON: {"absent": {student_id: reason | null}, "expected": {student_id: iso date},
 "leave": {student_id: iso date | null}, "page": n}; "leave" holds the students on approved leave today and their
@@ -13,10 +18,8 @@ expected return. Only ENROLLED students are on the roll; approved leave is pre-m
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -30,33 +33,15 @@ from bot.calendar import SchoolCalendar, load_calendar
 from bot.clock import to_local
 from bot.leave import approved_leave
 from bot.notices import Delivery
+from bot.rollcall_view import ErrorCode, Mark, RollCallError, RollCallView, page_count
 from bot.scope import Actor
 from bot.settings import Settings
 from storage.models import Absence, AbsenceReason, EnrolmentStatus, Role, RollCall, SchoolClass, Student
 
-PAGE_LIMIT = 40  # students on one keyboard page; a bigger class is split into equal pages
 TEACHER_REASONS = (AbsenceReason.SICK, AbsenceReason.PERSONAL, AbsenceReason.UNEXPLAINED, AbsenceReason.UNKNOWN)
 RETURN_REASONS = (AbsenceReason.SICK, AbsenceReason.PERSONAL)  # absences that may carry an expected return date
 RETURN_HORIZON_DAYS = 60
 REACHED = (Delivery.QUEUED, Delivery.DUPLICATE)
-
-
-class ErrorCode(StrEnum):
-    NOT_ALLOWED = "not_allowed"  # out of the actor's scope, or no such roll call / class
-    NO_CLASS = "no_class"  # the actor has no class to take the roll for
-    NOT_ON_ROLL = "not_on_roll"  # the student is not on this class's roll
-    NOT_SCHOOL_DAY = "not_school_day"
-    STALE_DAY = "stale_day"  # the roll call of another day
-    SUBMITTED = "submitted"  # already submitted: reopen it to correct it
-    OUTDATED = "outdated"  # a keyboard from before the roll call changed (reopened, submitted, answered)
-    BAD_VALUE = "bad_value"  # a reason or date no button offers
-
-
-class RollCallError(Exception):
-    def __init__(self, code: ErrorCode, **details: Any) -> None:
-        super().__init__(code.value)
-        self.code = code
-        self.details = details
 
 
 @dataclass(frozen=True)
@@ -64,45 +49,6 @@ class ClassRef:
     id: int
     name: str
     school_id: int
-
-
-@dataclass(frozen=True)
-class Mark:
-    """One student on the roll: absent or not, and why."""
-
-    student_id: int
-    name: str
-    absent: bool = False
-    reason: AbsenceReason | None = None
-    expected_return: date | None = None
-
-
-@dataclass(frozen=True)
-class RollCallView:
-    """The roll call as the keyboard shows it; `marks` is the whole roll in roster order."""
-
-    roll_call_id: int
-    class_id: int
-    class_name: str
-    day: date
-    revision: int
-    submitted: bool
-    page: int
-    pages: int
-    marks: tuple[Mark, ...]
-
-    @property
-    def page_marks(self) -> tuple[Mark, ...]:
-        size = page_size(len(self.marks))
-        return self.marks[self.page * size : (self.page + 1) * size]
-
-    @property
-    def absent(self) -> list[Mark]:
-        return [mark for mark in self.marks if mark.absent]
-
-    @property
-    def present_count(self) -> int:
-        return len(self.marks) - len(self.absent)
 
 
 @dataclass(frozen=True)
@@ -155,11 +101,6 @@ class _Loaded:
         return found
 
 
-def page_size(total: int) -> int:
-    pages = max(1, math.ceil(total / PAGE_LIMIT))
-    return max(1, math.ceil(total / pages))
-
-
 def today_in(now: datetime, tz: tzinfo) -> date:
     return to_local(now, tz).date()
 
@@ -182,8 +123,11 @@ async def roll_call_classes(session: AsyncSession, actor: Actor) -> list[ClassRe
 # --- opening and tapping ------------------------------------------------------------------------------------------
 
 
-async def open_roll_call(session: AsyncSession, now: datetime, actor: Actor, class_id: int, tz: tzinfo) -> RollCallView:
-    """Today's roll call of the class, created as a draft (approved leave pre-marked) the first time."""
+async def open_roll_call(
+    session: AsyncSession, now: datetime, actor: Actor, class_id: int, tz: tzinfo, working: RollCallView | None = None
+) -> RollCallView:
+    """Today's roll call of the class, created as a draft (approved leave pre-marked) the first time. The actor's
+    `working` copy of it (taps not saved yet) is saved into the draft first, unless the roll call changed since."""
     school_class = await session.get(SchoolClass, class_id)
     if school_class is None or not actor.can_manage_class(school_class.id, school_class.school_id):
         raise RollCallError(ErrorCode.NOT_ALLOWED)
@@ -191,11 +135,13 @@ async def open_roll_call(session: AsyncSession, now: datetime, actor: Actor, cla
     calendar = await load_calendar(session, school_class.school_id)
     if not calendar.is_school_day(today):
         raise RollCallError(ErrorCode.NOT_SCHOOL_DAY, day=today)
-    students = await _roster(session, class_id)
-    roll_call = await _today_roll_call(session, now, actor, class_id, today)
-    if roll_call.submitted_at is None:
-        await _merge_leave(session, roll_call, students, calendar)
-    return _view(_Loaded(roll_call, school_class, students))
+    loaded = _Loaded(await _today_roll_call(session, now, actor, class_id, today), school_class,
+                     await _roster(session, class_id))
+    if loaded.roll_call.submitted_at is None:
+        if working is not None and working.revision == loaded.roll_call.revision:
+            _fold(loaded, working)
+        await _merge_leave(session, loaded.roll_call, loaded.students, calendar)
+    return _view(loaded)
 
 
 async def current_view(
@@ -205,42 +151,11 @@ async def current_view(
     return _view(await _load(session, now, actor, roll_call_id, tz, draft=False))
 
 
-async def toggle(
-    session: AsyncSession,
-    now: datetime,
-    actor: Actor,
-    roll_call_id: int,
-    student_id: int,
-    *,
-    revision: int,
-    tz: tzinfo,
-    absent: bool | None = None,
+async def draft_view(
+    session: AsyncSession, now: datetime, actor: Actor, roll_call_id: int, *, revision: int, tz: tzinfo
 ) -> RollCallView:
-    """Mark a student absent or present (`absent`; None flips). Setting the state the button showed makes a
-    double tap harmless."""
-    loaded = await _load(session, now, actor, roll_call_id, tz, revision=revision)
-    loaded.student(student_id)
-    draft = _draft(loaded.roll_call)
-    key = str(student_id)
-    target = key not in draft["absent"] if absent is None else absent
-    if target and key not in draft["absent"]:
-        draft["absent"][key] = AbsenceReason.APPROVED_LEAVE.value if key in draft["leave"] else None
-    elif not target and key in draft["absent"]:
-        del draft["absent"][key]
-        draft["expected"].pop(key, None)
-    loaded.roll_call.draft = draft
-    return _view(loaded)
-
-
-async def set_page(
-    session: AsyncSession, now: datetime, actor: Actor, roll_call_id: int, page: int, *, revision: int, tz: tzinfo
-) -> RollCallView:
-    loaded = await _load(session, now, actor, roll_call_id, tz, revision=revision)
-    pages = max(1, math.ceil(len(loaded.students) / page_size(len(loaded.students))))
-    draft = _draft(loaded.roll_call)
-    draft["page"] = min(max(page, 0), pages - 1)
-    loaded.roll_call.draft = draft
-    return _view(loaded)
+    """The stored draft, after every check a tap needs: for a tap the actor's working copy cannot serve."""
+    return _view(await _load(session, now, actor, roll_call_id, tz, revision=revision))
 
 
 # --- submitting ---------------------------------------------------------------------------------------------------
@@ -257,10 +172,19 @@ async def mark_all_present(
 
 
 async def submit(
-    session: AsyncSession, settings: Settings, now: datetime, actor: Actor, roll_call_id: int, *, revision: int
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    actor: Actor,
+    roll_call_id: int,
+    *,
+    revision: int,
+    working: RollCallView | None = None,
 ) -> Ask | Summary:
-    """Record the draft, or ask for the first missing reason."""
+    """Record the draft with the actor's `working` copy saved into it, or ask for the first missing reason."""
     loaded = await _load(session, now, actor, roll_call_id, settings.tz, revision=revision)
+    if working is not None:
+        _fold(loaded, working)
     return await _ask_or_record(session, settings, now, actor, loaded, _draft(loaded.roll_call))
 
 
@@ -402,7 +326,7 @@ def _expected_return(draft: dict[str, Any], student_id: int, reason: AbsenceReas
     raw = draft["expected"].get(key)
     if raw is None and reason is AbsenceReason.APPROVED_LEAVE:
         raw = draft["leave"].get(key)
-    return date.fromisoformat(raw) if raw else None
+    return _day(raw)
 
 
 def _reaches(reaches: list[GuardianReach], names: dict[int, str]) -> tuple[tuple[Reach, ...], tuple[Reach, ...]]:
@@ -618,11 +542,33 @@ def _draft(roll_call: RollCall) -> dict[str, Any]:
     }
 
 
+def _fold(loaded: _Loaded, working: RollCallView) -> None:
+    """Save the actor's working copy (who is absent, and the page) into the stored draft. A reason is kept only
+    where the copy shows the stored one: the copy never gives a reason, the service does."""
+    if working.roll_call_id != loaded.roll_call.id or working.revision != loaded.roll_call.revision:
+        raise RollCallError(ErrorCode.OUTDATED)
+    for student_id in working.absent_reasons():
+        loaded.student(student_id)
+    draft = _draft(loaded.roll_call)
+    absent = {}
+    for student_id, shown in working.absent_reasons().items():
+        key = str(student_id)
+        stored = draft["absent"].get(key)
+        if key in draft["absent"] and (shown.value if shown else None) == stored:
+            absent[key] = stored
+        else:
+            absent[key] = AbsenceReason.APPROVED_LEAVE.value if key in draft["leave"] else None
+    draft["expected"] = {k: v for k, v in draft["expected"].items() if k in absent and absent[k] == draft["absent"][k]}
+    draft["absent"] = absent
+    draft["page"] = working.page
+    loaded.roll_call.draft = draft
+
+
 def _view(loaded: _Loaded) -> RollCallView:
     roll_call, students = loaded.roll_call, loaded.students
     draft = _draft(roll_call)
     marks = tuple(_mark(student, draft) for student in students)
-    pages = max(1, math.ceil(len(students) / page_size(len(students))))
+    pages = page_count(len(students))
     return RollCallView(
         roll_call.id, loaded.school_class.id, loaded.school_class.name, roll_call.day, roll_call.revision,
         roll_call.submitted_at is not None, min(draft["page"], pages - 1), pages, marks,
@@ -631,8 +577,14 @@ def _view(loaded: _Loaded) -> RollCallView:
 
 def _mark(student: Student, draft: dict[str, Any]) -> Mark:
     key = str(student.id)
+    leave = {"on_leave": key in draft["leave"], "leave_return": _day(draft["leave"].get(key))}
     if key not in draft["absent"]:
-        return Mark(student.id, student.name)
+        return Mark(student.id, student.name, **leave)
     raw = draft["absent"][key]
     reason = AbsenceReason(raw) if raw else None
-    return Mark(student.id, student.name, True, reason, _expected_return(draft, student.id, reason) if reason else None)
+    expected = _expected_return(draft, student.id, reason) if reason else None
+    return Mark(student.id, student.name, True, reason, expected, **leave)
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None

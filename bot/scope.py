@@ -67,6 +67,12 @@ async def person_by_contact(session: AsyncSession, channel: str, address: str) -
     return await session.scalar(stmt)
 
 
+async def actor_by_contact(session: AsyncSession, channel: str, address: str) -> tuple[Person | None, Actor | None]:
+    """Who acts from a contact point: the person (None: nobody linked it) with their roles and children."""
+    person = await person_by_contact(session, channel, address)
+    return person, await load_actor(session, person) if person else None
+
+
 async def load_actor(session: AsyncSession, person: Person) -> Actor:
     """The person's roles with their scope resolved up to the township, and the children they are guardian of."""
     school_id = func.coalesce(StaffRole.school_id, SchoolClass.school_id)

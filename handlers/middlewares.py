@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import locale_for_language_code
 from bot.notices import NOTICES_QUEUED
-from bot.scope import load_actor, person_by_contact
+from bot.scope import actor_by_contact
 from storage.models import Channel
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -22,21 +22,30 @@ class DatabaseMiddleware(BaseMiddleware):
     """Opens one session per update and commits when the handler returns; an exception rolls everything back.
 
     Puts `session`, `person` (or None for someone not linked) and `actor` (their roles and children) in the data.
+    For an update that `deferred_lookup` picks (taps the roll call's working copy serves), the person is not looked
+    up here: its handler does that only if it needs to, so such a tap touches no table. The session connects on
+    its first query, so an update that makes none costs the database nothing.
     When the transaction queued notices, `on_notices` is called after the commit (it wakes the sender).
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], on_notices: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        on_notices: Callable[[], None],
+        deferred_lookup: Callable[[TelegramObject], bool] = lambda _: False,
+    ) -> None:
         self.sessions = sessions
         self.on_notices = on_notices
+        self.deferred_lookup = deferred_lookup
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         async with self.sessions() as session:
             async with session.begin():
-                person = await person_by_contact(session, Channel.TELEGRAM, str(user.id)) if user else None
                 data["session"] = session
-                data["person"] = person
-                data["actor"] = await load_actor(session, person) if person else None
+                data["person"] = data["actor"] = None
+                if user is not None and not self.deferred_lookup(event):
+                    data["person"], data["actor"] = await actor_by_contact(session, Channel.TELEGRAM, str(user.id))
                 result = await handler(event, data)
             if session.info.pop(NOTICES_QUEUED, False):
                 self.on_notices()

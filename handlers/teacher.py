@@ -9,32 +9,33 @@ menu + name + 「提交」 + reason.
 from __future__ import annotations
 
 import contextlib
-from datetime import date
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from functools import lru_cache
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-)
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import rollcall as rc
 from bot.clock import Clock
 from bot.delivery.telegram import NoticeAction
-from bot.rollcall import Ask, ErrorCode, RollCallError, RollCallView, Summary
+from bot.rollcall import Ask, Summary
 from bot.rollcall_reminders import OPEN_ACTION
-from bot.scope import Actor
+from bot.rollcall_view import ErrorCode, Mark, RollCallError, RollCallView, paged, toggled
+from bot.scope import Actor, actor_by_contact
 from bot.settings import Settings
 from handlers import cases
 from handlers.menu import ROLL_CALL, is_button, takes_roll
 from handlers.onboarding import answer_unlinked
+from handlers.roll_copies import WorkingCopies, WorkingCopy
 from handlers.texts import short_day, t
-from storage.models import AbsenceReason, Person
+from storage.models import AbsenceReason, Channel, Person
 
 router = Router(name="teacher")
 
@@ -111,7 +112,7 @@ def reason_label(reason: AbsenceReason | None) -> str:
     return labels[reason] if reason else t("reason?")
 
 
-def _absent_line(mark: rc.Mark) -> str:
+def _absent_line(mark: Mark) -> str:
     line = t("• {name}: {reason}", name=mark.name, reason=reason_label(mark.reason))
     if mark.expected_return:
         line += t(", back {day}", day=short_day(mark.expected_return))
@@ -120,6 +121,14 @@ def _absent_line(mark: rc.Mark) -> str:
 
 def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+@lru_cache(maxsize=8192)
+def _name_button(name: str, roll_call_id: int, student_id: int, absent: bool, revision: int) -> InlineKeyboardButton:
+    """A student's button in one state, drawn once: the keyboard is redrawn on every tap, and building its forty
+    buttons anew took a tenth of a tap's time. (Buttons are only read once built.)"""
+    label = ("❌ " if absent else "✅ ") + name
+    return _button(label, Tap(r=roll_call_id, s=student_id, a=int(not absent), v=revision))
 
 
 def render_view(view: RollCallView) -> tuple[str, InlineKeyboardMarkup]:
@@ -138,11 +147,7 @@ def render_view(view: RollCallView) -> tuple[str, InlineKeyboardMarkup]:
 def _view_keyboard(view: RollCallView) -> InlineKeyboardMarkup:
     marks = view.page_marks
     width = 4 if len(marks) > WIDE_PAGE else 3
-    names = [
-        _button(("❌ " if m.absent else "✅ ") + m.name, Tap(r=view.roll_call_id, s=m.student_id, a=int(not m.absent),
-                                                           v=view.revision))
-        for m in marks
-    ]
+    names = [_name_button(m.name, view.roll_call_id, m.student_id, m.absent, view.revision) for m in marks]
     rows = [names[i : i + width] for i in range(0, len(names), width)]
     paging = []
     if view.page > 0:
@@ -231,32 +236,20 @@ def _refusal(error: RollCallError) -> str:
         return t("These buttons were out of date. Here is the roll call as it is now.")
     if code is ErrorCode.BAD_VALUE:
         return t("This button is no longer valid.")
+    if code is ErrorCode.UNSAVED:
+        return t("The bot restarted, and marks you made since opening the roll call were lost. Please check the "
+                 "list again.")
     return t("You cannot see or change this roll call.")
 
 
 # --- opening ------------------------------------------------------------------------------------------------------
 
 
-async def _send_open(
-    message: Message, session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, class_id: int
-) -> None:
-    """Send today's roll call of the class (or, once submitted, what was recorded) as a new message."""
-    now = clock.now()
-    try:
-        view = await rc.open_roll_call(session, now, actor, class_id, settings.tz)
-        result = await rc.status(session, now, actor, view.roll_call_id, settings.tz) if view.submitted else view
-    except RollCallError as error:
-        await message.answer(_refusal(error))
-        return
-    text, keyboard = render(result)
-    await message.answer(text, reply_markup=keyboard)
-
-
 @router.message(Command("roll"))
 @router.message(F.text.func(lambda text: is_button(text, ROLL_CALL)))
 async def roll(
     message: Message, session: AsyncSession, clock: Clock, settings: Settings, person: Person | None,
-    actor: Actor | None,
+    actor: Actor | None, state: FSMContext, locale: str,
 ) -> None:
     if person is None:
         await answer_unlinked(message)
@@ -267,39 +260,47 @@ async def roll(
     classes = await rc.roll_call_classes(session, actor)
     if not classes:
         await message.answer(t("You have no class to take the roll for."))
-    elif len(classes) == 1:
-        await _send_open(message, session, clock, settings, actor, classes[0].id)
-    else:
+        return
+    if len(classes) > 1:
         rows = [[_button(ref.name, OpenClass(c=ref.id))] for ref in classes]
         await message.answer(t("Which class?"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+        return
+    copies = WorkingCopies(state)
+    try:
+        result = await _open(session, clock, settings, actor, copies, classes[0].id)
+    except RollCallError as error:
+        await message.answer(_refusal(error))
+        return
+    text, keyboard = render(result)
+    await message.answer(text, reply_markup=keyboard)
+    await _keep(copies, result, locale)
 
 
 @router.callback_query(OpenClass.filter())
 async def class_chosen(
     query: CallbackQuery, callback_data: OpenClass, session: AsyncSession, clock: Clock, settings: Settings,
-    actor: Actor | None,
+    actor: Actor | None, state: FSMContext, locale: str,
 ) -> None:
-    await _open_from_button(query, session, clock, settings, actor, callback_data.c)
+    await _open_from_button(query, session, clock, settings, actor, WorkingCopies(state), locale, callback_data.c)
 
 
 @router.callback_query(NoticeAction.filter(F.action == OPEN_ACTION))
 async def reminder_tapped(
     query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, clock: Clock, settings: Settings,
-    actor: Actor | None,
+    actor: Actor | None, state: FSMContext, locale: str,
 ) -> None:
     """The button under the roll-call reminder: open that class's roll call."""
-    await _open_from_button(query, session, clock, settings, actor, callback_data.ref)
+    await _open_from_button(query, session, clock, settings, actor, WorkingCopies(state), locale, callback_data.ref)
 
 
 async def _open_from_button(
-    query: CallbackQuery, session: AsyncSession, clock: Clock, settings: Settings, actor: Actor | None, class_id: int
+    query: CallbackQuery, session: AsyncSession, clock: Clock, settings: Settings, actor: Actor | None,
+    copies: WorkingCopies, locale: str, class_id: int,
 ) -> None:
-    now = clock.now()
     try:
         if actor is None:
             raise RollCallError(ErrorCode.NOT_ALLOWED)
-        view = await rc.open_roll_call(session, now, actor, class_id, settings.tz)
-        result = await rc.status(session, now, actor, view.roll_call_id, settings.tz) if view.submitted else view
+        result = await _open(session, clock, settings, actor, copies, class_id)
     except RollCallError as error:
         await query.answer(_refusal(error), show_alert=True)
         return
@@ -307,9 +308,115 @@ async def _open_from_button(
     if isinstance(query.message, Message):
         text, keyboard = render(result)
         await query.message.answer(text, reply_markup=keyboard)
+        await _keep(copies, result, locale)
 
 
-# --- taps on the roll-call message --------------------------------------------------------------------------------
+async def _open(
+    session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, copies: WorkingCopies, class_id: int
+) -> RollCallView | Summary:
+    """Today's roll call of the class with the actor's unsaved taps saved into it; once submitted, what was
+    recorded."""
+    now = clock.now()
+    working = await copies.for_class(class_id, rc.today_in(now, settings.tz))
+    view = await rc.open_roll_call(session, now, actor, class_id, settings.tz, working and working.view)
+    return await rc.status(session, now, actor, view.roll_call_id, settings.tz) if view.submitted else view
+
+
+async def _keep(copies: WorkingCopies, result: RollCallView | Ask | Summary, locale: str) -> None:
+    """What the person now sees becomes their working copy; a submitted roll call needs none."""
+    view = result.view if isinstance(result, Ask) else result
+    if isinstance(view, RollCallView) and not view.submitted:
+        await copies.put(view, locale)
+    else:
+        await copies.drop(result.roll_call_id if isinstance(result, Summary) else view.roll_call_id)
+
+
+# --- taps on names and pages: the working copy --------------------------------------------------------------------
+
+_COPY_PREFIXES = frozenset({Tap.__prefix__, Page.__prefix__})
+
+
+def served_from_working_copy(update: Update) -> bool:
+    """A tap on a name or a page, which the person's working copy serves: `DatabaseMiddleware` does not look up
+    who is acting for it, and its handler does so only when the copy cannot serve it."""
+    query = update.callback_query
+    return query is not None and (query.data or "").partition(":")[0] in _COPY_PREFIXES
+
+
+@router.callback_query(Tap.filter())
+async def tapped(query: CallbackQuery, callback_data: Tap, session: AsyncSession, clock: Clock, settings: Settings,
+                 state: FSMContext, i18n: I18n, locale: str) -> None:
+    d = callback_data
+    await _change_copy(query, session, clock, settings, WorkingCopies(state), i18n, locale, d.r, d.v,
+                       lambda view: toggled(view, d.s, bool(d.a)))
+
+
+@router.callback_query(Page.filter())
+async def paged_to(query: CallbackQuery, callback_data: Page, session: AsyncSession, clock: Clock, settings: Settings,
+                   state: FSMContext, i18n: I18n, locale: str) -> None:
+    d = callback_data
+    await _change_copy(query, session, clock, settings, WorkingCopies(state), i18n, locale, d.r, d.v,
+                       lambda view: paged(view, d.p))
+
+
+async def _change_copy(
+    query: CallbackQuery, session: AsyncSession, clock: Clock, settings: Settings, copies: WorkingCopies, i18n: I18n,
+    locale: str, roll_call_id: int, revision: int, change: Callable[[RollCallView], RollCallView],
+) -> None:
+    """Change the working copy and show it. Without a copy for this keyboard (the bot restarted, or the keyboard
+    is outdated) the database decides, as for any other tap, and says so when marks shown were not saved."""
+    copy = await copies.get(roll_call_id)
+    today = rc.today_in(clock.now(), settings.tz)
+    lost = False
+    if copy is None or copy.view.revision != revision or copy.view.day != today:
+        copy = await _copy_from_database(query, session, clock, settings, copies, i18n, locale, roll_call_id,
+                                         revision)
+        if copy is None:
+            return
+        lost = _shows_unsaved_marks(query, copy.view)
+    with i18n.use_locale(copy.locale):
+        try:
+            view = change(copy.view)
+        except RollCallError as error:
+            await query.answer(_refusal(error), show_alert=True)
+            return
+        await _show(query, view)
+        await copies.put(view, copy.locale)
+        await query.answer(_refusal(RollCallError(ErrorCode.UNSAVED)) if lost else None, show_alert=lost)
+
+
+async def _copy_from_database(
+    query: CallbackQuery, session: AsyncSession, clock: Clock, settings: Settings, copies: WorkingCopies, i18n: I18n,
+    locale: str, roll_call_id: int, revision: int,
+) -> WorkingCopy | None:
+    """The stored draft as a working copy, after the service's checks; None once refused (the person is told)."""
+    _, actor = await actor_by_contact(session, Channel.TELEGRAM, str(query.from_user.id))
+    locale = actor.locale if actor and actor.locale else locale
+    with i18n.use_locale(locale):
+        try:
+            if actor is None:
+                raise RollCallError(ErrorCode.NOT_ALLOWED)
+            view = await rc.draft_view(session, clock.now(), actor, roll_call_id, revision=revision, tz=settings.tz)
+        except RollCallError as error:
+            await _refuse(query, error, session, clock, settings, actor, copies, locale, roll_call_id)
+            return None
+    return WorkingCopy(view, locale)
+
+
+def _shows_unsaved_marks(query: CallbackQuery, view: RollCallView) -> bool:
+    """Whether the tapped keyboard shows a student absent or present otherwise than `view` has them."""
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    absent = {mark.student_id: mark.absent for mark in view.marks}
+    for row in markup.inline_keyboard if markup else ():
+        for button in row:
+            if (button.callback_data or "").startswith(f"{Tap.__prefix__}:"):
+                shown = Tap.unpack(button.callback_data)
+                if absent.get(shown.s, shown.a == 0) != (shown.a == 0):
+                    return True
+    return False
+
+
+# --- taps that act on the stored roll call ------------------------------------------------------------------------
 
 
 async def _show(query: CallbackQuery, result: RollCallView | Ask | Summary) -> None:
@@ -326,96 +433,98 @@ async def _show(query: CallbackQuery, result: RollCallView | Ask | Summary) -> N
 
 async def _refuse(
     query: CallbackQuery, error: RollCallError, session: AsyncSession, clock: Clock, settings: Settings,
-    actor: Actor | None, roll_call_id: int,
+    actor: Actor | None, copies: WorkingCopies, locale: str, roll_call_id: int,
 ) -> None:
     """A clear alert; a submitted or outdated roll call is shown as it is now (with 「修改」 to reopen)."""
     await query.answer(_refusal(error), show_alert=True)
-    if actor is None or error.code not in (ErrorCode.SUBMITTED, ErrorCode.OUTDATED):
+    if actor is None or error.code not in (ErrorCode.SUBMITTED, ErrorCode.OUTDATED, ErrorCode.UNSAVED):
         return
     now = clock.now()
     with contextlib.suppress(RollCallError):
         current = await rc.current_view(session, now, actor, roll_call_id, settings.tz)
-        await _show(query, await rc.status(session, now, actor, roll_call_id, settings.tz) if current.submitted
-                    else current)
+        if current.submitted:
+            current = await rc.status(session, now, actor, roll_call_id, settings.tz)
+        await _show(query, current)
+        await _keep(copies, current, locale)
 
 
-async def _act(query: CallbackQuery, session, clock, settings, actor, roll_call_id: int, action) -> None:
+async def _act(
+    query: CallbackQuery, session: AsyncSession, clock: Clock, settings: Settings, actor: Actor | None,
+    copies: WorkingCopies, locale: str, roll_call_id: int,
+    action: Callable[[Actor, datetime], Awaitable[RollCallView | Ask | Summary]],
+) -> None:
     """Run one service call for the tapping actor and show its result, or refuse."""
     try:
         if actor is None:
             raise RollCallError(ErrorCode.NOT_ALLOWED)
         result = await action(actor, clock.now())
     except RollCallError as error:
-        await _refuse(query, error, session, clock, settings, actor, roll_call_id)
+        await _refuse(query, error, session, clock, settings, actor, copies, locale, roll_call_id)
         return
     await _show(query, result)
+    await _keep(copies, result, locale)
     await query.answer()
     if isinstance(result, Summary) and result.recorded and isinstance(query.message, Message):
         await cases.offer_close_returned(query.message, session, clock, settings, actor, result)  # open cases back
 
 
-@router.callback_query(Tap.filter())
-async def tapped(query: CallbackQuery, callback_data: Tap, session: AsyncSession, clock: Clock, settings: Settings,
-                 actor: Actor | None) -> None:
-    d = callback_data
-    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.toggle(
-        session, now, actor, d.r, d.s, revision=d.v, tz=settings.tz, absent=bool(d.a)))
-
-
-@router.callback_query(Page.filter())
-async def paged(query: CallbackQuery, callback_data: Page, session: AsyncSession, clock: Clock, settings: Settings,
-                actor: Actor | None) -> None:
-    d = callback_data
-    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.set_page(
-        session, now, actor, d.r, d.p, revision=d.v, tz=settings.tz))
-
-
 @router.callback_query(AllPresent.filter())
 async def all_present(query: CallbackQuery, callback_data: AllPresent, session: AsyncSession, clock: Clock,
-                      settings: Settings, actor: Actor | None) -> None:
+                      settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
-    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.mark_all_present(
-        session, settings, now, actor, d.r, revision=d.v))
+    await _act(query, session, clock, settings, actor, WorkingCopies(state), locale, d.r,
+               lambda actor, now: rc.mark_all_present(session, settings, now, actor, d.r, revision=d.v))
 
 
 @router.callback_query(Submit.filter())
 async def submitted(query: CallbackQuery, callback_data: Submit, session: AsyncSession, clock: Clock,
-                    settings: Settings, actor: Actor | None) -> None:
+                    settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
+    """Save the working copy and record it. Without a copy, marks the keyboard shows may be lost: then nothing is
+    recorded, and the roll call is shown as saved, to check."""
     d = callback_data
-    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.submit(
-        session, settings, now, actor, d.r, revision=d.v))
+    copies = WorkingCopies(state)
+
+    async def submit(actor: Actor, now: datetime) -> RollCallView | Ask | Summary:
+        copy = await copies.get(d.r)
+        if copy is None or copy.view.revision != d.v:
+            saved = await rc.draft_view(session, now, actor, d.r, revision=d.v, tz=settings.tz)
+            if _shows_unsaved_marks(query, saved):
+                raise RollCallError(ErrorCode.UNSAVED)
+        return await rc.submit(session, settings, now, actor, d.r, revision=d.v, working=copy and copy.view)
+
+    await _act(query, session, clock, settings, actor, copies, locale, d.r, submit)
 
 
 @router.callback_query(Reason.filter())
 async def reason_chosen(query: CallbackQuery, callback_data: Reason, session: AsyncSession, clock: Clock,
-                        settings: Settings, actor: Actor | None) -> None:
+                        settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
-    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.set_reason(
-        session, settings, now, actor, d.r, d.s, d.why, revision=d.v))
+    await _act(query, session, clock, settings, actor, WorkingCopies(state), locale, d.r,
+               lambda actor, now: rc.set_reason(session, settings, now, actor, d.r, d.s, d.why, revision=d.v))
 
 
 @router.callback_query(Back.filter())
 async def back_to_roll(query: CallbackQuery, callback_data: Back, session: AsyncSession, clock: Clock,
-                       settings: Settings, actor: Actor | None) -> None:
+                       settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
-    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.current_view(
-        session, now, actor, d.r, settings.tz))
+    await _act(query, session, clock, settings, actor, WorkingCopies(state), locale, d.r,
+               lambda actor, now: rc.current_view(session, now, actor, d.r, settings.tz))
 
 
 @router.callback_query(Reopen.filter())
 async def reopened(query: CallbackQuery, callback_data: Reopen, session: AsyncSession, clock: Clock,
-                   settings: Settings, actor: Actor | None) -> None:
+                   settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
-    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.reopen(
-        session, now, actor, d.r, settings.tz))
+    await _act(query, session, clock, settings, actor, WorkingCopies(state), locale, d.r,
+               lambda actor, now: rc.reopen(session, now, actor, d.r, settings.tz))
 
 
 @router.callback_query(Status.filter())
 async def show_status(query: CallbackQuery, callback_data: Status, session: AsyncSession, clock: Clock,
-                      settings: Settings, actor: Actor | None) -> None:
+                      settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
-    await _act(query, session, clock, settings, actor, d.r, lambda actor, now: rc.status(
-        session, now, actor, d.r, settings.tz))
+    await _act(query, session, clock, settings, actor, WorkingCopies(state), locale, d.r,
+               lambda actor, now: rc.status(session, now, actor, d.r, settings.tz))
 
 
 # --- expected return (optional, after submitting) -----------------------------------------------------------------

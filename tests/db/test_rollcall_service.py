@@ -1,9 +1,10 @@
-"""The roll-call service and its reminder tick on SQLite and PostgreSQL: scope, toggling, approved leave,
-submission and correction, non-school days, stale taps, reminders."""
+"""The roll-call service and its reminder tick on SQLite and PostgreSQL: scope, the teacher's working copy and how it
+is saved, approved leave, submission and correction, non-school days, stale taps, reminders."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -11,7 +12,8 @@ from sqlalchemy import func, select
 
 from bot import rollcall as rc
 from bot.calendar import add_closure
-from bot.rollcall import Ask, ErrorCode, RollCallError, Summary
+from bot.rollcall import Ask, Summary
+from bot.rollcall_view import ErrorCode, Mark, RollCallError, toggled
 from bot.scope import load_actor
 from bot.settings import Settings
 from bot.tick import run_tick
@@ -42,9 +44,10 @@ async def world(sessions, clock):
         return await seed_world(session, clock.now())
 
 
-async def open_as(sessions, clock, settings, person, class_id):
+async def open_as(sessions, clock, settings, person, class_id, working=None):
     async with sessions() as session, session.begin():
-        return await rc.open_roll_call(session, clock.now(), await load_actor(session, person), class_id, settings.tz)
+        return await rc.open_roll_call(session, clock.now(), await load_actor(session, person), class_id, settings.tz,
+                                       working)
 
 
 ACTOR = object()  # stands for the acting person's Actor in `call`'s arguments
@@ -111,12 +114,14 @@ async def test_only_the_teacher_or_the_schools_officers_may_open_or_change(sessi
     for outsider in (other, world.township_officer, world.father_li):
         assert await refused(open_as(sessions, clock, settings, outsider, world.school_class.id)) \
             is ErrorCode.NOT_ALLOWED
-        assert await refused(call(sessions, outsider, rc.toggle, clock.now(), ACTOR, view.roll_call_id,
-                                  world.li_ming.id, revision=0, tz=settings.tz)) is ErrorCode.NOT_ALLOWED
+        assert await refused(call(sessions, outsider, rc.draft_view, clock.now(), ACTOR, view.roll_call_id,
+                                  revision=0, tz=settings.tz)) is ErrorCode.NOT_ALLOWED
+        assert await refused(call(sessions, outsider, rc.submit, settings, clock.now(), ACTOR, view.roll_call_id,
+                                  revision=0, working=toggled(view, world.li_ming.id))) is ErrorCode.NOT_ALLOWED
         assert await refused(call(sessions, outsider, rc.mark_all_present, settings, clock.now(), ACTOR,
                                   view.roll_call_id, revision=0)) is ErrorCode.NOT_ALLOWED
-    assert await refused(call(sessions, world.teacher, rc.toggle, clock.now(), ACTOR, 999_999, world.li_ming.id,
-                              revision=0, tz=settings.tz)) is ErrorCode.NOT_ALLOWED
+    assert await refused(call(sessions, world.teacher, rc.draft_view, clock.now(), ACTOR, 999_999, revision=0,
+                              tz=settings.tz)) is ErrorCode.NOT_ALLOWED
     async with sessions() as session:
         roll_call = await session.get(RollCall, view.roll_call_id)
         assert roll_call.draft["absent"] == {} and roll_call.submitted_at is None
@@ -128,20 +133,16 @@ async def test_only_the_teacher_or_the_schools_officers_may_open_or_change(sessi
 
 async def test_toggling_sets_the_state_the_button_offered(sessions, clock, settings, world):
     view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
-    r, now, tz = view.roll_call_id, clock.now(), settings.tz
-    view = await call(sessions, world.teacher, rc.toggle, now, ACTOR, r, world.li_ming.id, revision=0, tz=tz,
-                      absent=True)
+    view = toggled(view, world.li_ming.id, absent=True)
     assert [m.name for m in view.absent] == ["李明"] and view.present_count == 2
-    view = await call(sessions, world.teacher, rc.toggle, now, ACTOR, r, world.li_ming.id, revision=0, tz=tz,
-                      absent=True)  # a double tap changes nothing
-    assert [m.name for m in view.absent] == ["李明"]
-    view = await call(sessions, world.teacher, rc.toggle, now, ACTOR, r, world.li_ming.id, revision=0, tz=tz)
-    assert view.absent == []
+    assert toggled(view, world.li_ming.id, absent=True) == view  # a double tap changes nothing
+    assert toggled(view, world.li_ming.id).absent == []
     other_pupil = await _pupil_of(sessions, clock, world.other_class.id)
-    assert await refused(call(sessions, world.teacher, rc.toggle, now, ACTOR, r, other_pupil, revision=0, tz=tz)) \
-        is ErrorCode.NOT_ON_ROLL
-    assert await refused(call(sessions, world.teacher, rc.toggle, now, ACTOR, r, world.li_ming.id, revision=3,
-                              tz=tz)) is ErrorCode.OUTDATED
+    with pytest.raises(RollCallError) as caught:
+        toggled(view, other_pupil)
+    assert caught.value.code is ErrorCode.NOT_ON_ROLL
+    assert await refused(call(sessions, world.teacher, rc.draft_view, clock.now(), ACTOR, view.roll_call_id,
+                              revision=3, tz=settings.tz)) is ErrorCode.OUTDATED
 
 
 async def _pupil_of(sessions, clock, class_id: int) -> int:
@@ -152,17 +153,50 @@ async def _pupil_of(sessions, clock, class_id: int) -> int:
         return pupil.id
 
 
-async def test_concurrent_toggles_are_not_lost(sessions, clock, settings, world):
-    view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
-    pupils = [world.li_ming.id, world.li_hua.id, world.zhang_xiaohong.id]
-    await asyncio.gather(*(
-        call(sessions, world.teacher, rc.toggle, clock.now(), ACTOR, view.roll_call_id, pupil, revision=0,
-             tz=settings.tz, absent=True)
-        for pupil in pupils
-    ))
+async def stored_draft(sessions, roll_call_id: int) -> dict:
     async with sessions() as session:
-        roll_call = await session.get(RollCall, view.roll_call_id)
-        assert sorted(map(int, roll_call.draft["absent"])) == sorted(pupils)
+        return (await session.get(RollCall, roll_call_id)).draft
+
+
+async def test_opening_again_saves_the_working_copy_for_the_schools_officers_to_see(sessions, clock, settings, world):
+    view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
+    working = toggled(toggled(view, world.li_ming.id), world.zhang_xiaohong.id)
+    assert (await stored_draft(sessions, view.roll_call_id))["absent"] == {}  # taps are the teacher's own
+    again = await open_as(sessions, clock, settings, world.teacher, world.school_class.id, working)
+    assert [m.name for m in again.absent] == ["李明", "张小红"]
+    seen = await open_as(sessions, clock, settings, world.officer, world.school_class.id)
+    assert [m.name for m in seen.absent] == ["李明", "张小红"]
+    stale = replace(toggled(view, world.li_hua.id), revision=5)  # from before a submission: not saved
+    assert [m.name for m in (await open_as(sessions, clock, settings, world.teacher, world.school_class.id,
+                                           stale)).absent] == ["李明", "张小红"]
+
+
+async def test_a_forged_working_copy_saves_nothing_and_never_gives_a_reason(sessions, clock, settings, world):
+    view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
+    r, now = view.roll_call_id, clock.now()
+    stranger = Mark(await _pupil_of(sessions, clock, world.other_class.id), "外班生", absent=True)
+    assert await refused(call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0,
+                              working=replace(view, marks=(*view.marks, stranger)))) is ErrorCode.NOT_ON_ROLL
+    other_roll_call = replace(toggled(view, world.li_ming.id), roll_call_id=r + 1)
+    assert await refused(call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0,
+                              working=other_roll_call)) is ErrorCode.OUTDATED
+    assert (await stored_draft(sessions, r))["absent"] == {} and await absences(sessions) == []
+    sick = replace(view, marks=(replace(view.marks[0], absent=True, reason=AbsenceReason.SICK), *view.marks[1:]))
+    step = await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0, working=sick)
+    assert isinstance(step, Ask) and step.student.name == "李明" and step.student.reason is None
+
+
+async def test_two_submissions_of_the_same_keyboard_record_once(sessions, clock, settings, world):
+    view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
+    results = await asyncio.gather(*(
+        call(sessions, person, rc.mark_all_present, settings, clock.now(), ACTOR, view.roll_call_id, revision=0)
+        for person in (world.teacher, world.officer)
+    ), return_exceptions=True)
+    assert sorted(type(result).__name__ for result in results) == ["RollCallError", "Summary"]
+    assert next(r for r in results if isinstance(r, RollCallError)).code is ErrorCode.SUBMITTED
+    async with sessions() as session:
+        assert (await session.get(RollCall, view.roll_call_id)).revision == 1
+    assert (await audit_actions(sessions)).count("roll_call.submitted") == 1
 
 
 async def test_approved_leave_is_premarked_excused_and_not_notified(sessions, clock, settings, world):
@@ -194,9 +228,8 @@ async def test_submit_asks_each_reason_then_records_and_reports_unreachable_guar
 ):
     view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
     r, now, tz = view.roll_call_id, clock.now(), settings.tz
-    for pupil in (world.li_ming.id, world.zhang_xiaohong.id):
-        await call(sessions, world.teacher, rc.toggle, now, ACTOR, r, pupil, revision=0, tz=tz)
-    step = await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0)
+    working = toggled(toggled(view, world.li_ming.id), world.zhang_xiaohong.id)
+    step = await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0, working=working)
     assert isinstance(step, Ask) and step.student.name == "李明" and step.remaining == 2
     assert await refused(call(sessions, world.teacher, rc.set_reason, settings, now, ACTOR, r, world.li_ming.id,
                               AbsenceReason.APPROVED_LEAVE, revision=0)) is ErrorCode.BAD_VALUE
@@ -221,8 +254,8 @@ async def test_submit_asks_each_reason_then_records_and_reports_unreachable_guar
         event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "roll_call.submitted"))
     assert event.details["absent_ids"] == [world.li_ming.id, world.zhang_xiaohong.id]
     assert event.details["present"] == 1 and event.actor_person_id == world.teacher.id
-    assert await refused(call(sessions, world.teacher, rc.toggle, now, ACTOR, r, world.li_ming.id, revision=1,
-                              tz=tz)) is ErrorCode.SUBMITTED
+    assert await refused(call(sessions, world.teacher, rc.draft_view, now, ACTOR, r, revision=1, tz=tz)) \
+        is ErrorCode.SUBMITTED
 
 
 async def test_a_correction_withdraws_the_absence_and_is_audited(sessions, clock, settings, world):
@@ -230,8 +263,8 @@ async def test_a_correction_withdraws_the_absence_and_is_audited(sessions, clock
         await link(session, world.father_li, 5001, clock.now())
     view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
     r, now, tz = view.roll_call_id, clock.now(), settings.tz
-    await call(sessions, world.teacher, rc.toggle, now, ACTOR, r, world.li_ming.id, revision=0, tz=tz)
-    await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0)
+    await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0,
+               working=toggled(view, world.li_ming.id))
     first = await call(sessions, world.teacher, rc.set_reason, settings, now, ACTOR, r, world.li_ming.id,
                        AbsenceReason.UNKNOWN, revision=0)
     assert [g.guardian_name for g in first.notified] == ["李建国"]
@@ -240,10 +273,10 @@ async def test_a_correction_withdraws_the_absence_and_is_audited(sessions, clock
     now = clock.now()
     view = await call(sessions, world.teacher, rc.reopen, now, ACTOR, r, tz)
     assert view.revision == 1 and not view.submitted and [m.name for m in view.absent] == ["李明"]
-    assert await refused(call(sessions, world.teacher, rc.toggle, now, ACTOR, r, world.li_ming.id, revision=0,
-                              tz=tz)) is ErrorCode.OUTDATED  # a keyboard from before the submission
-    await call(sessions, world.teacher, rc.toggle, now, ACTOR, r, world.li_ming.id, revision=1, tz=tz)
-    summary = await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=1)
+    assert await refused(call(sessions, world.teacher, rc.draft_view, now, ACTOR, r, revision=0, tz=tz)) \
+        is ErrorCode.OUTDATED  # a keyboard from before the submission
+    summary = await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=1,
+                         working=toggled(view, world.li_ming.id))
     assert isinstance(summary, Summary) and summary.corrected and summary.revision == 2
     assert summary.absent == () and [m.name for m in summary.withdrawn] == ["李明"]
     assert [g.guardian_name for g in summary.notified] == ["李建国"]  # told of the correction
@@ -262,8 +295,8 @@ async def test_a_correction_withdraws_the_absence_and_is_audited(sessions, clock
 async def test_expected_return_can_be_set_after_submitting(sessions, clock, settings, world):
     view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
     r, now, tz = view.roll_call_id, clock.now(), settings.tz
-    await call(sessions, world.teacher, rc.toggle, now, ACTOR, r, world.li_ming.id, revision=0, tz=tz)
-    await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0)
+    await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0,
+               working=toggled(view, world.li_ming.id))
     summary = await call(sessions, world.teacher, rc.set_reason, settings, now, ACTOR, r, world.li_ming.id,
                          AbsenceReason.PERSONAL, revision=0)
     assert [m.name for m in summary.return_candidates] == ["李明"]
@@ -292,8 +325,8 @@ async def test_a_closure_added_after_opening_stops_the_submission_and_the_remind
     async with sessions() as session, session.begin():
         await link(session, world.teacher, 4001, clock.now())
     view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
-    await call(sessions, world.teacher, rc.toggle, clock.now(), ACTOR, view.roll_call_id, world.li_ming.id,
-               revision=0, tz=settings.tz)
+    working = toggled(view, world.li_ming.id)
+    await open_as(sessions, clock, settings, world.teacher, world.school_class.id, working)  # saved
     async with sessions() as session, session.begin():
         await add_closure(session, clock.now(), world.officer.id, world.school.id, date(2026, 9, 7), "台风")
     assert await refused(call(sessions, world.teacher, rc.mark_all_present, settings, clock.now(), ACTOR,
@@ -309,7 +342,7 @@ async def test_yesterdays_roll_call_is_stale(sessions, clock, settings, world):
     view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
     clock.advance(timedelta(days=1))
     for fn, args, kwargs in (
-        (rc.toggle, (clock.now(), ACTOR, view.roll_call_id, world.li_ming.id), {"revision": 0, "tz": settings.tz}),
+        (rc.draft_view, (clock.now(), ACTOR, view.roll_call_id), {"revision": 0, "tz": settings.tz}),
         (rc.mark_all_present, (settings, clock.now(), ACTOR, view.roll_call_id), {"revision": 0}),
         (rc.reopen, (clock.now(), ACTOR, view.roll_call_id, settings.tz), {}),
     ):

@@ -3,11 +3,14 @@ explicitly (menu presses and inline taps); every tap on the roll call edits the 
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from bot.app import App
 from bot.fakeapi import FakeUser
 from handlers.teacher import AllPresent, Tap
 from storage.models import Absence, AuditEvent, Person, Role, RollCall, StaffRole, Student
@@ -231,3 +234,88 @@ async def test_roll_command_and_reminder_button_open_the_roll_call(app, telegram
     assert "还没点名" in reminder.text and reminder.buttons() == [MENU]
     [opened] = await teacher.tap(MENU, reminder)
     assert opened.message_id != reminder.message_id and "✅ 李明" in opened.buttons()
+
+
+# --- the working copy: taps on names need no database, and a restart never records lost marks silently ----------
+
+
+@asynccontextmanager
+async def restarted(app: App, telegram):
+    """The bot stopped and started again on the same database, its memory (and so the working copies) gone."""
+    await app.stop()
+    again = await App.create(app.settings, app.clock, api_session=telegram.session())
+    polling = asyncio.create_task(again.run_polling(handle_as_tasks=False, polling_timeout=1))
+    try:
+        yield again
+    finally:
+        await again.stop()
+        await asyncio.wait_for(polling, 10)
+        await again.close()
+
+
+async def test_taps_on_names_and_pages_touch_no_table_until_submitted(app, telegram, teacher, world):
+    [keyboard] = await teacher.press(MENU)
+    statements: list[str] = []
+
+    def record(_connection, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(app.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        for label in ("✅ 李明", "✅ 李华", "❌ 李明"):
+            await teacher.tap(label)
+    finally:
+        event.remove(app.engine.sync_engine, "before_cursor_execute", record)
+    assert statements == []
+    assert teacher.last().buttons()[:3] == ["✅ 李明", "❌ 李华", "✅ 张小红"]
+    assert (await roll_call(app)).draft["absent"] == {}  # the taps are the teacher's own until she submits
+    await teacher.tap("提交")
+    [summary] = await teacher.tap("事假")
+    assert summary.message_id == keyboard.message_id and "李华：事假" in summary.text and "李明" not in summary.text
+    [absence] = await absences(app)
+    assert absence.student_id == world.li_hua.id
+
+
+async def test_pressing_the_menu_again_keeps_the_marks_and_saves_them(app, telegram, teacher, world):
+    await teacher.press(MENU)
+    await teacher.tap("✅ 张小红")
+    [again] = await teacher.press(MENU)
+    assert "❌ 张小红" in again.buttons() and "缺勤 1" in again.text
+    assert (await roll_call(app)).draft["absent"] == {str(world.zhang_xiaohong.id): None}
+
+
+async def test_marks_lost_in_a_restart_are_shown_and_never_recorded_silently(app, telegram, teacher, world):
+    [keyboard] = await teacher.press(MENU)
+    await teacher.tap("✅ 李明")
+    async with restarted(app, telegram) as again:
+        await teacher.tap("提交", keyboard)
+        assert "重启" in teacher.callback_answers[-1]
+        assert teacher.last().buttons()[:3] == ["✅ 李明", "✅ 李华", "✅ 张小红"]  # shown as saved
+        assert await absences(again) == [] and (await roll_call(again)).submitted_at is None
+        await teacher.tap("✅ 李明")
+        await teacher.tap("提交")
+        [summary] = await teacher.tap("病假")
+        assert "李明：病假" in summary.text
+        [absence] = await absences(again)
+        assert absence.student_id == world.li_ming.id
+
+
+async def test_a_tap_after_a_restart_is_applied_and_says_what_was_lost(app, telegram, teacher):
+    [keyboard] = await teacher.press(MENU)
+    await teacher.tap("✅ 李明")
+    async with restarted(app, telegram):
+        await teacher.tap("✅ 李华", keyboard)
+        assert "重启" in teacher.callback_answers[-1]
+        assert teacher.last().buttons()[:3] == ["✅ 李明", "❌ 李华", "✅ 张小红"]
+        await teacher.tap("✅ 张小红")  # the copy is back: no more alerts
+        assert teacher.callback_answers[-1] is None
+        assert teacher.last().buttons()[:3] == ["✅ 李明", "❌ 李华", "❌ 张小红"]
+
+
+async def test_the_roll_call_speaks_the_teachers_language_on_every_tap(app, telegram, teacher, world):
+    async with app.sessions() as session, session.begin():
+        (await session.get(Person, world.teacher.id)).locale = "en"
+    [keyboard] = await teacher.press(MENU)
+    assert "Present 3/3" in keyboard.text
+    [marked] = await teacher.tap("✅ 李明")
+    assert "Present 2/3 · absent 1" in marked.text and "Submit" in marked.buttons()
