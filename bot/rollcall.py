@@ -266,8 +266,10 @@ async def _record(
 async def _write_absences(
     session: AsyncSession, now: datetime, actor: Actor, loaded: _Loaded
 ) -> tuple[RollCallChanges, list[int]]:
-    """Bring the day's Absence rows in line with the draft. Only notified (not excused) absences are changes for
-    the guardians; every withdrawn student id is returned for the audit."""
+    """Bring the day's Absence rows in line with the draft, and return every change (`notify_guardians` tells
+    each guardian what differs from what they were told) and the withdrawn student ids for the audit. A reason the
+    teacher changes keeps the absence excused (by a guardian's "sick" or by leave), except "unexplained", which
+    takes the excuse back; approved leave is always excused."""
     roll_call = loaded.roll_call
     draft = _draft(roll_call)
     on_roll = {s.id for s in loaded.students}
@@ -283,26 +285,20 @@ async def _write_absences(
         if row.withdrawn_at is None and student_id not in wanted:
             row.withdrawn_at = now
             withdrawn.append(student_id)
-            if not row.excused:
-                changes.withdrawn.append(row)
+            changes.withdrawn.append(row)
     for student_id, reason in wanted.items():
         expected = _expected_return(draft, student_id, reason)
-        excused = reason is AbsenceReason.APPROVED_LEAVE
         row = existing.get(student_id)
         if row is None or row.withdrawn_at is not None:
             row = row or Absence(student_id=student_id, day=roll_call.day)
             session.add(row)
-            _fill(row, roll_call, reason, expected, excused, actor, now)
-            if not excused:
-                changes.new.append(row)
+            _fill(row, roll_call, reason, expected, reason is AbsenceReason.APPROVED_LEAVE, actor, now)
+            changes.new.append(row)
             continue
         if row.reason != reason:
-            was_notified = not row.excused
-            _fill(row, roll_call, reason, expected, excused, actor, now)
-            if was_notified:
-                changes.reason_changed.append(row)
-            elif not excused:
-                changes.new.append(row)
+            keeps_excuse = row.excused and reason is not AbsenceReason.UNEXPLAINED
+            _fill(row, roll_call, reason, expected, reason is AbsenceReason.APPROVED_LEAVE or keeps_excuse, actor, now)
+            changes.reason_changed.append(row)
         row.expected_return = expected
     await session.flush()
     return changes, withdrawn

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from bot import rollcall as rc
 from bot.calendar import add_closure
+from bot.guardian_replies import ReplyStatus, record_reply
 from bot.rollcall import Ask, Summary
 from bot.rollcall_view import ErrorCode, Mark, RollCallError, toggled
 from bot.scope import load_actor
@@ -290,6 +291,52 @@ async def test_a_correction_withdraws_the_absence_and_is_audited(sessions, clock
         event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "roll_call.corrected"))
     assert event.details["withdrawn_ids"] == [world.li_ming.id] and event.details["revision"] == 2
     assert len(await outbox(sessions, "absence_correction")) == 1
+
+
+async def test_a_guardian_excused_absence_corrected_to_present_tells_the_guardian(sessions, clock, settings, world):
+    async with sessions() as session, session.begin():
+        await link(session, world.father_li, 5001, clock.now())
+    view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
+    r, now, tz = view.roll_call_id, clock.now(), settings.tz
+    await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0,
+               working=toggled(view, world.li_ming.id))
+    await call(sessions, world.teacher, rc.set_reason, settings, now, ACTOR, r, world.li_ming.id,
+               AbsenceReason.UNKNOWN, revision=0)
+    [absence] = await absences(sessions)
+    reply = await call(sessions, world.father_li, record_reply, settings, now, ACTOR, absence.id, "sick")
+    assert reply.status is ReplyStatus.RECORDED
+    assert (await absences(sessions))[0].excused  # the father's "sick" excused it
+
+    reopened = await call(sessions, world.teacher, rc.reopen, now, ACTOR, r, tz)
+    summary = await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=1,
+                         working=toggled(reopened, world.li_ming.id))
+    assert [m.name for m in summary.withdrawn] == ["李明"]
+    assert [g.guardian_name for g in summary.notified] == ["李建国"]  # he was told: he hears of the correction
+    assert len(await outbox(sessions, "absence_correction")) == 1
+
+
+async def test_only_unexplained_takes_back_a_guardians_excuse(sessions, clock, settings, world):
+    async with sessions() as session, session.begin():
+        await link(session, world.father_li, 5001, clock.now())
+    view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
+    r, now, tz = view.roll_call_id, clock.now(), settings.tz
+    await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0,
+               working=toggled(view, world.li_ming.id))
+    await call(sessions, world.teacher, rc.set_reason, settings, now, ACTOR, r, world.li_ming.id,
+               AbsenceReason.UNKNOWN, revision=0)
+    [absence] = await absences(sessions)
+    await call(sessions, world.father_li, record_reply, settings, now, ACTOR, absence.id, "sick")
+    for revision, reason, excused in ((1, AbsenceReason.SICK, True), (2, AbsenceReason.UNEXPLAINED, False)):
+        reopened = await call(sessions, world.teacher, rc.reopen, now, ACTOR, r, tz)
+        changed = toggled(toggled(reopened, world.li_ming.id), world.li_ming.id)  # marked again: asks the reason
+        step = await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=revision,
+                          working=changed)
+        assert isinstance(step, Ask)
+        await call(sessions, world.teacher, rc.set_reason, settings, now, ACTOR, r, world.li_ming.id, reason,
+                   revision=revision)
+        [absence] = await absences(sessions)
+        assert (absence.reason, absence.excused) == (reason.value, excused)
+    assert len(await outbox(sessions, "absence_correction")) == 2  # told of each change of reason
 
 
 async def test_expected_return_can_be_set_after_submitting(sessions, clock, settings, world):
