@@ -18,7 +18,8 @@ def main() -> None:
     print(f"# Quanxue benchmarks, {date.today().isoformat()} — {platform.python_implementation()} "
           f"{platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}")
     print("\n## Tap to edited message (roll call vs. a bare aiogram echo bot)")
-    print_table(asyncio.run(bench_taps(300)))
+    print_table(asyncio.run(bench_taps(300, os.environ.get("QUANXUE_BENCH_PG_URL"),
+                                      os.environ.get("QUANXUE_BENCH_REDIS_URL"))))
     print("\n## Delivery of 1,000 notices to 1,000 chats at a server limit of 30/s")
     result = asyncio.run(bench_delivery(1000, 30.0))
     for key, value in result.items():
