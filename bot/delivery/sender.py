@@ -13,9 +13,10 @@ How one row travels:
 
 Errors: a 429 pauses *all* sending for `retry_after` (Telegram's flood control is global) and retries the same
 message; a network error or 5xx is retried in-process a few times (`QUICK_RETRIES`: 0.5 s, 1 s, 2 s), then the row
-goes back to `pending` with backoff in business time. Per chat, messages go out in outbox order, one after another:
-after a deferred message the rest of that chat's batch waits behind it (a `pending` row with `attempts > 0` that is
-not due yet holds back later rows to the same address), so a retry never lets a later notice overtake. Two
+goes back to `pending` with backoff in business time; a retry that would fall in quiet hours waits for their end.
+Per chat, messages go out in outbox order, one after another: after a deferred message the rest of that chat's
+batch waits behind it (a `pending` row with `attempts > 0` that is not due yet holds back later rows to the same
+address), so a retry never lets a later notice overtake. Two
 senders never work one chat at the same time (a live claim holds the chat), which also keeps the per-chat rate.
 A row whose recipient has since unlinked or become unreachable is settled as `unreachable` at claim, never sent.
 
@@ -49,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.delivery.ratelimit import RateLimiter
 from bot.delivery.transport import Rejected, RetryLater, TransientError, Transport, Unreachable
+from bot.notices import next_send_time
 from bot.reachability import contact_at, mark_unreachable
 from bot.settings import Settings
 from storage.models import ContactPoint, OutboxMessage, OutboxStatus
@@ -423,7 +425,7 @@ class Sender:
                 status=OutboxStatus.PENDING,
                 claimed_at=None,
                 attempts=attempts,
-                next_attempt_at=now + backoff(attempts),
+                next_attempt_at=next_send_time(now + backoff(attempts), self.settings),
                 last_error=error,
             )
         )

@@ -175,6 +175,19 @@ async def test_a_dead_senders_claims_are_taken_over_after_the_lease(sessions, cl
     assert_order_per_chat(transport.sent)
 
 
+async def test_a_retry_never_falls_in_quiet_hours(sessions, clock):
+    clock.set(datetime.fromisoformat("2026-09-07T20:59:50+08:00"))  # the backoff would end at 21:00:20
+    _, guardians = await make_world(sessions, clock.now(), people=1)
+    [only] = await queue(sessions, clock.now(), guardians, per_person=1)
+    transport = ScriptedTransport()
+    transport.plan[only] = [TransientError("502")]
+    sender = Sender(sessions, {TG: transport}, clock, fast_settings(), quick_retries=())
+    assert await sender.run_once() == 1
+    [row] = await rows(sessions)
+    assert row.status == OutboxStatus.PENDING and row.attempts == 1
+    assert row.next_attempt_at == datetime.fromisoformat("2026-09-08T07:00:00+08:00")
+
+
 async def test_network_errors_back_off_keep_order_and_finally_fail(sessions, clock):
     _, guardians = await make_world(sessions, clock.now(), people=1)
     first, second, third = await queue(sessions, clock.now(), guardians, per_person=3)
