@@ -12,6 +12,7 @@ from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,7 @@ from bot.clock import Clock
 from bot.i18n import LOCALES
 from bot.scope import Actor
 from handlers.menu import main_menu
+from handlers.middlewares import language_choice
 from handlers.onboarding import answer_unlinked, current_locale, send_consent_notice, unlinked_text
 from handlers.texts import t
 from storage.models import Person, Role
@@ -96,15 +98,17 @@ async def choose_language(message: Message) -> None:
 @router.callback_query(LanguageCallback.filter())
 async def language_chosen(
     query: CallbackQuery, callback_data: LanguageCallback, session: AsyncSession, clock: Clock,
-    person: Person | None, i18n: I18n,
+    person: Person | None, i18n: I18n, state: FSMContext,
 ) -> None:
-    """Linked people: stored on their row. Not linked: there is no row yet, so only this answer is in the choice."""
+    """Linked people: stored on their row. Not linked: kept for the account until linking makes it theirs."""
     chosen = callback_data.locale
     if chosen not in LOCALES:
         await query.answer(t("This button is no longer valid."))
         return
     if person is not None:
         await ob.set_locale(session, clock.now(), person.id, chosen)
+    else:
+        await language_choice(state).update_data(locale=chosen)
     with i18n.use_locale(chosen):
         await query.answer(t("Language: English"))
         message = query.message if isinstance(query.message, Message) else None

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.fsm.context import FSMContext
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import locale_for_language_code
+from bot.i18n import LOCALES, locale_for_language_code
 from bot.notices import NOTICES_QUEUED
 from bot.scope import actor_by_contact
-from storage.models import Channel
+from storage.models import Channel, Person
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+LANGUAGE_DESTINY = "language"
 
 
 class DatabaseMiddleware(BaseMiddleware):
@@ -44,7 +47,8 @@ class DatabaseMiddleware(BaseMiddleware):
             async with session.begin():
                 data["session"] = session
                 data["person"] = data["actor"] = None
-                if user is not None and not self.deferred_lookup(event):
+                data["lookup_deferred"] = self.deferred_lookup(event)
+                if user is not None and not data["lookup_deferred"]:
                     data["person"], data["actor"] = await actor_by_contact(session, Channel.TELEGRAM, str(user.id))
                 result = await handler(event, data)
             if session.info.pop(NOTICES_QUEUED, False):
@@ -52,8 +56,15 @@ class DatabaseMiddleware(BaseMiddleware):
             return result
 
 
+def language_choice(state: FSMContext) -> FSMContext:
+    """Where the language an account chose with /lang before it was linked waits (linking then makes it the
+    person's language); a destiny of its own, so that no form clears it."""
+    return FSMContext(state.storage, replace(state.key, destiny=LANGUAGE_DESTINY))
+
+
 class LocaleMiddleware(I18nMiddleware):
-    """The person's chosen language, else their Telegram app's language, else the deployment default."""
+    """The person's chosen language, else the one the account chose before linking, else their Telegram app's
+    language, else the deployment default."""
 
     def __init__(self, i18n: I18n, default_locale: str) -> None:
         super().__init__(i18n)
@@ -66,5 +77,14 @@ class LocaleMiddleware(I18nMiddleware):
         if person is not None and person.locale:
             data["locale"] = person.locale
         else:
-            data["locale"] = locale_for_language_code(user.language_code if user else None, self.default_locale)
+            data["locale"] = await self._unlinked_choice(person, data) or locale_for_language_code(
+                user.language_code if user else None, self.default_locale)
         return data["locale"]
+
+    @staticmethod
+    async def _unlinked_choice(person: Person | None, data: dict[str, Any]) -> str | None:
+        state: FSMContext | None = data.get("state")
+        if person is not None or state is None or data.get("lookup_deferred"):
+            return None
+        chosen = (await language_choice(state).get_data()).get("locale")
+        return chosen if chosen in LOCALES else None

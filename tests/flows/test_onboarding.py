@@ -245,12 +245,16 @@ async def test_language_switch_is_stored_and_used(telegram, app, world, codes):
     assert "您是以下班級的班主任" in text
 
 
-async def test_unlinked_language_choice_answers_in_that_language(telegram, app, world):
+async def test_unlinked_language_choice_is_kept_and_becomes_the_persons_on_linking(telegram, app, world, codes):
     user = telegram.user(702, "Visitor")
     await user.send("/lang")
     replies = await user.tap("English")
     assert "not linked yet" in texts(replies)
     assert user.keyboard() == ["📱 Link with my phone number"]
+    assert "not linked yet" in texts(await user.send("hello"))  # still English on the next message
+    replies = await user.start(codes["赵强"])
+    assert "Linked. Welcome, 赵强" in replies[0].text
+    assert (await person(app, world.officer.id)).locale == "en"
 
 
 async def test_account_language_becomes_the_persons_language(telegram, app, world, codes):
