@@ -320,11 +320,12 @@ def _policy(settings: Settings):
 # --- /cases -------------------------------------------------------------------------------------------------------
 
 
-def _deadline_text(summary: CaseSummary) -> str:
+def _deadline_text(summary: CaseSummary, mark: bool = True) -> str:
+    """The next deadline; `mark`: with ⚠️ after it when it has passed (the card says "overdue" in words)."""
     if summary.next_deadline is None:
         return ""
     text = t("{what} {day}", what=deadline_label(summary.deadline_kind), day=short_day(summary.next_deadline))
-    return text + (" ⚠️" if summary.overdue else "")
+    return text + (" ⚠️" if summary.overdue and mark else "")
 
 
 def _case_line(number: int, summary: CaseSummary, with_school: bool) -> str:
@@ -425,7 +426,7 @@ def render_card(detail: CaseDetail, settings: Settings, head: str | None = None)
             lines.append(t("Watched until {day}.", day=short_day(s.watch_until)))
     else:
         lines.append(t("Absent {days} school days since {day}.", days=s.days_absent, day=short_day(s.first_absent_day)))
-        deadline = _deadline_text(s)
+        deadline = _deadline_text(s, mark=False)
         if deadline:
             lines.append(t("Next: {deadline}", deadline=deadline) if not s.overdue
                          else t("⚠️ Overdue: {deadline}", deadline=deadline))

@@ -382,14 +382,16 @@ def tell_school(
 
 
 def next_deadline(case: Case, attempts: int) -> tuple[date | None, DeadlineKind | None]:
-    """The deadline that matters next at the case's stage."""
+    """The deadline that matters next at the case's stage. None once the case reached the township (waiting for
+    the 复学通知书) or its legal steps: from the first legal step on, the 复学通知书's passed deadline is no longer
+    work that is overdue (the legal steps have their own timing, checked when they are recorded)."""
     if case.stage == CaseStage.OPEN:
         if attempts == 0 and case.home_visit_due is not None and (
             case.persuasion_deadline is None or case.home_visit_due <= case.persuasion_deadline
         ):
             return case.home_visit_due, DeadlineKind.HOME_VISIT
         return case.persuasion_deadline, DeadlineKind.PERSUASION if case.persuasion_deadline else None
-    if case.stage in (CaseStage.ORDERED, CaseStage.LEGAL) and case.order_deadline is not None:
+    if case.stage == CaseStage.ORDERED and case.order_deadline is not None:
         return case.order_deadline, DeadlineKind.ORDER
     return None, None
 

@@ -418,6 +418,32 @@ async def test_without_legal_steps_in_the_policy_the_township_keeps_pressing(app
     assert await events(app, case_id, "legal_step") == [] and await audits(app, "case.legal_step") == []
 
 
+@pytest.mark.parametrize("policy", [LEGAL_STEPS], ids=["legal-steps-enabled"])
+async def test_once_legal_steps_began_the_orders_deadline_is_no_longer_overdue(app, people, world, clock):
+    case_id = await order_issued(app, people, world, clock)
+    township = people.township
+    await tick(app, clock, "2026-09-21T09:00:00+08:00")
+
+    # the order's deadline has passed: overdue in the list and on the card, with one warning sign each
+    [listing] = await township.send("/cases")
+    assert "复学通知书期限 9月19日周六 ⚠️" in listing.text and listing.text.count("⚠️") == 1
+    assert "1. 李明 ⚠️" in listing.buttons()
+    await township.tap("1. 李明 ⚠️", listing)
+    assert "⚠️ 已逾期：复学通知书期限 9月19日周六\n" in listing.text and listing.text.count("⚠️") == 1
+
+    # the township records its first legal step: the order's deadline is no longer overdue work
+    await township.tap("⚖️ 记录法律措施", listing)
+    await township.tap("行政处罚告知书", listing)
+    await township.tap("⚖️ 不加备注，直接记录", listing)
+    assert "⚖️ 已记录：行政处罚告知书。" in listing.text
+    assert (await case_row(app, case_id)).stage == CaseStage.LEGAL
+    for text in (listing.text, (await township.send("/cases"))[0].text):
+        assert "⚠️" not in text and "已逾期" not in text and "9月19日" not in text and "法律措施" in text
+    assert "⚠️" not in " ".join(township.last().buttons()) and "1. 李明" in township.last().buttons()
+    [listing] = await people.officer.send("/cases")  # the school sees the case too, not overdue
+    assert "李明" in listing.text and "法律措施" in listing.text and "⚠️" not in listing.text
+
+
 # --- closing with another outcome ---------------------------------------------------------------------------------
 
 
