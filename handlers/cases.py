@@ -291,6 +291,8 @@ def refusal(error: CaseError) -> str:
         return t("It is too early for this step: an earlier step must be recorded first.")
     if code is CaseErrorCode.BAD_VALUE:
         return t("This value was not accepted. Nothing was changed.")
+    if code is CaseErrorCode.NOT_AVAILABLE:
+        return t("This step is not available for this case now. Nothing was changed.")
     return t("You cannot see or change this case.")
 
 
@@ -518,7 +520,7 @@ async def _show_current(query: CallbackQuery, session: AsyncSession, clock: Cloc
 async def _refuse(query: CallbackQuery, error: CaseError, session: AsyncSession, clock: Clock, settings: Settings,
                   actor: Actor | None, case_id: int) -> None:
     await query.answer(refusal(error), show_alert=True)
-    if error.code in (CaseErrorCode.STALE, CaseErrorCode.WRONG_STAGE):
+    if error.code in (CaseErrorCode.STALE, CaseErrorCode.WRONG_STAGE, CaseErrorCode.NOT_AVAILABLE):
         await _show_current(query, session, clock, settings, actor, case_id)
 
 
@@ -661,11 +663,10 @@ async def case_do(query: CallbackQuery, callback_data: CaseDo, session: AsyncSes
         if detail.summary.stage != STAGES[d.s]:
             raise CaseError(CaseErrorCode.STALE, stage=detail.summary.stage)
         offered = {ACTION_DO[a] for a in detail.actions if a in ACTION_DO}
-        if what not in offered:
-            raise CaseError(CaseErrorCode.NOT_ALLOWED)
-        if (what is Do.CLOSE and CaseAction.CLOSE not in detail.actions and d.v != -1
-                and OUTCOMES[d.v] is not CaseOutcome.RETURNED):
-            raise CaseError(CaseErrorCode.NOT_ALLOWED)
+        if what not in offered or (what is Do.CLOSE and CaseAction.CLOSE not in detail.actions and d.v != -1
+                                   and OUTCOMES[d.v] is not CaseOutcome.RETURNED):
+            # not on the card: someone who works on the case hears that the step is not there now
+            raise CaseError(CaseErrorCode.NOT_AVAILABLE if detail.in_charge else CaseErrorCode.NOT_ALLOWED)
         if what is Do.PERSUADE:
             await _start_form(query, state, d, detail)
             return

@@ -122,6 +122,7 @@ SUPPORT_LABELS: dict[SupportKind, str] = {
 
 class CaseErrorCode(StrEnum):
     NOT_ALLOWED = "not_allowed"  # out of the actor's scope, or no such case (the same answer: nothing leaks)
+    NOT_AVAILABLE = "not_available"  # the actor works on the case, but the step is not offered on it now
     STALE = "stale"  # the case moved since the keyboard was shown (expected_stage differs), or it is closed
     WRONG_STAGE = "wrong_stage"  # this action does not fit the case's stage
     DISABLED = "disabled"  # legal steps: the policy does not provide them
@@ -264,6 +265,7 @@ class CaseDetail:
     legal_steps: tuple[str, ...]  # LegalStepKind values recorded so far, in order
     next_legal_step: LegalStepKind | None  # None when legal steps are disabled or all are recorded
     actions: frozenset[CaseAction]  # what this actor may do now
+    in_charge: bool = False  # the actor works on this case: its school's officer, its class teacher, its township's
 
 
 # --- results ------------------------------------------------------------------------------------------------------

@@ -189,6 +189,7 @@ async def case_detail(
         legal_steps=tuple(legal),
         next_legal_step=next_legal_step(legal) if policy.legal_steps.enabled else None,
         actions=available_actions(actor, case, school_class.id, policy, local_today(settings, now), legal),
+        in_charge=staff,
     )
 
 

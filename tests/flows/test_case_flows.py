@@ -261,10 +261,15 @@ async def test_another_township_sees_nothing_and_forged_taps_change_nothing(app,
     assert row.stage == CaseStage.REPORTED and row.ordered_at is None
     assert await count(app, CaseEvent, case_id=case_id) == events
 
-    # the school officer cannot issue the order either, even with a forged button
-    await people.officer.send("/cases")
-    assert await people.officer.tap_data(forged, people.officer.last().message_id) == []
-    assert people.officer.callback_answers[-1] == "您无权查看或处理此案件。"
+    # the school officer cannot issue the order either, even with a forged button: he works on the case, so he
+    # hears that the step is not there, and sees the case as it is
+    card = await open_card(people.officer)
+    shown = card.text
+    await people.officer.tap("✅ 结案", card)
+    assert card.text != shown
+    assert await people.officer.tap_data(forged, card.message_id) == [card]
+    assert people.officer.callback_answers[-1] == "此案件现在不能进行这一步，没有做任何更改。"
+    assert card.text == shown and "📨 发出复学通知书" not in card.buttons()
     assert (await case_row(app, case_id)).stage == CaseStage.REPORTED
 
 
@@ -412,10 +417,25 @@ async def test_without_legal_steps_in_the_policy_the_township_keeps_pressing(app
     assert "复学期限已过：李明" in told and "请继续督促监护人" in told and "行政处罚" not in told
     card = await open_card(township)
     assert "⚖️ 记录法律措施" not in card.buttons() and "✅ 结案" in card.buttons()
-    forged = CaseDo(i=case_id, a=Do.LEGAL, s=STAGES.index(CaseStage.ORDERED), v=0, c=1).pack()
-    assert await township.tap_data(forged, card.message_id) == []
+    shown, buttons = card.text, card.buttons()
+
+    # a tap for a legal step (an old button, a forged one): the case's own township officer is told the step is
+    # not there for this case now (not that the case is none of hers), and the card is shown again as it is
+    for v, c in ((-1, 0), (0, 0), (0, 1)):
+        forged = CaseDo(i=case_id, a=Do.LEGAL, s=STAGES.index(CaseStage.ORDERED), v=v, c=c).pack()
+        await township.tap("✅ 结案", card)  # the message shows something else now: the refusal brings the card back
+        assert card.text != shown
+        await township.tap_data(forged, card.message_id)
+        assert township.callback_answers[-1] == "此案件现在不能进行这一步，没有做任何更改。"
+        assert (card.text, card.buttons()) == (shown, buttons)
+    [reply] = await township.send("（2026）青教罚决1号")  # no note was asked for: a text records nothing
+    assert "已记录" not in reply.text
     assert (await case_row(app, case_id)).stage == CaseStage.ORDERED
     assert await events(app, case_id, "legal_step") == [] and await audits(app, "case.legal_step") == []
+
+    # someone out of scope keeps the refusal
+    assert await people.stranger.tap_data(forged, card.message_id) == []
+    assert people.stranger.callback_answers[-1] == "您无权查看或处理此案件。"
 
 
 @pytest.mark.parametrize("policy", [LEGAL_STEPS], ids=["legal-steps-enabled"])
