@@ -464,12 +464,18 @@ def render_card(detail: CaseDetail, settings: Settings, head: str | None = None)
                            when=_when(r.requested_at, settings), state=state))
     if detail.legal_steps:
         lines.append(t("Legal steps: {steps}", steps="、".join(legal_label(k) for k in detail.legal_steps)))
+    if detail.court_application_from:
+        lines.append(_court_from(detail.court_application_from))
     if detail.events:
         lines.append(t("<b>Recent history</b>"))
         for e in detail.events[-SHOWN:]:
             who = e.actor or t("the system")
             lines.append(t("• {when} {what} ({who})", when=_when(e.at, settings), what=event_label(e.kind), who=who))
     return "\n".join(lines), card_keyboard(detail)
+
+
+def _court_from(day: date) -> str:
+    return t("The application to the court can be recorded from {day}.", day=short_day(day))
 
 
 def card_keyboard(detail: CaseDetail) -> InlineKeyboardMarkup:
@@ -612,10 +618,11 @@ def _choices(d: CaseDo, detail: CaseDetail) -> tuple[str, InlineKeyboardMarkup]:
     what = Do(d.a)
     child = detail.summary.student_name
     if what is Do.LEGAL:
-        done = set(detail.legal_steps)
-        options = [(i, legal_label(k.value)) for i, k in enumerate(LEGAL_KINDS) if k.value not in done]
+        options = [(i, legal_label(k.value)) for i, k in enumerate(LEGAL_KINDS) if k in detail.legal_steps_open]
         text = t("Which legal step did the township take for {child}? (Recorded only: Quanxue decides nothing.)",
                  child=child)
+        if detail.court_application_from:
+            text += "\n" + _court_from(detail.court_application_from)
     elif what is Do.SUPPORT:
         options = [(i, support_label(k.value)) for i, k in enumerate(SUPPORT_KINDS)]
         text = t("What help does the family of {child} need?", child=child)
@@ -677,6 +684,9 @@ async def case_do(query: CallbackQuery, callback_data: CaseDo, session: AsyncSes
             result = await _run(session, clock, settings, actor, d)
             text, markup = await _card(session, clock, settings, actor, d.i, _done_head(what, result, d.v))
         elif what is Do.LEGAL or (what is Do.CLOSE and OUTCOMES[d.v] is CaseOutcome.OTHER):
+            if what is Do.LEGAL:  # refused now rather than after the note is typed
+                await cs.check_legal_step(session, settings, _policy(settings), clock.now(), actor, d.i,
+                                          LEGAL_KINDS[d.v], expected_stage=STAGES[d.s].value)
             await _ask_note(query, state, d, detail)
             return
         else:
@@ -721,11 +731,13 @@ async def note_typed(message: Message, session: AsyncSession, clock: Clock, sett
         await message.answer(t("This step is over. Send /cases to start again."))
         return
     d = CaseDo(i=data[0], a=data[1], s=data[2], v=data[3], c=1)
+    kept = t("Your note was not recorded; here it is to use again: {note}", note=note)
     try:
         result = await _run(session, clock, settings, actor, d, note)
-        text, markup = await _card(session, clock, settings, actor, d.i, _done_head(Do(d.a), result, d.v))
+        head = _done_head(Do(d.a), result, d.v) + ("" if result.changed else "\n" + kept)
+        text, markup = await _card(session, clock, settings, actor, d.i, head)
     except CaseError as error:
-        await message.answer(refusal(error))
+        await message.answer(refusal(error) + "\n" + kept)  # typed text is never lost
         return
     await message.answer(text, reply_markup=markup)
 

@@ -6,7 +6,8 @@ caller's transaction, and raises `CaseError(code)` on refusal:
 
 - reading: `list_cases`, `case_detail`
 - the school: `record_persuasion`, `report_to_township`, `request_support`, `resolve_referral`, `close_case`
-- the township: `issue_return_order`, `record_legal_step` (only where the policy enables legal steps), `close_case`
+- the township: `issue_return_order`, `record_legal_step` (only where the policy enables legal steps; `check_legal_step`
+  tells beforehand whether it would be refused), `close_case`
 - the class teacher: `record_persuasion`, `student_marked_present` then `close_case(…, RETURNED)`
 - guardians: `answer_persuasion_notice` (the 劝学书 buttons), `request_support`
 - the tick: `run_ladder` (bot.cases.ladder)
@@ -14,6 +15,7 @@ caller's transaction, and raises `CaseError(code)` on refusal:
 
 from .actions import (
     answer_persuasion_notice,
+    check_legal_step,
     close_case,
     issue_return_order,
     record_legal_step,
@@ -85,6 +87,7 @@ __all__ = [
     "Told",
     "answer_persuasion_notice",
     "case_detail",
+    "check_legal_step",
     "close_case",
     "issue_return_order",
     "list_cases",

@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.calendar import load_calendar
-from bot.policy import Duration, Policy, Unit
+from bot.policy import Policy
 from bot.scope import Actor
 from bot.settings import Settings
 from storage.models import (
@@ -40,6 +39,7 @@ from .common import (
     cast_of,
     check_stage,
     clip,
+    deadline_after,
     is_class_teacher,
     is_guardian,
     is_school_officer,
@@ -52,7 +52,7 @@ from .common import (
     tell_many,
     tell_school,
 )
-from .facts import legal_steps_of, report_values_many
+from .facts import legal_step_refusals, legal_steps_of, report_values_many
 from .model import (
     ActionResult,
     Attitude,
@@ -78,11 +78,6 @@ def _enum(kind: type, value: Any) -> Any:
         return kind(value)
     except ValueError:
         raise CaseError(CaseErrorCode.BAD_VALUE, value=str(value)) from None
-
-
-async def _deadline(session: AsyncSession, duration: Duration, school_id: int, today: date) -> date:
-    calendar = await load_calendar(session, school_id) if duration.unit is Unit.SCHOOL_DAYS else None
-    return duration.after(today, calendar)
 
 
 # --- persuasion ---------------------------------------------------------------------------------------------------
@@ -204,7 +199,7 @@ async def issue_return_order(
     check_stage(case, (CaseStage.REPORTED,), expected_stage)
     note = clip(note)
     today = local_today(settings, now)
-    deadline = await _deadline(session, policy.return_order.deadline, case.school_id, today)
+    deadline = await deadline_after(session, policy.return_order.deadline, case.school_id, today)
     case.stage = CaseStage.ORDERED
     case.ordered_at = now
     case.order_deadline = deadline
@@ -228,6 +223,41 @@ async def issue_return_order(
 # --- legal steps ----------------------------------------------------------------------------------------------------
 
 
+async def _legal_step_case(
+    session: AsyncSession, settings: Settings, policy: Policy, now: datetime, actor: Actor, case_id: int,
+    step_kind: LegalStepKind | str, expected_stage: str | None, *, lock: bool = True,
+) -> tuple[Case, LegalStepKind, bool]:
+    """The checks of `record_legal_step`: the case, the step, and whether it is recorded already."""
+    if not policy.legal_steps.enabled:
+        raise CaseError(CaseErrorCode.DISABLED)
+    case, _student, _class = await case_for(session, actor, case_id, lock=lock)
+    if not is_township_officer(actor, case):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    check_stage(case, (CaseStage.ORDERED, CaseStage.LEGAL), expected_stage)
+    kind = _enum(LegalStepKind, step_kind)
+    recorded = await legal_steps_of(session, case.id)
+    refused = await legal_step_refusals(session, settings, policy, case, recorded, local_today(settings, now))
+    if kind in refused:
+        raise refused[kind]
+    return case, kind, kind.value in {step for step, _ in recorded}
+
+
+async def check_legal_step(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    case_id: int,
+    step_kind: LegalStepKind | str,
+    *,
+    expected_stage: str | None = None,
+) -> None:
+    """Raise what `record_legal_step` would raise for this step now, recording nothing: asked before the step's
+    note is, so that nobody types a note for a step that is then refused."""
+    await _legal_step_case(session, settings, policy, now, actor, case_id, step_kind, expected_stage, lock=False)
+
+
 async def record_legal_step(
     session: AsyncSession,
     settings: Settings,
@@ -243,30 +273,14 @@ async def record_legal_step(
     """Record a legal step the township took (notice of intended penalty, penalty decision, demand for
     performance, application to the court). Only where the policy enables legal steps (else DISABLED); a township
     officer; on an ORDERED case whose order deadline has passed, or a LEGAL one (else TOO_EARLY). The court
-    application only `legal_steps.court_after_demand` after the demand (行政强制法 art. 54). Recording a kind
-    again changes nothing. The product records these steps; it never decides them."""
-    if not policy.legal_steps.enabled:
-        raise CaseError(CaseErrorCode.DISABLED)
-    case, _student, _class = await case_for(session, actor, case_id)
-    if not is_township_officer(actor, case):
-        raise CaseError(CaseErrorCode.NOT_ALLOWED)
-    check_stage(case, (CaseStage.ORDERED, CaseStage.LEGAL), expected_stage)
-    kind = _enum(LegalStepKind, step_kind)
+    application only `legal_steps.court_after_demand` after the demand (行政强制法 art. 54; `facts.
+    legal_step_refusals`). Recording a kind again changes nothing. The product records these steps; it never
+    decides them."""
     note = clip(note)
-    today = local_today(settings, now)
-    if case.stage == CaseStage.ORDERED and case.order_deadline is not None and today <= case.order_deadline:
-        raise CaseError(CaseErrorCode.TOO_EARLY, until=case.order_deadline)
-    recorded = await legal_steps_of(session, case.id)
-    if kind.value in {step for step, _ in recorded}:
+    case, kind, recorded = await _legal_step_case(session, settings, policy, now, actor, case_id, step_kind,
+                                                  expected_stage)
+    if recorded:
         return ActionResult(await summary_of(session, settings, policy, now, case), changed=False)
-    if kind is LegalStepKind.COURT_APPLICATION:
-        demand = next((at for step, at in recorded if step == LegalStepKind.DEMAND_FOR_PERFORMANCE), None)
-        if demand is None:
-            raise CaseError(CaseErrorCode.TOO_EARLY, needs=LegalStepKind.DEMAND_FOR_PERFORMANCE.value)
-        earliest = await _deadline(session, policy.legal_steps.court_after_demand, case.school_id,
-                                   local_today(settings, demand))
-        if today < earliest:
-            raise CaseError(CaseErrorCode.TOO_EARLY, until=earliest)
     case.stage = CaseStage.LEGAL
     add_event(session, now, case, actor, "legal_step", stage=CaseStage.LEGAL.value, step=kind.value, note=note)
     cast = await cast_of(session, case)
@@ -317,7 +331,7 @@ async def close_case(
     case.outcome = outcome.value
     case.outcome_note = note
     if outcome is CaseOutcome.RETURNED:
-        case.watch_until = await _deadline(session, policy.watch.after_return, case.school_id, today)
+        case.watch_until = await deadline_after(session, policy.watch.after_return, case.school_id, today)
     add_event(session, now, case, actor, "closed", stage=CaseStage.CLOSED.value, outcome=outcome.value, note=note,
               watch_until=case.watch_until.isoformat() if case.watch_until else None)
     cast = await cast_of(session, case)

@@ -13,9 +13,10 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.calendar import load_calendar
 from bot.clock import to_local
 from bot.notices import Action, Delivery
-from bot.policy import Policy
+from bot.policy import Duration, Policy, Unit
 from bot.scope import Actor
 from bot.settings import Settings
 from storage.models import (
@@ -49,6 +50,12 @@ TOWNSHIP_STAGES = (CaseStage.REPORTED, CaseStage.ORDERED, CaseStage.LEGAL)
 
 def local_today(settings: Settings, now: datetime) -> date:
     return to_local(now, settings.tz).date()
+
+
+async def deadline_after(session: AsyncSession, duration: Duration, school_id: int, day: date) -> date:
+    """The day `duration` after `day` (school days counted on the school's calendar)."""
+    calendar = await load_calendar(session, school_id) if duration.unit is Unit.SCHOOL_DAYS else None
+    return duration.after(day, calendar)
 
 
 def case_ref(case: Case, settings: Settings) -> str:

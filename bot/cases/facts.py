@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.policy import Policy
 from bot.settings import Settings
-from storage.models import Absence, AbsenceReply, Case, CaseEvent, Person, PersuasionAttempt
+from storage.models import Absence, AbsenceReply, Case, CaseEvent, CaseStage, Person, PersuasionAttempt
 
-from .common import COUNTED_REASONS, Cast, case_ref
-from .model import LEGAL_ORDER, LegalStepKind
+from .common import COUNTED_REASONS, Cast, case_ref, deadline_after, local_today
+from .model import LEGAL_ORDER, CaseError, CaseErrorCode, LegalStepKind
 
 
 async def family_answers_many(session: AsyncSession, cases: list[Case], casts: dict[int, Cast]
@@ -122,3 +123,34 @@ async def legal_steps_of(session: AsyncSession, case_id: int) -> list[tuple[str,
 def next_legal_step(recorded: list[str]) -> LegalStepKind | None:
     done = set(recorded)
     return next((kind for kind in LEGAL_ORDER if kind.value not in done), None)
+
+
+async def court_application_from(session: AsyncSession, settings: Settings, policy: Policy, case: Case,
+                                 recorded: list[tuple[str, datetime]]) -> date | None:
+    """The first day the application to the court may be recorded: `legal_steps.court_after_demand` after the
+    demand for performance (行政强制法 art. 54). None while no demand is recorded."""
+    demand = next((at for step, at in recorded if step == LegalStepKind.DEMAND_FOR_PERFORMANCE), None)
+    if demand is None:
+        return None
+    return await deadline_after(session, policy.legal_steps.court_after_demand, case.school_id,
+                                local_today(settings, demand))
+
+
+async def legal_step_refusals(session: AsyncSession, settings: Settings, policy: Policy, case: Case,
+                              recorded: list[tuple[str, datetime]], today: date) -> dict[LegalStepKind, CaseError]:
+    """Why a legal step not recorded yet cannot be recorded on `case` today (one not in the answer can be). None can
+    while the 复学通知书's deadline has not passed; the application to the court needs the demand for performance
+    recorded `legal_steps.court_after_demand` before. Stage and policy are checked by the caller."""
+    done = {step for step, _ in recorded}
+    waiting = [kind for kind in LEGAL_ORDER if kind.value not in done]
+    if case.stage == CaseStage.ORDERED and case.order_deadline is not None and today <= case.order_deadline:
+        return {kind: CaseError(CaseErrorCode.TOO_EARLY, until=case.order_deadline) for kind in waiting}
+    refused = {}
+    if LegalStepKind.COURT_APPLICATION in waiting:
+        earliest = await court_application_from(session, settings, policy, case, recorded)
+        if earliest is None:
+            refused[LegalStepKind.COURT_APPLICATION] = CaseError(
+                CaseErrorCode.TOO_EARLY, needs=LegalStepKind.DEMAND_FOR_PERFORMANCE.value)
+        elif today < earliest:
+            refused[LegalStepKind.COURT_APPLICATION] = CaseError(CaseErrorCode.TOO_EARLY, until=earliest)
+    return refused

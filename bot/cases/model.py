@@ -266,6 +266,8 @@ class CaseDetail:
     next_legal_step: LegalStepKind | None  # None when legal steps are disabled or all are recorded
     actions: frozenset[CaseAction]  # what this actor may do now
     in_charge: bool = False  # the actor works on this case: its school's officer, its class teacher, its township's
+    legal_steps_open: tuple[LegalStepKind, ...] = ()  # the legal steps that may be recorded today, in order
+    court_application_from: date | None = None  # a demand is recorded, and the application to the court is not due
 
 
 # --- results ------------------------------------------------------------------------------------------------------

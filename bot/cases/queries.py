@@ -5,6 +5,7 @@ Viewing a child's file is logged (未成年人网络保护条例 art. 36): an au
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 
 from sqlalchemy import false, or_, select
@@ -38,8 +39,9 @@ from .common import (
     local_today,
     summarize,
 )
-from .facts import family_answers, legal_steps_of, next_legal_step
+from .facts import family_answers, legal_step_refusals, legal_steps_of, next_legal_step
 from .model import (
+    LEGAL_ORDER,
     AbsenceDay,
     AttemptView,
     CaseAction,
@@ -48,6 +50,7 @@ from .model import (
     EventView,
     FamilyAnswer,
     GuardianView,
+    LegalStepKind,
     ReferralView,
 )
 
@@ -173,7 +176,17 @@ async def case_detail(
                      r.resolved_at, r.note)
         for r in referral_rows
     )
-    legal = [step for step, _ in await legal_steps_of(session, case.id)]
+    recorded = await legal_steps_of(session, case.id)
+    legal = [step for step, _ in recorded]
+    today = local_today(settings, now)
+    legal_open: tuple[LegalStepKind, ...] = ()
+    court_from = None
+    if policy.legal_steps.enabled and case.stage in (CaseStage.ORDERED, CaseStage.LEGAL):
+        refused = await legal_step_refusals(session, settings, policy, case, recorded, today)
+        legal_open = tuple(k for k in LEGAL_ORDER if k.value not in legal and k not in refused)
+        court = refused.get(LegalStepKind.COURT_APPLICATION)
+        if court is not None and case.stage == CaseStage.LEGAL:  # a demand recorded: the day the court may follow
+            court_from = court.details.get("until")
     return CaseDetail(
         summary=summary,
         persuasion_deadline=case.persuasion_deadline,
@@ -188,8 +201,10 @@ async def case_detail(
         events=events,
         legal_steps=tuple(legal),
         next_legal_step=next_legal_step(legal) if policy.legal_steps.enabled else None,
-        actions=available_actions(actor, case, school_class.id, policy, local_today(settings, now), legal),
+        actions=available_actions(actor, case, school_class.id, legal_open),
         in_charge=staff,
+        legal_steps_open=legal_open,
+        court_application_from=court_from,
     )
 
 
@@ -200,9 +215,10 @@ async def _add_names(session: AsyncSession, names: dict[int, str], ids: set[int 
 
 
 def available_actions(
-    actor: Actor, case: Case, class_id: int, policy: Policy, today: date, legal: list[str]
+    actor: Actor, case: Case, class_id: int, legal_open: Collection[LegalStepKind]
 ) -> frozenset[CaseAction]:
-    """What `actor` may do on `case` now (the actions check the same rules again when called)."""
+    """What `actor` may do on `case` now (the actions check the same rules again when called). `legal_open`: the
+    legal steps that may be recorded today (none where the policy provides none)."""
     if case.stage == CaseStage.CLOSED:
         return frozenset()
     school, township = is_school_officer(actor, case), is_township_officer(actor, case)
@@ -214,9 +230,7 @@ def available_actions(
         can.add(CaseAction.REPORT)
     if township and case.stage == CaseStage.REPORTED:
         can.add(CaseAction.ISSUE_ORDER)
-    if (township and policy.legal_steps.enabled and next_legal_step(legal) is not None
-            and (case.stage == CaseStage.LEGAL
-                 or (case.stage == CaseStage.ORDERED and case.order_deadline and today > case.order_deadline))):
+    if township and legal_open:
         can.add(CaseAction.LEGAL_STEP)
     if school or township:
         can.add(CaseAction.CLOSE)

@@ -15,12 +15,12 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from bot.cases import run_ladder
+from bot.cases import LegalStepKind, run_ladder
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
 from bot.policy import load_policy
 from bot.settings import Settings
-from handlers.cases import STAGES, CaseCard, CaseDo, Do
+from handlers.cases import LEGAL_KINDS, STAGES, CaseCard, CaseDo, Do
 from storage.models import (
     Absence,
     AuditEvent,
@@ -361,7 +361,8 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
     assert "复学通知书期限已过（系统）" in card.text  # the tick's step in the history, by name
     await township.tap("⚖️ 记录法律措施", card)
     assert "乡镇对李明的监护人采取了哪项法律措施" in card.text and "仅作记录" in card.text
-    assert card.buttons() == ["行政处罚告知书", "行政处罚决定书", "催告书", "申请法院强制执行", "◀ 返回案件"]
+    # the application to the court is offered only once it is allowed: 10 days after a demand for performance
+    assert card.buttons() == ["行政处罚告知书", "行政处罚决定书", "催告书", "◀ 返回案件"]
     await township.tap("行政处罚告知书", card)
     assert "请输入简短备注（如文书编号）" in card.text
     assert card.buttons() == ["⚖️ 不加备注，直接记录", "◀ 返回案件"]
@@ -388,16 +389,25 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
     assert "⚖️ 已记录：催告书。" in done.text and "法律措施：行政处罚告知书、催告书" in done.text
     assert (await events(app, case_id, "legal_step"))[-1].details["note"] is None
 
-    # the application to the court: only 10 days after the demand (行政强制法 art. 54)
+    # the application to the court: only 10 days after the demand (行政强制法 art. 54). Until then it is not offered,
+    # and the card says from when it can be recorded
+    court_from = "申请法院强制执行：10月1日周四起可以记录。"
+    assert court_from in done.text
     await township.tap("⚖️ 记录法律措施", done)
-    await township.tap("申请法院强制执行", done)
-    await township.tap("⚖️ 不加备注，直接记录", done)
-    assert township.callback_answers[-1] == "现在还不能进行这一步（相关日期：10月1日周四）。"
-    produced = await township.send("（2026）青0102行审3号")  # the refused step is over: this text records nothing
-    assert not any("已记录" in r.text for r in produced)
+    assert done.buttons() == ["行政处罚决定书", "◀ 返回案件"] and court_from in done.text
+    # a tap on it all the same (a forged button) is refused at once, before any note is asked for
+    court = LEGAL_KINDS.index(LegalStepKind.COURT_APPLICATION)
+    for confirmed in (0, 1):
+        forged = CaseDo(i=case_id, a=Do.LEGAL, s=STAGES.index(CaseStage.LEGAL), v=court, c=confirmed).pack()
+        assert await township.tap_data(forged, done.message_id) == []
+        assert township.callback_answers[-1] == "现在还不能进行这一步（相关日期：10月1日周四）。"
+        assert "请输入简短备注" not in done.text and done.buttons() == ["行政处罚决定书", "◀ 返回案件"]
+    [reply] = await township.send("（2026）青0102行审3号")  # no note was asked for: this text records nothing
+    assert "已记录" not in reply.text and "没有看懂" in reply.text
     assert len(await events(app, case_id, "legal_step")) == 2
     clock.set(datetime.fromisoformat("2026-10-01T09:00:00+08:00"))
     card = await open_card(township)
+    assert "起可以记录" not in card.text
     await township.tap("⚖️ 记录法律措施", card)
     assert card.buttons() == ["行政处罚决定书", "申请法院强制执行", "◀ 返回案件"]
     await township.tap("申请法院强制执行", card)
@@ -436,6 +446,29 @@ async def test_without_legal_steps_in_the_policy_the_township_keeps_pressing(app
     # someone out of scope keeps the refusal
     assert await people.stranger.tap_data(forged, card.message_id) == []
     assert people.stranger.callback_answers[-1] == "您无权查看或处理此案件。"
+
+
+@pytest.mark.parametrize("policy", [LEGAL_STEPS], ids=["legal-steps-enabled"])
+async def test_a_note_typed_for_a_step_refused_meanwhile_is_given_back(app, people, world, clock):
+    case_id = await order_issued(app, people, world, clock)
+    township, officer = people.township, people.officer
+    await tick(app, clock, "2026-09-21T09:00:00+08:00")
+    card = await open_card(township)
+    await township.tap("⚖️ 记录法律措施", card)
+    await township.tap("行政处罚告知书", card)
+    assert "请输入简短备注（如文书编号）" in card.text
+
+    # meanwhile the school closes the case: the child has moved to a school in another province
+    school_card = await open_card(officer)
+    await officer.tap("✅ 结案", school_card)
+    await officer.tap("已转学", school_card)
+    await officer.tap("✅ 确认结案", school_card)
+    assert (await case_row(app, case_id)).stage == CaseStage.CLOSED
+
+    note = "青教罚告〔2026〕3号：已于9月20日送达"
+    [reply] = await township.send(note)
+    assert "案件已有新进展" in reply.text and f"您输入的备注没有记录，原文如下，可以再用：{note}" in reply.text
+    assert await events(app, case_id, "legal_step") == [] and await audits(app, "case.legal_step") == []
 
 
 @pytest.mark.parametrize("policy", [LEGAL_STEPS], ids=["legal-steps-enabled"])
