@@ -1,8 +1,10 @@
 """A guardian's answer to an absence notice: checked, stored, audited and forwarded to the class teacher.
 
 A guardian may answer late and may change the answer: every answer is a new `AbsenceReply` (the newest counts,
-earlier ones stay as history) and reaches the teacher as a `guardian_reply` notice. Tapping the same answer again
-changes nothing and sends nothing. No aiogram here: the handlers call these functions.
+earlier ones stay as history) and reaches the teacher as a `guardian_reply` notice. When no class teacher can be
+reached in the bot (none linked, or they blocked it), the school's officers receive it instead, so that the school
+always learns what the family said (a request to call above all). Tapping the same answer again changes nothing and
+sends nothing. No aiogram here: the handlers call these functions.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class ReplyResult:
     student: Student | None = None
     reply: AbsenceReply | None = None
     previous: AbsenceReply | None = None  # this guardian's answer before this one
-    forwarded: list[Delivery] = field(default_factory=list)  # one per teacher told
+    forwarded: list[Delivery] = field(default_factory=list)  # one per class teacher told
+    to_school: list[Delivery] = field(default_factory=list)  # one per school officer told, when no teacher was reached
 
     @property
     def ok(self) -> bool:
@@ -57,7 +60,15 @@ class ReplyResult:
 
     @property
     def teacher_reached(self) -> bool:
-        return any(d in (Delivery.QUEUED, Delivery.DUPLICATE) for d in self.forwarded)
+        return _reached(self.forwarded)
+
+    @property
+    def school_reached(self) -> bool:
+        return _reached(self.to_school)
+
+
+def _reached(deliveries: list[Delivery]) -> bool:
+    return any(d in (Delivery.QUEUED, Delivery.DUPLICATE) for d in deliveries)
 
 
 async def absence_in_scope(session: AsyncSession, actor: Actor | None, absence_id: int) -> Absence | None:
@@ -127,14 +138,23 @@ async def record_reply(
         "text": text or "",
         "changed": previous is not None,
         "previous_answer": previous.answer if previous is not None else "",
+        "to_school": False,
     }
-    forwarded = []
-    for teacher in await class_teachers(session, student.class_id):
-        forwarded.append(await enqueue_notice(
-            session, settings, now, teacher, "guardian_reply", values, f"guardian-reply:{reply.id}:{teacher.id}",
-            entity="absence", entity_id=absence.id,
-        ))
-    return ReplyResult(ReplyStatus.RECORDED, absence, student, reply, previous, forwarded)
+    teachers = await teachers_of_class(session, student.class_id)
+    forwarded = [await _forward(session, settings, now, teacher, values, reply, absence) for teacher in teachers]
+    to_school = []
+    if not _reached(forwarded):  # nobody would hear it: the school's officers do, in the teachers' place
+        told = {teacher.id for teacher in teachers}
+        to_school = [await _forward(session, settings, now, officer, values | {"to_school": True}, reply, absence)
+                     for officer in await school_officers(session, student.school_class.school_id)
+                     if officer.id not in told]
+    return ReplyResult(ReplyStatus.RECORDED, absence, student, reply, previous, forwarded, to_school)
+
+
+async def _forward(session: AsyncSession, settings: Settings, now: datetime, person: Person, values: dict,
+                   reply: AbsenceReply, absence: Absence) -> Delivery:
+    return await enqueue_notice(session, settings, now, person, "guardian_reply", values,
+                                f"guardian-reply:{reply.id}:{person.id}", entity="absence", entity_id=absence.id)
 
 
 def _excuse_if_sick(session: AsyncSession, now: datetime, actor: Actor, absence: Absence, answer: GuardianAnswer,
@@ -157,18 +177,28 @@ def _excuse_if_sick(session: AsyncSession, now: datetime, actor: Actor, absence:
 
 async def class_teachers(session: AsyncSession, class_id: int) -> list[Person]:
     """The class's teachers; when the class has none, the school's admins and principal take their place."""
-    teachers = list(await session.scalars(
+    teachers = await teachers_of_class(session, class_id)
+    if teachers:
+        return teachers
+    school_id = await session.scalar(select(SchoolClass.school_id).where(SchoolClass.id == class_id))
+    return await school_officers(session, school_id)
+
+
+async def teachers_of_class(session: AsyncSession, class_id: int) -> list[Person]:
+    return list(await session.scalars(
         select(Person).join(StaffRole, StaffRole.person_id == Person.id)
         .where(StaffRole.role == Role.CLASS_TEACHER, StaffRole.class_id == class_id).order_by(StaffRole.id)
     ))
-    if teachers:
-        return teachers
-    school_id = select(SchoolClass.school_id).where(SchoolClass.id == class_id).scalar_subquery()
-    return list(await session.scalars(
+
+
+async def school_officers(session: AsyncSession, school_id: int | None) -> list[Person]:
+    """The school's admins (控辍专干) and principal, each once."""
+    people = await session.scalars(
         select(Person).join(StaffRole, StaffRole.person_id == Person.id)
         .where(StaffRole.role.in_((Role.SCHOOL_ADMIN, Role.PRINCIPAL)), StaffRole.school_id == school_id)
         .order_by(StaffRole.id)
-    ))
+    )
+    return list({person.id: person for person in people}.values())
 
 
 @dataclass(frozen=True)

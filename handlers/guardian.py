@@ -190,9 +190,11 @@ def _thanks(result: ReplyResult) -> str:
         lines.append(t("Your words: “{text}”", text=result.reply.text))
     if result.teacher_reached:
         lines.append(t("The class teacher has been told."))
+    elif result.school_reached:
+        lines.append(t("The class teacher cannot be reached in the bot right now, so the school has been told."))
     else:
-        lines.append(t("Your answer is saved, but the class teacher is not on Quanxue yet. "
-                       "If it is urgent, please call the school."))
+        lines.append(t("Your answer is saved, but the class teacher cannot be reached in the bot right now. "
+                       "Please phone the school."))
     lines.append(t("You can change your answer with the buttons on the notice."))
     return "\n".join(lines)
 

@@ -28,13 +28,15 @@ from storage.models import (
     LeaveStatus,
     OutboxMessage,
     Person,
+    Role,
     RollCall,
+    StaffRole,
     Student,
 )
 from tests.flows.conftest import TOKEN
 from tests.seed import World, link
 
-TEACHER_ID, FATHER_ID, GRANDMA_ID, ZHANG_FATHER_ID = 101, 201, 202, 203
+TEACHER_ID, FATHER_ID, GRANDMA_ID, ZHANG_FATHER_ID, OFFICER_ID, PRINCIPAL_ID = 101, 201, 202, 203, 301, 302
 TODAY = date(2026, 9, 7)
 LEAVE_MENU = "📝 请假"
 ROLL_MENU = "📋 点名"
@@ -333,12 +335,54 @@ async def test_please_call_me_when_the_teacher_is_not_on_quanxue(app, people, wo
     produced = await father.tap("请老师联系我", notice)
     [thanks] = [r for r in produced if r is not notice]
     assert "李明（9月7日周一）的回复：请老师联系我" in thanks.text
-    assert "回复已保存，但班主任还没有使用劝学。如有急事，请给学校打电话。" in thanks.text
-    assert "已经转告班主任" not in thanks.text
+    # nobody at the school is on Quanxue either (the school officer has not linked): the guardian is asked to phone
+    assert "回复已保存，但现在无法通过劝学联系到班主任，请给学校打电话。" in thanks.text
+    assert "已经转告" not in thanks.text and "还没有使用劝学" not in thanks.text
     [reply] = await replies(app)
     assert (reply.absence_id, reply.answer) == (ids["李明"], "call_me")
     async with app.sessions() as session:
         assert await session.scalar(select(OutboxMessage).where(OutboxMessage.template == "guardian_reply")) is None
+
+
+async def test_an_answer_goes_to_the_school_when_no_class_teacher_can_be_reached(app, people, world, clock, telegram):
+    async with app.sessions() as session, session.begin():  # the school officer and the principal are on Quanxue
+        principal = Person(name="周校长", phone="13900000202", created_at=clock.now(), updated_at=clock.now())
+        session.add(principal)
+        await session.flush()
+        session.add(StaffRole(person_id=principal.id, role=Role.PRINCIPAL, school_id=world.school.id))
+        await link(session, world.officer, OFFICER_ID, clock.now())
+        await link(session, principal, PRINCIPAL_ID, clock.now())
+    officer, head = opened(telegram, OFFICER_ID, "强"), opened(telegram, PRINCIPAL_ID, "校长")
+    father, teacher = people.father, people.teacher
+    ids = await absent(app, world, clock, {world.li_ming: "unexplained"})
+    await teacher.block()  # the class teacher blocked the bot
+    async with app.sessions() as session:
+        assert not (await session.scalar(select(ContactPoint).where(
+            ContactPoint.person_id == world.teacher.id))).reachable
+
+    notice = notice_of(father)
+    produced = await father.tap("请老师联系我", notice)
+    [thanks] = [r for r in produced if r is not notice]
+    assert "现在无法通过劝学联系到班主任，已经转告学校。" in thanks.text
+    assert "还没有使用劝学" not in thanks.text and "请给学校打电话" not in thanks.text
+    await app.sender.drain()
+    for person in (officer, head):
+        assert person.last().text == ("家长回复：李明（三年级1班）9月7日缺课\n李建国（父亲）回复：请老师联系我\n"
+                                      "家长希望老师打电话联系，请尽快回电。\n"
+                                      "班主任现在无法通过劝学收到这条回复，所以转给学校：请转告班主任，或直接联系家长。")
+    assert teacher.bot_messages() == []
+
+    # the teacher is back on Quanxue: the next answer goes to the teacher alone
+    await teacher.unblock()
+    clock.advance(timedelta(minutes=5))
+    await father.tap("家里有事", notice)
+    await app.sender.drain()
+    assert "李建国（父亲）更改了回复：家里有事" in teacher.last().text and "转给学校" not in teacher.last().text
+    async with app.sessions() as session:
+        forwarded = (await session.execute(select(OutboxMessage.person_id, OutboxMessage.entity_id).where(
+            OutboxMessage.template == "guardian_reply").order_by(OutboxMessage.id))).all()
+    assert forwarded == [(world.officer.id, ids["李明"]), (principal.id, ids["李明"]), (world.teacher.id, ids["李明"])]
+    assert [r.answer for r in await replies(app)] == ["call_me", "family"]
 
 
 # --- leave --------------------------------------------------------------------------------------------------------
