@@ -10,7 +10,7 @@ sends nothing. No aiogram here: the handlers call these functions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.absence_notices import asks_reply
+from bot.calendar import load_calendar
+from bot.clock import to_local
 from bot.notices import Delivery, enqueue_notice
 from bot.scope import Actor
 from bot.settings import Settings
@@ -139,6 +141,7 @@ async def record_reply(
         "changed": previous is not None,
         "previous_answer": previous.answer if previous is not None else "",
         "to_school": False,
+        "back_on": await _back_on(session, settings, now, student) if answer is GuardianAnswer.BACK_TOMORROW else None,
     }
     teachers = await teachers_of_class(session, student.class_id)
     forwarded = [await _forward(session, settings, now, teacher, values, reply, absence) for teacher in teachers]
@@ -149,6 +152,14 @@ async def record_reply(
                      for officer in await school_officers(session, student.school_class.school_id)
                      if officer.id not in told]
     return ReplyResult(ReplyStatus.RECORDED, absence, student, reply, previous, forwarded, to_school)
+
+
+async def _back_on(session: AsyncSession, settings: Settings, now: datetime, student: Student) -> date | None:
+    """The day "back tomorrow" means: the next school day on the school's calendar after the day of the answer
+    (Monday for an answer on a Friday, the first day after a holiday)."""
+    calendar = await load_calendar(session, student.school_class.school_id)
+    days = calendar.school_days_after(to_local(now, settings.tz).date(), 1)
+    return days[0] if days else None
 
 
 async def _forward(session: AsyncSession, settings: Settings, now: datetime, person: Person, values: dict,

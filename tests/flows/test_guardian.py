@@ -267,8 +267,8 @@ async def test_back_tomorrow_reaches_the_teacher_and_ends_the_chasing(app, peopl
         assert (await session.get(Absence, ids["李明"])).excused is False  # only "sick" excuses the day
     await app.sender.drain()
     told = teacher.last()
-    assert told.text == "家长回复：李明（三年级1班）9月7日缺课\n李建国（父亲）回复：明天返校"
-    assert "<b>明天返校</b>" in told.raw and told.buttons() == []
+    assert told.text == "家长回复：李明（三年级1班）9月7日缺课\n李建国（父亲）回复：明天（9月8日周二）返校"
+    assert "<b>明天（9月8日周二）返校</b>" in told.raw and told.buttons() == []
 
     # the answer ends the chasing for 李明: at 12:30 only 张奶奶, who has not answered, is reminded; at 17:00 the
     # teacher is asked to phone about 张小红 alone
@@ -279,6 +279,34 @@ async def test_back_tomorrow_reaches_the_teacher_and_ends_the_chasing(app, peopl
     assert len(father.bot_messages()) == before
     phone = teacher.last().text
     assert "请电话联系家长" in phone and "张小红" in phone and "李明" not in phone
+
+
+@pytest.mark.parametrize(("answered", "meant", "meant_en"), [
+    ("2026-09-11T19:30:00+08:00", "明天（9月14日周一）返校", "back tomorrow (Mon, Sep 14)"),  # a Friday evening
+    ("2026-09-24T18:00:00+08:00", "明天（9月28日周一）返校", "back tomorrow (Mon, Sep 28)"),  # before 中秋节 (Fri 9-25)
+    ("2026-09-30T12:00:00+08:00", "明天（10月8日周四）返校", "back tomorrow (Thu, Oct 8)"),  # before the National Day
+], ids=["friday", "before-mid-autumn", "before-national-day"])
+async def test_back_tomorrow_names_the_next_school_day(app, people, world, clock, answered, meant, meant_en):
+    clock.set(datetime.fromisoformat(answered).replace(hour=8, minute=30))
+    day = clock.now().date()
+    ids = await absent(app, world, clock, {world.li_ming: "unexplained", world.zhang_xiaohong: "unexplained"},
+                       day=day)
+    clock.set(datetime.fromisoformat(answered))
+    father, teacher, grandma = people.father, people.teacher, people.grandma
+    await father.tap("明天返校", notice_of(father))
+    await app.sender.drain()
+    told = teacher.last()
+    assert told.text == f"家长回复：李明（三年级1班）{day.month}月{day.day}日缺课\n李建国（父亲）回复：{meant}"
+    assert f"<b>{meant}</b>" in told.raw
+    [reply] = await replies(app)
+    assert (reply.absence_id, reply.answer) == (ids["李明"], "back_tomorrow")
+
+    # a teacher who reads English reads the day in English
+    async with app.sessions() as session, session.begin():
+        (await session.get(Person, world.teacher.id)).locale = "en"
+    await grandma.tap("Back tomorrow", notice_of(grandma))
+    await app.sender.drain()
+    assert f"张奶奶 (奶奶) answered: {meant_en}" in teacher.last().text
 
 
 async def test_please_call_me_asks_the_teacher_to_call_back(app, people, world, clock, telegram):
@@ -302,14 +330,14 @@ async def test_please_call_me_asks_the_teacher_to_call_back(app, people, world, 
     await father.tap("明天返校", notice_of(father))
     await app.sender.drain()
     told = teacher.last().text
-    assert "张伟（父亲）回复：明天返校" in told and "更改" not in told and "请尽快回电" not in told
+    assert "张伟（父亲）回复：明天（9月8日周二）返校" in told and "更改" not in told and "请尽快回电" not in told
 
     # the grandmother changes her answer: the teacher sees the change, and no call is asked for any more
     await grandma.tap("Back tomorrow", notice)
     assert notice.buttons() == ["Sick", "Family matter", "✓ Back tomorrow", "Please call me", "Other"]
     await app.sender.drain()
     told = teacher.last().text
-    assert "张奶奶（奶奶）更改了回复：明天返校" in told and "之前的回复：请老师联系我" in told
+    assert "张奶奶（奶奶）更改了回复：明天（9月8日周二）返校" in told and "之前的回复：请老师联系我" in told
     assert "请尽快回电" not in told
     stored = await replies(app)
     assert [(r.person_id, r.answer) for r in stored] == [
