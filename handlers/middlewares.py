@@ -26,8 +26,8 @@ class DatabaseMiddleware(BaseMiddleware):
 
     Puts `session`, `person` (or None for someone not linked) and `actor` (their roles and children) in the data.
     For an update that `deferred_lookup` picks (taps the roll call's working copy serves), the person is not looked
-    up here: its handler does that only if it needs to, so such a tap touches no table. The session connects on
-    its first query, so an update that makes none costs the database nothing.
+    up here: its handler does that only if it needs to, so such a tap touches no table. The transaction begins
+    with the first query, so an update that makes none costs the database nothing.
     When the transaction queued notices, `on_notices` is called after the commit (it wakes the sender).
     """
 
@@ -43,14 +43,15 @@ class DatabaseMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        async with self.sessions() as session:
-            async with session.begin():
-                data["session"] = session
-                data["person"] = data["actor"] = None
-                data["lookup_deferred"] = self.deferred_lookup(event)
-                if user is not None and not data["lookup_deferred"]:
-                    data["person"], data["actor"] = await actor_by_contact(session, Channel.TELEGRAM, str(user.id))
-                result = await handler(event, data)
+        async with self.sessions() as session:  # closing rolls back whatever was not committed
+            data["session"] = session
+            data["person"] = data["actor"] = None
+            data["lookup_deferred"] = self.deferred_lookup(event)
+            if user is not None and not data["lookup_deferred"]:
+                data["person"], data["actor"] = await actor_by_contact(session, Channel.TELEGRAM, str(user.id))
+            result = await handler(event, data)
+            if session.in_transaction():  # it begins with the first query
+                await session.commit()
             if session.info.pop(NOTICES_QUEUED, False):
                 self.on_notices()
             return result
