@@ -293,11 +293,12 @@ async def test_a_correction_withdraws_the_absence_and_is_audited(sessions, clock
     assert len(await outbox(sessions, "absence_correction")) == 1
 
 
-async def test_a_guardian_excused_absence_corrected_to_present_tells_the_guardian(sessions, clock, settings, world):
+async def excused_by_the_father(sessions, clock, settings, world) -> int:
+    """李明 recorded absent (reason unknown); his linked father answers "sick", which excuses it. The roll call id."""
     async with sessions() as session, session.begin():
         await link(session, world.father_li, 5001, clock.now())
     view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
-    r, now, tz = view.roll_call_id, clock.now(), settings.tz
+    r, now = view.roll_call_id, clock.now()
     await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0,
                working=toggled(view, world.li_ming.id))
     await call(sessions, world.teacher, rc.set_reason, settings, now, ACTOR, r, world.li_ming.id,
@@ -305,8 +306,13 @@ async def test_a_guardian_excused_absence_corrected_to_present_tells_the_guardia
     [absence] = await absences(sessions)
     reply = await call(sessions, world.father_li, record_reply, settings, now, ACTOR, absence.id, "sick")
     assert reply.status is ReplyStatus.RECORDED
-    assert (await absences(sessions))[0].excused  # the father's "sick" excused it
+    assert (await absences(sessions))[0].excused
+    return r
 
+
+async def test_a_guardian_excused_absence_corrected_to_present_tells_the_guardian(sessions, clock, settings, world):
+    r = await excused_by_the_father(sessions, clock, settings, world)
+    now, tz = clock.now(), settings.tz
     reopened = await call(sessions, world.teacher, rc.reopen, now, ACTOR, r, tz)
     summary = await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=1,
                          working=toggled(reopened, world.li_ming.id))
@@ -316,16 +322,8 @@ async def test_a_guardian_excused_absence_corrected_to_present_tells_the_guardia
 
 
 async def test_only_unexplained_takes_back_a_guardians_excuse(sessions, clock, settings, world):
-    async with sessions() as session, session.begin():
-        await link(session, world.father_li, 5001, clock.now())
-    view = await open_as(sessions, clock, settings, world.teacher, world.school_class.id)
-    r, now, tz = view.roll_call_id, clock.now(), settings.tz
-    await call(sessions, world.teacher, rc.submit, settings, now, ACTOR, r, revision=0,
-               working=toggled(view, world.li_ming.id))
-    await call(sessions, world.teacher, rc.set_reason, settings, now, ACTOR, r, world.li_ming.id,
-               AbsenceReason.UNKNOWN, revision=0)
-    [absence] = await absences(sessions)
-    await call(sessions, world.father_li, record_reply, settings, now, ACTOR, absence.id, "sick")
+    r = await excused_by_the_father(sessions, clock, settings, world)
+    now, tz = clock.now(), settings.tz
     for revision, reason, excused in ((1, AbsenceReason.SICK, True), (2, AbsenceReason.UNEXPLAINED, False)):
         reopened = await call(sessions, world.teacher, rc.reopen, now, ACTOR, r, tz)
         changed = toggled(toggled(reopened, world.li_ming.id), world.li_ming.id)  # marked again: asks the reason

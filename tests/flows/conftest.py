@@ -6,13 +6,11 @@ awaits — returns once the bot has processed everything it was sent.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from bot.app import App
 from bot.fakeapi import FakeTelegram
 from bot.settings import Settings
+from tests.flows.harness import running
 from tests.seed import seed_world
 
 TOKEN = "123456:TEST-TOKEN"
@@ -39,12 +37,8 @@ def settings(db_url, telegram) -> Settings:
 
 @pytest.fixture
 async def app(settings, clock, telegram):
-    app = await App.create(settings, clock, api_session=telegram.session())
-    polling = asyncio.create_task(app.run_polling(handle_as_tasks=False, polling_timeout=1))
-    yield app
-    await app.stop()
-    await asyncio.wait_for(polling, 10)
-    await app.close()
+    async with running(settings, clock, telegram) as app:
+        yield app
 
 
 @pytest.fixture

@@ -4,9 +4,6 @@ left off; in memory (no Redis) the restarted bot has forgotten the form."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import date
 
 from aiogram.fsm.storage.memory import MemoryStorage
@@ -19,6 +16,7 @@ from bot.settings import Settings
 from storage.models import LeaveRequest, LeaveStatus
 from tests import redis_server
 from tests.flows.conftest import TOKEN
+from tests.flows.harness import running
 from tests.seed import World, link, seed_world
 
 TEACHER_ID, FATHER_ID = 101, 201
@@ -28,19 +26,6 @@ LEAVE_MENU = "📝 请假"
 def settings_for(db_url: str, telegram: FakeTelegram, redis_url: str | None = None, **storage) -> Settings:
     return Settings(_env_file=None, bot_token=TOKEN, bot_username="quanxue_bot", telegram_api=telegram.base_url,
                     database_url=db_url, redis_url=redis_url, **storage)
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings, clock: Clock, telegram: FakeTelegram) -> AsyncIterator[App]:
-    """One run of the bot process: a new App polling the fake server, stopped and closed on leaving."""
-    app = await App.create(settings, clock, api_session=telegram.session())
-    polling = asyncio.create_task(app.run_polling(handle_as_tasks=False, polling_timeout=1))
-    try:
-        yield app
-    finally:
-        await app.stop()
-        await asyncio.wait_for(polling, 10)
-        await app.close()
 
 
 async def begin_leave(settings: Settings, clock: Clock, telegram: FakeTelegram) -> tuple[FakeUser, World]:

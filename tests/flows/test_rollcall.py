@@ -3,7 +3,6 @@ explicitly (menu presses and inline taps); every tap on the roll call edits the 
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 
@@ -14,6 +13,7 @@ from bot.app import App
 from bot.fakeapi import FakeUser
 from handlers.teacher import AllPresent, Tap
 from storage.models import Absence, AuditEvent, Person, Role, RollCall, StaffRole, Student
+from tests.flows.harness import running
 from tests.seed import link
 
 TEACHER_ID = 101
@@ -243,14 +243,8 @@ async def test_roll_command_and_reminder_button_open_the_roll_call(app, telegram
 async def restarted(app: App, telegram):
     """The bot stopped and started again on the same database, its memory (and so the working copies) gone."""
     await app.stop()
-    again = await App.create(app.settings, app.clock, api_session=telegram.session())
-    polling = asyncio.create_task(again.run_polling(handle_as_tasks=False, polling_timeout=1))
-    try:
+    async with running(app.settings, app.clock, telegram) as again:
         yield again
-    finally:
-        await again.stop()
-        await asyncio.wait_for(polling, 10)
-        await again.close()
 
 
 async def test_taps_on_names_and_pages_touch_no_table_until_submitted(app, telegram, teacher, world):
