@@ -218,13 +218,14 @@ def print_table(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--taps", type=int, default=300)
+    parser.add_argument("--taps", type=int, default=300, help="taps per round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pg", default=os.environ.get("QUANXUE_BENCH_PG_URL"),
                         help="a PostgreSQL URL (postgresql+asyncpg://…) to also measure on PostgreSQL")
     parser.add_argument("--redis", default=os.environ.get("QUANXUE_BENCH_REDIS_URL"),
                         help="a Redis URL (redis://…) to also measure with the FSM storage in Redis")
     args = parser.parse_args()
-    print_table(asyncio.run(bench_taps(args.taps, args.pg, args.redis)))
+    print_table(asyncio.run(bench_taps(args.taps, args.pg, args.redis, args.rounds)))
 
 
 if __name__ == "__main__":
