@@ -1,8 +1,10 @@
 """Class teacher: the daily roll call (点名) and its corrections.
 
 Thin: a handler reads the tap, calls one function of `bot.rollcall` and renders what it returns, editing the same
-message in place. Buttons carry short int ids through the CallbackData factories below (never names); the service
-re-checks every one of them against the person tapping. Taps: all present = menu + 「全部到校」; one absent =
+message in place. A tap on a name or a page changes only the teacher's working copy (`handlers.roll_copies`, pure
+changes in `bot.rollcall_view`) and needs no database; every other tap goes through the service, which saves the
+copy. Buttons carry short int ids through the CallbackData factories below (never names); they are checked against
+the copy or, by the service, against the person tapping. Taps: all present = menu + 「全部到校」; one absent =
 menu + name + 「提交」 + reason.
 """
 
