@@ -3,12 +3,14 @@
 A guardian may answer late and may change the answer: every answer is a new `AbsenceReply` (the newest counts,
 earlier ones stay as history) and reaches the teacher as a `guardian_reply` notice. When no class teacher can be
 reached in the bot (none linked, or they blocked it), the school's officers receive it instead, so that the school
-always learns what the family said (a request to call above all). Tapping the same answer again changes nothing and
-sends nothing. No aiogram here: the handlers call these functions.
+always learns what the family said (a request to call above all); `tell_class_or_school` is that rule, shared with
+leave requests (bot.leave). Tapping the same answer again changes nothing and sends nothing. No aiogram here: the
+handlers call these functions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -62,14 +64,15 @@ class ReplyResult:
 
     @property
     def teacher_reached(self) -> bool:
-        return _reached(self.forwarded)
+        return reached(self.forwarded)
 
     @property
     def school_reached(self) -> bool:
-        return _reached(self.to_school)
+        return reached(self.to_school)
 
 
-def _reached(deliveries: list[Delivery]) -> bool:
+def reached(deliveries: Iterable[Delivery]) -> bool:
+    """Whether any of these notices is on its way (queued now, or before under the same key)."""
     return any(d in (Delivery.QUEUED, Delivery.DUPLICATE) for d in deliveries)
 
 
@@ -140,32 +143,43 @@ async def record_reply(
         "text": text or "",
         "changed": previous is not None,
         "previous_answer": previous.answer if previous is not None else "",
-        "to_school": False,
-        "back_on": await _back_on(session, settings, now, student) if answer is GuardianAnswer.BACK_TOMORROW else None,
+        "back_on": await back_on(session, settings, now, student) if answer is GuardianAnswer.BACK_TOMORROW else None,
     }
-    teachers = await teachers_of_class(session, student.class_id)
-    forwarded = [await _forward(session, settings, now, teacher, values, reply, absence) for teacher in teachers]
-    to_school = []
-    if not _reached(forwarded):  # nobody would hear it: the school's officers do, in the teachers' place
-        told = {teacher.id for teacher in teachers}
-        to_school = [await _forward(session, settings, now, officer, values | {"to_school": True}, reply, absence)
-                     for officer in await school_officers(session, student.school_class.school_id)
-                     if officer.id not in told]
-    return ReplyResult(ReplyStatus.RECORDED, absence, student, reply, previous, forwarded, to_school)
+
+    async def forward(person: Person, to_school: bool) -> Delivery:
+        return await enqueue_notice(session, settings, now, person, "guardian_reply", values | {"to_school": to_school},
+                                    f"guardian-reply:{reply.id}:{person.id}", entity="absence", entity_id=absence.id)
+
+    forwarded, to_school = await tell_class_or_school(session, student.school_class, forward)
+    return ReplyResult(ReplyStatus.RECORDED, absence, student, reply, previous, [d for _, d in forwarded],
+                       [d for _, d in to_school])
 
 
-async def _back_on(session: AsyncSession, settings: Settings, now: datetime, student: Student) -> date | None:
+Sent = list[tuple[Person, Delivery]]  # who was sent a notice, and what became of it
+
+
+async def tell_class_or_school(session: AsyncSession, school_class: SchoolClass,
+                               send: Callable[[Person, bool], Awaitable[Delivery]]) -> tuple[Sent, Sent]:
+    """Something from a family for the class teacher: `send(person, to_school)` queues it for each of the class's
+    teachers (to_school False); when none of them can be reached in the bot (none linked, or they blocked it), for
+    each of the school's officers in their place (to_school True), so that it never reaches nobody while someone
+    at the school could hear it. Returns (teachers, officers), each with what became of their notice."""
+    teachers = await teachers_of_class(session, school_class.id)
+    told = [(teacher, await send(teacher, False)) for teacher in teachers]
+    if reached(d for _, d in told):
+        return told, []
+    skip = {teacher.id for teacher in teachers}
+    officers = [officer for officer in await school_officers(session, school_class.school_id) if officer.id not in skip]
+    return told, [(officer, await send(officer, True)) for officer in officers]
+
+
+async def back_on(session: AsyncSession, settings: Settings, now: datetime, student: Student) -> date | None:
     """The day "back tomorrow" means: the next school day on the school's calendar after the day of the answer
-    (Monday for an answer on a Friday, the first day after a holiday)."""
+    (Monday for an answer on a Friday, the first day after a holiday). Also for the answer to the 劝学书
+    (bot.cases.actions)."""
     calendar = await load_calendar(session, student.school_class.school_id)
     days = calendar.school_days_after(to_local(now, settings.tz).date(), 1)
     return days[0] if days else None
-
-
-async def _forward(session: AsyncSession, settings: Settings, now: datetime, person: Person, values: dict,
-                   reply: AbsenceReply, absence: Absence) -> Delivery:
-    return await enqueue_notice(session, settings, now, person, "guardian_reply", values,
-                                f"guardian-reply:{reply.id}:{person.id}", entity="absence", entity_id=absence.id)
 
 
 def _excuse_if_sick(session: AsyncSession, now: datetime, actor: Actor, absence: Absence, answer: GuardianAnswer,
@@ -184,15 +198,6 @@ def _excuse_if_sick(session: AsyncSession, now: datetime, actor: Actor, absence:
         absence.excused = False
         audit.record(session, now, "absence.unexcused_by_answer", "absence", absence.id,
                      actor_person_id=actor.person_id, reply_id=reply.id)
-
-
-async def class_teachers(session: AsyncSession, class_id: int) -> list[Person]:
-    """The class's teachers; when the class has none, the school's admins and principal take their place."""
-    teachers = await teachers_of_class(session, class_id)
-    if teachers:
-        return teachers
-    school_id = await session.scalar(select(SchoolClass.school_id).where(SchoolClass.id == class_id))
-    return await school_officers(session, school_id)
 
 
 async def teachers_of_class(session: AsyncSession, class_id: int) -> list[Person]:

@@ -2,9 +2,11 @@
 
 Approved leave makes the days it covers excused: the roll call records those students as on leave and no absence
 notice goes out for them. A guardian asks (`request_leave`); the class teachers get a `leave_request` notice with
-「批准」/「不批准」 buttons; the first teacher (or school admin) to decide wins (`decide_leave`), and the guardian gets
-a `leave_decision` notice. Absences the roll call already recorded for days the approved leave covers become
-excused (reason approved_leave). No aiogram here.
+「批准」/「不批准」 buttons, or, while no class teacher can be reached in the bot, the school's officers (admins and
+principal) get it in their place (the rule of guardians' answers, `bot.guardian_replies.tell_class_or_school`); the
+first teacher (or school officer) to decide wins (`decide_leave`), and the guardian gets a `leave_decision` notice
+saying who decided. Absences the roll call already recorded for days the approved leave covers become excused
+(reason approved_leave). No aiogram here.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audit
 from bot.calendar import load_calendar
 from bot.clock import to_local
-from bot.guardian_replies import class_teachers
+from bot.guardian_replies import reached, tell_class_or_school
 from bot.notices import Action, Delivery, enqueue_notice
 from bot.scope import Actor
 from bot.settings import Settings
@@ -69,6 +71,7 @@ class LeaveRequestResult:
     problem: LeaveProblem | None = None
     existing: LeaveRequest | None = None  # the overlapping request (OVERLAP)
     teachers: list[tuple[Person, Delivery]] = field(default_factory=list)
+    school: list[tuple[Person, Delivery]] = field(default_factory=list)  # officers asked, when no teacher was reached
 
     @property
     def ok(self) -> bool:
@@ -76,7 +79,11 @@ class LeaveRequestResult:
 
     @property
     def teacher_reached(self) -> bool:
-        return any(d in (Delivery.QUEUED, Delivery.DUPLICATE) for _, d in self.teachers)
+        return reached(d for _, d in self.teachers)
+
+    @property
+    def school_reached(self) -> bool:
+        return reached(d for _, d in self.school)
 
 
 def today(settings: Settings, now: datetime) -> date:
@@ -147,14 +154,15 @@ async def request_leave(
     values = await _leave_values(session, leave, student)
     actions = [[Action(_("Approve"), LEAVE_ACTION, leave.id, "yes"),
                 Action(_("Decline"), LEAVE_ACTION, leave.id, "no")]]
-    result = LeaveRequestResult(leave=leave)
-    for teacher in await class_teachers(session, student.class_id):
-        delivery = await enqueue_notice(
-            session, settings, now, teacher, "leave_request", values, f"leave-request:{leave.id}:{teacher.id}",
-            actions=actions, entity="leave_request", entity_id=leave.id,
+
+    async def ask(person: Person, to_school: bool) -> Delivery:
+        return await enqueue_notice(
+            session, settings, now, person, "leave_request", values | {"to_school": to_school},
+            f"leave-request:{leave.id}:{person.id}", actions=actions, entity="leave_request", entity_id=leave.id,
         )
-        result.teachers.append((teacher, delivery))
-    return result
+
+    teachers, school = await tell_class_or_school(session, student.school_class, ask)
+    return LeaveRequestResult(leave=leave, teachers=teachers, school=school)
 
 
 # --- deciding -----------------------------------------------------------------------------------------------------
@@ -228,7 +236,7 @@ async def decide_leave(
     if guardian is not None:
         values = await _leave_values(session, leave, student)
         values |= {"approved": approve, "teacher": decider.name if decider else "",
-                   "excused_days": [a.day for a in excused]}
+                   "by_school": not actor.teaches(student.class_id), "excused_days": [a.day for a in excused]}
         result.guardian_delivery = await enqueue_notice(
             session, settings, now, guardian, "leave_decision", values, f"leave-decision:{leave.id}",
             entity="leave_request", entity_id=leave.id,

@@ -623,9 +623,13 @@ async def leave_send(
     elif result.teacher_reached:
         text = t("✅ Sent to the class teacher: leave for <b>{child}</b>, {span}. You will get a message when the "
                  "teacher decides.", child=student.name, span=_span(first, last))
+    elif result.school_reached:
+        text = t("✅ The class teacher cannot be reached in the bot right now, so your request went to the school: "
+                 "leave for <b>{child}</b>, {span}. You will get a message when it is decided.", child=student.name,
+                 span=_span(first, last))
     else:
-        text = t("Your leave request for <b>{child}</b> is saved, but the class teacher is not on Quanxue yet. "
-                 "Please also tell the school by phone.", child=student.name)
+        text = t("Your leave request for <b>{child}</b> is saved, but nobody at the school can be reached in the bot "
+                 "right now. Please phone the school to ask for the leave.", child=student.name)
     with contextlib.suppress(TelegramBadRequest):
         await message.edit_text(text, reply_markup=None)
 

@@ -372,15 +372,22 @@ async def test_please_call_me_when_the_teacher_is_not_on_quanxue(app, people, wo
         assert await session.scalar(select(OutboxMessage).where(OutboxMessage.template == "guardian_reply")) is None
 
 
-async def test_an_answer_goes_to_the_school_when_no_class_teacher_can_be_reached(app, people, world, clock, telegram):
-    async with app.sessions() as session, session.begin():  # the school officer and the principal are on Quanxue
+async def school_on_quanxue(app, world: World, clock, telegram: FakeTelegram) -> SimpleNamespace:
+    """The school officer 赵强 and the principal 周校长 (a new person), both on Quanxue."""
+    async with app.sessions() as session, session.begin():
         principal = Person(name="周校长", phone="13900000202", created_at=clock.now(), updated_at=clock.now())
         session.add(principal)
         await session.flush()
         session.add(StaffRole(person_id=principal.id, role=Role.PRINCIPAL, school_id=world.school.id))
         await link(session, world.officer, OFFICER_ID, clock.now())
         await link(session, principal, PRINCIPAL_ID, clock.now())
-    officer, head = opened(telegram, OFFICER_ID, "强"), opened(telegram, PRINCIPAL_ID, "校长")
+    return SimpleNamespace(principal=principal, officer=opened(telegram, OFFICER_ID, "强"),
+                           head=opened(telegram, PRINCIPAL_ID, "校长"))
+
+
+async def test_an_answer_goes_to_the_school_when_no_class_teacher_can_be_reached(app, people, world, clock, telegram):
+    school = await school_on_quanxue(app, world, clock, telegram)
+    officer, head, principal = school.officer, school.head, school.principal
     father, teacher = people.father, people.teacher
     ids = await absent(app, world, clock, {world.li_ming: "unexplained"})
     await teacher.block()  # the class teacher blocked the bot
@@ -509,3 +516,83 @@ async def test_leave_refusals_forged_decision_and_typed_date(app, people, world,
     await father.tap("跳过")
     [overlap] = await father.tap("✅ 发给老师")
     assert "已经有请假申请" in overlap.text and "等待老师批准" in overlap.text
+
+
+# --- leave while no class teacher can be reached --------------------------------------------------------------------
+
+
+async def ask_leave(father: FakeUser, child: str) -> Record:
+    """`child`'s father asks for one day of personal leave tomorrow, without a note; what the bot answers last."""
+    await father.press(LEAVE_MENU)
+    await father.tap(child)
+    await tap_starting(father, "明天")
+    for label in ("1天", "🏠 事假", "跳过"):
+        await father.tap(label)
+    [sent] = await father.tap("✅ 发给老师")
+    return sent
+
+
+async def leave_requests_sent(app) -> list[tuple[int, int]]:
+    """(recipient, leave request) of each 请假申请 notice queued, oldest first."""
+    async with app.sessions() as session:
+        return (await session.execute(select(OutboxMessage.person_id, OutboxMessage.entity_id).where(
+            OutboxMessage.template == "leave_request").order_by(OutboxMessage.id))).all()
+
+
+async def test_leave_goes_to_the_school_when_the_class_teacher_blocked_the_bot(app, people, world, clock, telegram):
+    school = await school_on_quanxue(app, world, clock, telegram)
+    father, teacher, officer, head = people.father, people.teacher, school.officer, school.head
+    await father.start()
+    await teacher.block()
+
+    sent = await ask_leave(father, "李明")
+    assert sent.text == "✅ 现在无法通过劝学联系到班主任，申请已转给学校：李明请假，9月8日周二。处理后会通知您。"
+    assert "还没有使用劝学" not in sent.text and sent.buttons() == []
+    async with app.sessions() as session:
+        leave = await session.scalar(select(LeaveRequest))
+    assert (leave.student_id, leave.first_day, leave.last_day, leave.reason, leave.status) == (
+        world.li_ming.id, date(2026, 9, 8), date(2026, 9, 8), "personal", LeaveStatus.PENDING)
+    assert await leave_requests_sent(app) == [(world.officer.id, leave.id), (school.principal.id, leave.id)]
+    await app.sender.drain()
+    for person in (officer, head):
+        request = person.last()
+        assert request.text.startswith("请假申请：李明（三年级1班）\n李建国（父亲）申请事假：9月8日（星期二）")
+        assert request.text.endswith("请点「批准」或「不批准」，结果会自动告诉家长。\n"
+                                     "班主任现在无法通过劝学收到这条申请，所以转给学校：请代为审批，并告知班主任。")
+        assert request.buttons() == ["批准", "不批准"]
+    assert teacher.bot_messages() == []
+
+    # the principal approves with one tap; the officer's tap after that changes nothing
+    [decided] = await head.tap("批准")
+    assert head.callback_answers[-1] == "好的，会通知家长。" and "✅ 周校长已批准。" in decided.text
+    assert decided.buttons() == []
+    await officer.tap("不批准")
+    assert officer.callback_answers[-1] == "这个请假已经处理过了：✅ 周校长已批准。"
+    async with app.sessions() as session:
+        leave = await session.get(LeaveRequest, leave.id)
+    assert (leave.status, leave.decided_by) == (LeaveStatus.APPROVED, school.principal.id)
+    await app.sender.drain()
+    told = father.last().text
+    assert "请假已批准" in told and "学校（周校长）已批准" in told and "周校长老师" not in told
+
+    # the teacher is back on Quanxue: the next request goes to the teacher alone
+    await teacher.unblock()
+    sent = await ask_leave(father, "李华")
+    assert sent.text.startswith("✅ 已发给班主任：李华请假")
+    await app.sender.drain()
+    assert "请假申请：李华" in teacher.last().text and "转给学校" not in teacher.last().text
+    assert [who for who, _ in await leave_requests_sent(app)] == [world.officer.id, school.principal.id,
+                                                                  world.teacher.id]
+
+
+async def test_leave_nobody_at_the_school_can_receive_asks_the_guardian_to_phone(app, people, world, clock):
+    async with app.sessions() as session, session.begin():  # the teacher has not linked, nor has the school officer
+        await session.delete(await session.scalar(
+            select(ContactPoint).where(ContactPoint.person_id == world.teacher.id)))
+    await people.father.start()
+    sent = await ask_leave(people.father, "李明")
+    assert sent.text == "李明的请假申请已保存，但现在无法通过劝学联系到学校的任何人。请给学校打电话请假。"
+    async with app.sessions() as session:
+        leave = await session.scalar(select(LeaveRequest))
+    assert (leave.student_id, leave.status) == (world.li_ming.id, LeaveStatus.PENDING)
+    assert await leave_requests_sent(app) == []
