@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.guardian_replies import back_on
 from bot.policy import Policy
 from bot.scope import Actor
 from bot.settings import Settings
@@ -360,7 +361,8 @@ async def answer_persuasion_notice(
     answer: GuardianCaseAnswer | str,
 ) -> ActionResult:
     """A guardian's answer to the 劝学书 (back tomorrow / we need help / call me): recorded on the case and
-    forwarded to the class teachers and school officers. The same answer again changes nothing. After
+    forwarded to the class teachers and school officers ("back tomorrow" with the day it means, the next school day
+    on the school's calendar). The same answer again changes nothing. After
     NEED_HELP, `details["ask_support"]` is True: ask which help (`SUPPORT_LABELS`) and call `request_support`.
     A closed case: STALE."""
     case, _student, _class = await case_for(session, actor, case_id)
@@ -385,6 +387,8 @@ async def answer_persuasion_notice(
         "child": cast.student.name, "class_name": cast.school_class.name, "guardian": actor.name,
         "relation": relation or "", "answer": answer.value, "changed": previous is not None,
         "stage": case.stage, "ref": case_ref(case, settings), "kind": "",
+        "back_on": await back_on(session, settings, now, cast.student)
+        if answer is GuardianCaseAnswer.BACK_TOMORROW else None,
     }
     told = tell_school(batch, case, cast, "case_answer", values, f"case-answer:{event.id}", {actor.person_id})
     await batch.flush()

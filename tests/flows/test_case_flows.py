@@ -307,6 +307,33 @@ async def test_a_stale_card_is_refused_and_shown_as_it_is(app, people, world, cl
     assert await count(app, PersuasionAttempt) == 0
 
 
+# --- the family's answers to the 劝学书 ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("answered", "meant"), [
+    ("2026-09-11T19:30:00+08:00", "9月14日周一"),  # a Friday evening
+    ("2026-09-30T12:00:00+08:00", "10月8日周四"),  # the day before the National Day holidays
+], ids=["friday", "before-national-day"])
+async def test_back_tomorrow_on_the_persuasion_notice_names_the_next_school_day(app, people, world, clock, answered,
+                                                                                 meant):
+    case_id = await open_case(app, world, clock)
+    father, teacher, officer = people.father, people.teacher, people.officer
+    notice = next(r for r in father.bot_messages() if r.buttons())
+    clock.set(datetime.fromisoformat(answered))
+    produced = await father.tap("✅ 孩子明天返校", notice)
+    assert "✓ ✅ 孩子明天返校" in notice.buttons()
+    [thanks] = [r for r in produced if r is not notice]
+    assert "谢谢" in thanks.text and "已经转告学校" in thanks.text
+    [event] = await events(app, case_id, "guardian_answer")
+    assert (event.actor_person_id, event.details["answer"]) == (world.father_li.id, "back_tomorrow")
+    await app.sender.drain()
+    for person in (officer, teacher):
+        told = person.last()
+        assert told.text.startswith(f"家长回复劝学书：李明（三年级1班）\n李建国（父亲）回复：明天（{meant}）返校\n"
+                                    f"请在{meant}点名时留意孩子是否到校。\n案件编号 ")
+        assert f"<b>明天（{meant}）返校</b>" in told.raw and "请明天点名" not in told.text
+
+
 # --- the township's legal steps -----------------------------------------------------------------------------------
 
 
