@@ -511,22 +511,32 @@ async def _card(session: AsyncSession, clock: Clock, settings: Settings, actor: 
     return render_card(detail, settings, head)
 
 
+SHOWS_CARD = (CaseErrorCode.STALE, CaseErrorCode.WRONG_STAGE, CaseErrorCode.NOT_AVAILABLE)  # refusals + the card
+
+
+async def _current(session: AsyncSession, clock: Clock, settings: Settings, actor: Actor | None, case_id: int,
+                   head: str | None = None) -> tuple[str, InlineKeyboardMarkup] | None:
+    """The card as it is now, or None when the person may no longer see it."""
+    if actor is None:
+        return None
+    try:
+        return await _card(session, clock, settings, actor, case_id, head)
+    except CaseError:
+        return None
+
+
 async def _show_current(query: CallbackQuery, session: AsyncSession, clock: Clock, settings: Settings,
                         actor: Actor | None, case_id: int) -> None:
     """After a stale tap: the card as it is now (when the person may still see it)."""
-    if actor is None:
-        return
-    try:
-        text, markup = await _card(session, clock, settings, actor, case_id)
-    except CaseError:
-        return
-    await _edit(query, text, markup)
+    shown = await _current(session, clock, settings, actor, case_id)
+    if shown is not None:
+        await _edit(query, *shown)
 
 
 async def _refuse(query: CallbackQuery, error: CaseError, session: AsyncSession, clock: Clock, settings: Settings,
                   actor: Actor | None, case_id: int) -> None:
     await query.answer(refusal(error), show_alert=True)
-    if error.code in (CaseErrorCode.STALE, CaseErrorCode.WRONG_STAGE, CaseErrorCode.NOT_AVAILABLE):
+    if error.code in SHOWS_CARD:
         await _show_current(query, session, clock, settings, actor, case_id)
 
 
@@ -737,7 +747,12 @@ async def note_typed(message: Message, session: AsyncSession, clock: Clock, sett
         head = _done_head(Do(d.a), result, d.v) + ("" if result.changed else "\n" + kept)
         text, markup = await _card(session, clock, settings, actor, d.i, head)
     except CaseError as error:
-        await message.answer(refusal(error) + "\n" + kept)  # typed text is never lost
+        head = refusal(error) + "\n" + kept  # typed text is never lost
+        shown = await _current(session, clock, settings, actor, d.i, head) if error.code in SHOWS_CARD else None
+        if shown is None:
+            await message.answer(head)
+        else:
+            await message.answer(shown[0], reply_markup=shown[1])
         return
     await message.answer(text, reply_markup=markup)
 

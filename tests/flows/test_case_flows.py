@@ -5,7 +5,8 @@ as returned from the roll call. Scope: another township's officer sees nothing a
 nothing; a card the case has moved past is refused as stale. Then the steps off that path: the township's legal
 steps once the 复学通知书's deadline has passed (where the policy provides them, and where it does not), closing with
 another outcome and its note, help asked for by the school on the family's behalf, a persuasion record on a typed
-day with "other" answers, and /cancel."""
+day with "other" answers, and /cancel; a note typed for a step refused meanwhile comes back with the card as it is;
+the family's 「明天返校」 reaches the school with the school day it means."""
 
 from __future__ import annotations
 
@@ -494,7 +495,11 @@ async def test_a_note_typed_for_a_step_refused_meanwhile_is_given_back(app, peop
 
     note = "青教罚告〔2026〕3号：已于9月20日送达"
     [reply] = await township.send(note)
-    assert "案件已有新进展" in reply.text and f"您输入的备注没有记录，原文如下，可以再用：{note}" in reply.text
+    assert reply.text.startswith("案件已有新进展，这些按钮已过期。没有做任何更改，以下是案件的最新情况。\n"
+                                 f"您输入的备注没有记录，原文如下，可以再用：{note}\n\n📁 李明 · 三年级1班")
+    # the card as it is now: closed, with nothing left to record
+    assert "· 已结案" in reply.text and "结果：已转学" in reply.text and "⚖️" not in reply.text
+    assert reply.buttons() == ["◀ 全部案件", "🔄 刷新"]
     assert await events(app, case_id, "legal_step") == [] and await audits(app, "case.legal_step") == []
 
 
