@@ -1,7 +1,8 @@
 """Guardians end to end: absence notices delivered by the real Sender through the fake Bot API server, answers
 tapped and forwarded to the class teacher (「明天返校」 and 「请老师联系我」: what is stored, what the teacher reads,
 and that an answer stops the scheduler chasing the family), forged taps refused, and a leave request from the menu to
-the teacher's one-tap approval and the next day's roll call."""
+the teacher's one-tap approval and the next day's roll call. While no class teacher can be reached in the bot, answers
+and leave requests go to the school's officers (who decide the leave), or the guardian is asked to phone the school."""
 
 from __future__ import annotations
 
