@@ -545,7 +545,7 @@ async def _confirmation(session: AsyncSession, actor: Actor | None, state: FSMCo
              _span(first, last), _reason_label(data["reason"])]
     if data.get("note"):
         lines.append(t("Note: {note}", note=data["note"]))
-    markup = InlineKeyboardMarkup(inline_keyboard=[[_step_button(_("✅ Send to the teacher"), "send")],
+    markup = InlineKeyboardMarkup(inline_keyboard=[[_step_button(_("✅ Send the request"), "send")],
                                                    [_step_button(_("✖ Cancel"), "cancel")]])
     return "\n".join(lines), markup
 
@@ -589,7 +589,7 @@ def _leave_problem(result: lv.LeaveRequestResult, student: Student) -> str:
     problem = result.problem
     if problem is lv.LeaveProblem.OVERLAP and result.existing is not None:
         existing = result.existing
-        status = _("waiting for the teacher") if existing.status == LeaveStatus.PENDING else _("approved")
+        status = _("waiting for a decision") if existing.status == LeaveStatus.PENDING else _("approved")
         return t("There is already a leave request for {child} for {span} ({status}).", child=student.name,
                  span=_span(existing.first_day, existing.last_day), status=status)
     if problem is lv.LeaveProblem.IN_PAST:

@@ -63,7 +63,7 @@ async def test_with_redis_a_leave_request_is_finished_after_a_restart(db_url, te
         await father.tap("🤒 病假")
         [confirm] = await father.send("发烧")
         assert "请核对" in confirm.text and "李明" in confirm.text and "病假" in confirm.text
-        [sent] = await father.tap("✅ 发给老师")
+        [sent] = await father.tap("✅ 提交申请")
         assert "已发给班主任" in sent.text
         leave = await stored_leave(app)
     assert (leave.student_id, leave.first_day, leave.last_day, leave.reason, leave.note, leave.status) == (

@@ -447,7 +447,7 @@ async def test_leave_request_approved_with_one_tap_and_premarked_in_the_roll_cal
     assert "跳过" in step.buttons()
     [confirm] = await father.send("发烧 <38度>")
     assert "请核对" in confirm.text and "<38度>" in confirm.text and "病假" in confirm.text
-    [sent] = await father.tap("✅ 发给老师")
+    [sent] = await father.tap("✅ 提交申请")
     assert "已发给班主任" in sent.text and sent.buttons() == []
     async with app.sessions() as session:
         leave = await session.scalar(select(LeaveRequest))
@@ -493,7 +493,7 @@ async def test_leave_refusals_forged_decision_and_typed_date(app, people, world,
     await father.tap("1天")
     await father.tap("🏠 事假")
     await father.tap("跳过")
-    await father.tap("✅ 发给老师")
+    await father.tap("✅ 提交申请")
     async with app.sessions() as session:
         leave = await session.scalar(select(LeaveRequest))
     assert (leave.student_id, leave.first_day, leave.last_day, leave.reason) == (
@@ -515,8 +515,8 @@ async def test_leave_refusals_forged_decision_and_typed_date(app, people, world,
     await father.tap("1天")
     await father.tap("🤒 病假")
     await father.tap("跳过")
-    [overlap] = await father.tap("✅ 发给老师")
-    assert "已经有请假申请" in overlap.text and "等待老师批准" in overlap.text
+    [overlap] = await father.tap("✅ 提交申请")
+    assert "已经有请假申请" in overlap.text and "等待批准" in overlap.text
 
 
 # --- leave while no class teacher can be reached --------------------------------------------------------------------
@@ -529,7 +529,7 @@ async def ask_leave(father: FakeUser, child: str) -> Record:
     await tap_starting(father, "明天")
     for label in ("1天", "🏠 事假", "跳过"):
         await father.tap(label)
-    [sent] = await father.tap("✅ 发给老师")
+    [sent] = await father.tap("✅ 提交申请")
     return sent
 
 
