@@ -165,6 +165,11 @@ class WatchPolicy(_Strict):
     after_return: Days
 
 
+class ReturnConfirmationPolicy(_Strict):
+    teacher_after: SchoolDays
+    officer_after: SchoolDays
+
+
 class LegalStepsPolicy(_Strict):
     enabled: StrictBool
     court_after_demand: Days
@@ -176,6 +181,7 @@ class Policy(_Strict):
     report: ReportPolicy
     return_order: OrderPolicy
     watch: WatchPolicy
+    return_confirmation: ReturnConfirmationPolicy
     legal_steps: LegalStepsPolicy
 
 

@@ -38,6 +38,10 @@ def test_the_defaults_are_domain_md():
     assert policy.report.failed_attempts == 2
     assert policy.return_order.deadline.as_timedelta() == timedelta(days=10)
     assert policy.watch.after_return.as_timedelta() == timedelta(days=28)
+    assert (policy.return_confirmation.teacher_after.unit,
+            policy.return_confirmation.teacher_after.amount) == (Unit.SCHOOL_DAYS, 2)
+    assert (policy.return_confirmation.officer_after.unit,
+            policy.return_confirmation.officer_after.amount) == (Unit.SCHOOL_DAYS, 3)
     assert policy.legal_steps.enabled is False
     assert policy.legal_steps.court_after_demand.as_timedelta() == timedelta(days=10)
     assert parse_policy(DEFAULT_POLICY) == policy
@@ -79,6 +83,10 @@ teacher_phone_at = 16:30:00
      "exactly one unit"),
     ("[return_order]\ndeadline = { calendar_days = -10 }", "return_order.deadline", "greater than zero"),
     ("[watch]\nafter_return = { calendar_days = 0 }", "watch.after_return", "greater than zero"),
+    ("[return_confirmation]\nteacher_after = { school_days = 0 }", "return_confirmation.teacher_after",
+     "greater than zero"),
+    ("[return_confirmation]\nofficer_after = { calendar_days = 3 }", "return_confirmation.officer_after",
+     "not allowed here; use school_days"),
     ("[report]\nfailed_attempts = 0", "report.failed_attempts", "greater than zero"),
     ("[report]\nfailed_attempts = true", "report.failed_attempts", "whole number"),
     ("[contact]\nreply_reminder_after = { hours = 2.5 }", "contact.reply_reminder_after.hours", "whole number"),
