@@ -34,6 +34,7 @@ from bot.calendar import parse_day
 from bot.cases import (
     ANSWER_LABELS,
     CASE_ACTION,
+    RETURNED_ACTION,
     SUPPORT_ACTION,
     SUPPORT_LABELS,
     ActionResult,
@@ -272,6 +273,8 @@ def event_label(kind: str) -> str:
         "order_deadline_passed": t("Return order deadline passed"),
         "watch_absence": t("Absent again while watched"),
         "watch_ended": t("Watch ended"),
+        "return_reminder": t("Reminder: confirm the return"),
+        "return_reminder_officer": t("Return not confirmed: the school officer was reminded"),
     }.get(kind, t("Other update"))
 
 
@@ -1179,3 +1182,23 @@ async def offer_close_returned(message: Message | None, session: AsyncSession, c
             [_button(t("📁 Open the case"), CaseCard(i=case.id))],
         ])
         await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(NoticeAction.filter(F.action == RETURNED_ACTION))
+async def return_confirmed(query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, clock: Clock,
+                           settings: Settings, actor: Actor | None, state: FSMContext) -> None:
+    """The button under the ladder's return reminder: one tap closes the case as returned (`close_case` checks the
+    tapping person's scope and the stage, as after the roll call's offer); the notice becomes the case's card."""
+    await _leave_note(state)
+    case_id = callback_data.ref
+    try:
+        if actor is None or not actor.is_staff:
+            raise CaseError(CaseErrorCode.NOT_ALLOWED)
+        result = await cs.close_case(session, settings, _policy(settings), clock.now(), actor, case_id,
+                                     CaseOutcome.RETURNED)
+        text, markup = await _card(session, clock, settings, actor, case_id, _done_head(Do.CLOSE, result))
+    except CaseError as error:
+        await _refuse(query, error, session, clock, settings, actor, case_id)
+        return
+    await query.answer()
+    await _edit(query, text, markup)

@@ -10,7 +10,8 @@ caller's transaction, and raises `CaseError(code)` on refusal:
   tells beforehand whether it would be refused), `close_case`
 - the class teacher: `record_persuasion`, `student_marked_present` then `close_case(…, RETURNED)`
 - guardians: `answer_persuasion_notice` (the 劝学书 buttons), `request_support`
-- the tick: `run_ladder` (bot.cases.ladder)
+- the tick: `run_ladder` (bot.cases.ladder); its return reminders carry `RETURNED_ACTION` (one tap:
+  `close_case(…, RETURNED)`)
 """
 
 from .actions import (
@@ -29,6 +30,7 @@ from .ladder import LadderReport, run_ladder
 from .model import (
     ANSWER_LABELS,
     CASE_ACTION,
+    RETURNED_ACTION,
     SUPPORT_ACTION,
     SUPPORT_LABELS,
     AbsenceDay,
@@ -60,6 +62,7 @@ __all__ = [
     "ALL_OPEN",
     "ANSWER_LABELS",
     "CASE_ACTION",
+    "RETURNED_ACTION",
     "SUPPORT_ACTION",
     "SUPPORT_LABELS",
     "AbsenceDay",

@@ -314,6 +314,7 @@ def tell_many(
     key_prefix: str,
     case: Case,
     skip: Collection[int] = (),
+    actions: list[list[Action]] | None = None,
 ) -> list[Told]:
     """One notice each (key `key_prefix:person id`), nobody twice, nobody in `skip` (e.g. the actor)."""
     told, seen = [], set(skip)
@@ -321,7 +322,7 @@ def tell_many(
         if person.id in seen:
             continue
         seen.add(person.id)
-        told.append(tell(batch, person, role, template, values, f"{key_prefix}:{person.id}", case))
+        told.append(tell(batch, person, role, template, values, f"{key_prefix}:{person.id}", case, actions))
     return told
 
 

@@ -27,7 +27,14 @@ e. report upward: an OPEN case whose 劝学书 deadline passed, or with `report.
    confirm the return) → the 辍学报告 as `report_to_township(actor=None)` files it (step `report`);
 f. order deadline passed: an ORDERED case after its `order_deadline` → `order_deadline_passed` to the township's
    officers, with the next recordable legal step where the policy provides them (step `order_deadline_passed`);
-g. watch ended: a RETURNED case after `watch_until` → event `watch_ended` (step `watch_ended`).
+g. watch ended: a RETURNED case after `watch_until` → event `watch_ended` (step `watch_ended`);
+h. return not confirmed: on a school day, an open case whose child has been marked present on the roll call on
+   `return_confirmation.teacher_after` school days since their last absence (so the report in e waits) → the class
+   teacher (the school's officers when the class has none) is asked once to confirm the return, with a button that
+   closes the case as returned (`return_reminder`, step `return_reminder:<last absence day>`); still open
+   `return_confirmation.officer_after` school days after that → the school's officers, once
+   (`return_reminder_officer`, step `return_reminder_officer:<last absence day>`). An absence in between moves
+   the last absence day: no reminder for the old run, the ladder's other steps take over.
 """
 
 from __future__ import annotations
@@ -85,7 +92,7 @@ from .common import (
     tell_many,
 )
 from .facts import family_answers_many, report_values_many
-from .model import ANSWER_LABELS, CASE_ACTION, LEGAL_ORDER, Recipient
+from .model import ANSWER_LABELS, CASE_ACTION, LEGAL_ORDER, RETURNED_ACTION, RETURNED_LABEL, Recipient
 from .outbox import NoticeBatch
 
 log = logging.getLogger(__name__)
@@ -105,6 +112,8 @@ class LadderReport:
     reported: int = 0
     orders_overdue: int = 0
     watch_ended: int = 0
+    return_reminders: int = 0
+    return_escalations: int = 0
 
 
 async def run_ladder(session: AsyncSession, settings: Settings, policy: Policy, now: datetime) -> LadderReport:
@@ -123,6 +132,7 @@ async def run_ladder(session: AsyncSession, settings: Settings, policy: Policy, 
     report.reported = await _report_upward(batch, policy, today)
     report.orders_overdue = await _orders_overdue(batch, policy, today)
     report.watch_ended = await _watch_ended(batch, today)
+    report.return_reminders, report.return_escalations = await _return_reminders(batch, policy, today, calendars)
     await batch.flush()
     return report
 
@@ -664,6 +674,96 @@ async def _watch_ended(batch: NoticeBatch, today: date) -> int:
     for case in cases:
         batch.event(case, None, step, watch_until=case.watch_until.isoformat())
     return len(cases)
+
+
+# --- h. the return waits for the teacher's confirmation -----------------------------------------------------------
+
+TEACHER_STEP, OFFICER_STEP = "return_reminder", "return_reminder_officer"
+
+
+async def _return_reminders(
+    batch: NoticeBatch, policy: Policy, today: date, calendars: dict[int, SchoolCalendar]
+) -> tuple[int, int]:
+    """Step h (see the module's docstring): (teacher reminders, officer reminders) claimed now. Two reading queries
+    (the open cases' school days present since their last absence, the reminder steps done), then the claim, the
+    casts and the contact points for all of them at once."""
+    session, settings, now = batch.session, batch.settings, batch.now
+    rule = policy.return_confirmation
+    open_students = select(Case.student_id).where(Case.closed_at.is_(None))
+    last = (
+        select(Absence.student_id, func.max(Absence.day).label("since"))
+        .where(Absence.student_id.in_(open_students), Absence.withdrawn_at.is_(None))
+        .group_by(Absence.student_id).subquery()
+    )
+    rows = (
+        await session.execute(
+            select(Case.id, Case.school_id, last.c.since, RollCall.day)
+            .join(Student, Student.id == Case.student_id)
+            .join(last, last.c.student_id == Case.student_id)
+            .join(RollCall, and_(RollCall.class_id == Student.class_id, RollCall.day > last.c.since))
+            .where(Case.closed_at.is_(None), Student.status == EnrolmentStatus.ENROLLED, RollCall.revision > 0,
+                   RollCall.day <= today, RollCall.day >= today - timedelta(days=STREAK_LOOKBACK_DAYS))
+        )
+    ).all()
+    present: dict[int, set[date]] = defaultdict(set)
+    since_of: dict[int, date] = {}
+    for case_id, school_id, since, day in rows:
+        calendar = calendars.get(school_id)
+        if calendar is None or not calendar.is_school_day(today) or not calendar.is_school_day(day):
+            continue
+        present[case_id].add(day)
+        since_of[case_id] = since
+    if not present:
+        return 0, 0
+    done = {
+        (case_id, step): done_at
+        for case_id, step, done_at in await session.execute(
+            select(CaseStep.case_id, CaseStep.step, CaseStep.done_at)
+            .where(CaseStep.case_id.in_(list(present)), CaseStep.step.like(f"{TEACHER_STEP}%"))  # and OFFICER_STEP
+        )
+    }
+    school_of = {case_id: school_id for case_id, school_id, *_ in rows}
+    wanted: list[tuple[int, str]] = []
+    for case_id, days in present.items():
+        since = since_of[case_id].isoformat()
+        teacher_step, officer_step = f"{TEACHER_STEP}:{since}", f"{OFFICER_STEP}:{since}"
+        reminded = done.get((case_id, teacher_step))
+        if reminded is None:
+            if len(days) >= rule.teacher_after.amount:
+                wanted.append((case_id, teacher_step))
+        elif (case_id, officer_step) not in done:
+            reminded_on = to_local(_aware(reminded), settings.tz).date()
+            if rule.officer_after.after(reminded_on, calendars[school_of[case_id]]) < today:
+                wanted.append((case_id, officer_step))
+    if not wanted:
+        return 0, 0
+    claimed = await claim(session, now, wanted)
+    due = [(case_id, step) for case_id, step in wanted if (case_id, step) in claimed]
+    cases = {case.id: case for case in await session.scalars(
+        select(Case).where(Case.id.in_({case_id for case_id, _ in due})))}
+    casts = await load_casts(session, cases.values())
+    await batch.prefetch({pid for cast in casts.values() for pid in cast.person_ids})
+    counts = {TEACHER_STEP: 0, OFFICER_STEP: 0}
+    for case_id, step in due:
+        case, cast = cases[case_id], casts.get(case_id)
+        kind = step.split(":", 1)[0]
+        counts[kind] += 1
+        if cast is None:
+            continue
+        since, days = since_of[case_id], sorted(present[case_id])
+        batch.event(case, None, kind, since=since.isoformat(), days_present=len(days))
+        values = {"child": cast.student.name, "class_name": cast.school_class.name, "days_present": len(days),
+                  "back_since": days[0], "ref": case_ref(case, settings)}
+        actions = [[Action(RETURNED_LABEL, RETURNED_ACTION, case.id)]]
+        key = f"{kind.replace('_', '-')}:{case.id}:{since.isoformat()}"  # then :<person id>
+        if kind == TEACHER_STEP:
+            people, role = (cast.teachers, Recipient.TEACHER) if cast.teachers else (cast.officers,
+                                                                                     Recipient.SCHOOL_OFFICER)
+        else:
+            people, role = cast.school_staff, Recipient.SCHOOL_OFFICER
+            values["teachers"] = [p.name for p in cast.teachers]
+        tell_many(batch, people, role, kind, values, key, case, actions=actions)
+    return counts[TEACHER_STEP], counts[OFFICER_STEP]
 
 
 __all__ = ["LadderReport", "claim", "run_ladder"]

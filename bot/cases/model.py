@@ -100,9 +100,13 @@ class CaseAction(StrEnum):
 
 
 # Notice actions: Action(label msgid, CASE_ACTION, case id, GuardianCaseAnswer value) on the 劝学书, and
-# Action(label msgid, SUPPORT_ACTION, case id, SupportKind value) for "which help?" after need_help.
+# Action(label msgid, SUPPORT_ACTION, case id, SupportKind value) for "which help?" after need_help;
+# Action(RETURNED_LABEL, RETURNED_ACTION, case id) under the ladder's return reminders: one tap closes the case as
+# returned (`close_case(…, RETURNED)`, with its checks).
 CASE_ACTION = "case"
 SUPPORT_ACTION = "case_support"
+RETURNED_ACTION = "case_returned"
+RETURNED_LABEL = _("✅ Back at school: close the case")
 
 ANSWER_LABELS: dict[GuardianCaseAnswer, str] = {
     GuardianCaseAnswer.BACK_TOMORROW: _("✅ Back at school tomorrow"),

@@ -32,6 +32,7 @@ from storage.db import create_engine, create_sessionmaker
 from storage.models import (
     Absence,
     AbsenceReason,
+    AuditEvent,
     Case,
     CaseEvent,
     CaseOutcome,
@@ -476,3 +477,122 @@ async def test_every_notice_speaks_the_recipients_language(sessions, settings, w
             assert "请" not in row.text and "学校" not in row.text, row.template  # Traditional characters
     [order] = [row for row in rows if row.template == "return_order"]
     assert ("art. 58" if locale == "en" else "第五十八條") in order.text
+
+
+# --- the return waits for the teacher's confirmation --------------------------------------------------------------
+
+
+async def test_a_child_back_two_school_days_reminds_the_teacher_once_then_the_officer(sessions, settings, world):
+    case = await open_case(sessions, settings, world, world.li_ming)  # Tuesday 9月15日
+    await present_on(sessions, world, "2026-09-16")
+    assert (await run_tick(sessions, settings, at("2026-09-16 18:00"))).ladder.return_reminders == 0  # one day
+    await present_on(sessions, world, "2026-09-17")
+    assert (await run_tick(sessions, settings, at("2026-09-17 18:00"))).ladder.return_reminders == 1
+    assert (await run_tick(sessions, settings, at("2026-09-17 18:05"))).ladder.return_reminders == 0
+    [reminder] = await outbox(sessions, "return_reminder")
+    assert reminder.person_id == world.teacher.id
+    assert "李明" in reminder.text and "三年级1班" in reminder.text and "2 个教学日" in reminder.text
+    assert "139" not in reminder.text  # no phone numbers
+    assert [[(b["action"], b["ref"]) for b in row] for row in reminder.actions] == [[("case_returned", case.id)]]
+    assert reminder.idempotency_key == f"return-reminder:{case.id}:2026-09-15:{world.teacher.id}"
+
+    # three more school days (Friday, Sunday 9月20日 a make-up school day 调休, Monday) without the teacher's
+    # confirmation: the officer, once, the day after
+    for day in ("2026-09-18", "2026-09-20", "2026-09-21"):
+        await present_on(sessions, world, day)
+    assert (await run_tick(sessions, settings, at("2026-09-21 18:00"))).ladder.return_escalations == 0
+    report = await run_tick(sessions, settings, at("2026-09-22 08:00"))
+    assert (report.ladder.return_escalations, report.ladder.return_reminders, report.ladder.reported) == (1, 0, 0)
+    assert (await run_tick(sessions, settings, at("2026-09-22 09:00"))).ladder.return_escalations == 0
+    [escalation] = await outbox(sessions, "return_reminder_officer")
+    assert escalation.person_id == world.officer.id
+    assert "李明" in escalation.text and "王丽" in escalation.text and "5 个教学日" in escalation.text
+    assert escalation.actions[0][0]["action"] == "case_returned"
+    assert await events(sessions, case.id) == ["opened", "return_reminder", "home_visit_overdue",
+                                               "return_reminder_officer"]
+    async with sessions() as session:
+        audited = list(await session.scalars(select(AuditEvent.action).where(AuditEvent.entity == "case",
+                                                                             AuditEvent.entity_id == case.id)))
+    assert "case.return_reminder" in audited and "case.return_reminder_officer" in audited
+
+    # the teacher confirms: nothing more
+    async with sessions() as session, session.begin():
+        await close_case(session, settings, POLICY, at("2026-09-22 10:00"), await actor_of(session, world.teacher),
+                         case.id, CaseOutcome.RETURNED)
+    report = await run_tick(sessions, settings, at("2026-09-30 08:00"))
+    assert (report.ladder.return_reminders, report.ladder.return_escalations) == (0, 0)
+
+
+async def test_no_return_reminder_on_days_that_are_not_school_days(sessions, settings, world):
+    await open_case(sessions, settings, world, world.li_ming)
+    await present_on(sessions, world, "2026-09-16")  # Wednesday
+    await present_on(sessions, world, "2026-09-19")  # a roll call on a Saturday counts for nothing
+    assert (await run_tick(sessions, settings, at("2026-09-19 18:00"))).ladder.return_reminders == 0
+    assert (await run_tick(sessions, settings, at("2026-09-20 08:00"))).ladder.return_reminders == 0
+    await present_on(sessions, world, "2026-09-20")  # Sunday, a make-up school day (调休): the second one back
+    assert (await run_tick(sessions, settings, at("2026-09-20 18:00"))).ladder.return_reminders == 1
+
+
+async def test_a_return_reminder_due_in_a_holiday_waits_for_the_next_school_day(sessions, settings, world):
+    await open_case(sessions, settings, world, world.li_ming)
+    for day in ("2026-09-23", "2026-09-24"):  # Wednesday, Thursday; then the Mid-Autumn holiday (9月25–27日)
+        await present_on(sessions, world, day)
+    assert (await run_tick(sessions, settings, at("2026-09-25 10:00"))).ladder.return_reminders == 0
+    assert (await run_tick(sessions, settings, at("2026-09-27 10:00"))).ladder.return_reminders == 0
+    assert (await run_tick(sessions, settings, at("2026-09-28 07:30"))).ladder.return_reminders == 1
+
+
+async def test_no_return_reminder_when_the_child_is_absent_again(sessions, settings, world):
+    case = await open_case(sessions, settings, world, world.li_ming)
+    await present_on(sessions, world, "2026-09-16")
+    await absent_on(sessions, world, world.li_ming, "2026-09-17")
+    await present_on(sessions, world, "2026-09-18")
+    assert (await run_tick(sessions, settings, at("2026-09-18 18:00"))).ladder.return_reminders == 0
+    # back two days, reminded; absent again: the officer is not reminded, the report goes up as before
+    await present_on(sessions, world, "2026-09-21")
+    assert (await run_tick(sessions, settings, at("2026-09-21 18:00"))).ladder.return_reminders == 1
+    await absent_on(sessions, world, world.li_ming, "2026-09-22")
+    report = await run_tick(sessions, settings, at("2026-09-28 08:00"))
+    assert (report.ladder.return_escalations, report.ladder.reported) == (0, 1)
+    assert await outbox(sessions, "return_reminder_officer") == []
+    assert (await the_case(sessions, world.li_ming)).stage == CaseStage.REPORTED
+    assert "return_reminder" in await events(sessions, case.id)
+
+
+async def test_return_reminders_take_the_same_queries_for_one_case_or_two(sessions, engine, settings, world):
+    from sqlalchemy import event as sa_event
+
+    for student in (world.li_ming, world.li_hua, world.zhang_xiaohong):
+        await absent_on(sessions, world, student, "2026-09-11", "2026-09-14", "2026-09-15")
+    await run_tick(sessions, settings, at("2026-09-15 18:00"))
+    async with sessions() as session, session.begin():  # a home visit each, so that no other step falls due
+        officer = await actor_of(session, world.officer)
+        for case in await session.scalars(select(Case)):
+            await record_persuasion(session, settings, POLICY, at("2026-09-16 16:00"), officer, case.id,
+                                    PersuasionInput(date(2026, 9, 16), "home_visit", "赵强", "家长", "other",
+                                                    "cooperative", None, succeeded=True))
+    # 李明 back Wednesday and Thursday; 李华 and 张小红 absent once more, back Thursday and Friday
+    await absent_on(sessions, world, world.li_hua, "2026-09-16")
+    await absent_on(sessions, world, world.zhang_xiaohong, "2026-09-16")
+    for day in ("2026-09-17", "2026-09-18"):
+        await present_on(sessions, world, day)
+
+    counted = [0]
+
+    def count(*_args) -> None:
+        counted[0] += 1
+
+    async def queries_of_tick(when: str) -> tuple[int, int]:
+        counted[0] = 0
+        sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
+        try:
+            report = await run_tick(sessions, settings, at(when))
+        finally:
+            sa_event.remove(engine.sync_engine, "before_cursor_execute", count)
+        return report.ladder.return_reminders, counted[0]
+
+    one = await queries_of_tick("2026-09-17 18:00")
+    two = await queries_of_tick("2026-09-18 18:00")
+    assert (one[0], two[0]) == (1, 2)
+    assert one[1] == two[1]
+    assert len(await outbox(sessions, "return_reminder")) == 3
