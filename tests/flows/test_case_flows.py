@@ -706,3 +706,29 @@ async def test_cancel_leaves_the_case_form_and_its_buttons(app, people, world, c
     assert "没有看懂" in reply.text
     assert (await case_row(app, case_id)).stage == CaseStage.OPEN
     assert await count(app, PersuasionAttempt) == 0 and await events(app, case_id, "closed") == []
+
+
+# --- the return waits for the teacher's confirmation --------------------------------------------------------------
+
+
+async def test_the_teacher_reminded_to_confirm_the_return_closes_the_case_with_one_tap(app, people, world, clock):
+    case_id = await open_case(app, world, clock)  # 李明 absent Monday to Wednesday 9月7–9日
+    async with app.sessions() as session, session.begin():
+        for day in (date(2026, 9, 10), date(2026, 9, 11)):  # present Thursday and Friday; nobody taps 「已返校」
+            session.add(RollCall(class_id=world.school_class.id, day=day, opened_by=world.teacher.id,
+                                 submitted_by=world.teacher.id, revision=1,
+                                 submitted_at=datetime.fromisoformat(f"{day.isoformat()}T08:30:00+08:00")))
+    teacher = people.teacher
+    report = await tick(app, clock, "2026-09-11T18:00:00+08:00")
+    assert report.return_reminders == 1
+    reminder = teacher.last()
+    assert "李明" in reminder.text and "三年级1班" in reminder.text and "2 个教学日" in reminder.text
+    assert reminder.buttons() == ["✅ 已返校，结案"]
+    await teacher.tap("✅ 已返校，结案", reminder)
+    assert "已结案" in reminder.text and "已返校" in reminder.text
+    row = await case_row(app, case_id)
+    assert row.stage == CaseStage.CLOSED and row.outcome == CaseOutcome.RETURNED and row.watch_until is not None
+    assert [e.kind for e in await events(app, case_id, "closed")] == ["closed"]
+    # closed: the officer is never reminded
+    assert (await tick(app, clock, "2026-09-17T08:00:00+08:00")).return_escalations == 0
+    assert await count(app, CaseEvent, case_id=case_id, kind="closed") == 1
