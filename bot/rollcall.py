@@ -543,11 +543,12 @@ def _fold(loaded: _Loaded, working: RollCallView) -> None:
     where the copy shows the stored one: the copy never gives a reason, the service does."""
     if working.roll_call_id != loaded.roll_call.id or working.revision != loaded.roll_call.revision:
         raise RollCallError(ErrorCode.OUTDATED)
-    for student_id in working.absent_reasons():
-        loaded.student(student_id)
+    shown_absent = working.absent_reasons()
+    for student_id in shown_absent:
+        loaded.student(student_id)  # every id on the roll before anything changes
     draft = _draft(loaded.roll_call)
     absent = {}
-    for student_id, shown in working.absent_reasons().items():
+    for student_id, shown in shown_absent.items():
         key = str(student_id)
         stored = draft["absent"].get(key)
         if key in draft["absent"] and (shown.value if shown else None) == stored:

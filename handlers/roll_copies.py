@@ -35,13 +35,13 @@ class WorkingCopies:
 
     async def get(self, roll_call_id: int) -> WorkingCopy | None:
         entry = (await self._context.get_data()).get(str(roll_call_id))
-        return WorkingCopy(from_data(entry["view"]), entry["locale"]) if entry else None
+        return _copy(entry) if entry else None
 
     async def for_class(self, class_id: int, day: date) -> WorkingCopy | None:
         """The copy of the class's roll call of `day`, if the person has one."""
         for entry in (await self._context.get_data()).values():
             if entry["view"]["class_id"] == class_id and entry["view"]["day"] == day.isoformat():
-                return WorkingCopy(from_data(entry["view"]), entry["locale"])
+                return _copy(entry)
         return None
 
     async def put(self, view: RollCallView, locale: str) -> None:
@@ -57,3 +57,7 @@ class WorkingCopies:
         data = await self._context.get_data()
         if data.pop(str(roll_call_id), None) is not None:
             await self._context.set_data(data)
+
+
+def _copy(entry: dict) -> WorkingCopy:
+    return WorkingCopy(from_data(entry["view"]), entry["locale"])
