@@ -20,12 +20,12 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 from sqlalchemy import insert
 
-from bot.clock import ManualClock
+from bot.core.clock import ManualClock
+from bot.core.settings import Settings
 from bot.delivery.sender import Sender
 from bot.delivery.telegram import TelegramTransport
 from bot.fakeapi import FakeTelegram
-from bot.notices import render_notice
-from bot.settings import Settings
+from bot.notices.outbox import render_notice
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import Channel, ContactPoint, OutboxMessage, OutboxStatus, Person
 

@@ -27,12 +27,12 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.app import App
-from bot.clock import ManualClock
+from bot.core.clock import ManualClock
+from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram, FakeUser
-from bot.onboarding import issue_invites
+from bot.onboarding.service import issue_invites
 from bot.roster.importer import import_roster
 from bot.roster.reading import read_table
-from bot.settings import Settings
 from storage.db import create_engine
 from storage.models import SchoolClass, Student
 

@@ -38,9 +38,9 @@ from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.calendar import SchoolCalendar
-from bot.onboarding import CONSENT_VERSION
-from bot.settings import Settings
+from bot.calendar.days import SchoolCalendar
+from bot.core.settings import Settings
+from bot.onboarding.service import CONSENT_VERSION
 from bot.tick import run_tick
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import (

@@ -32,11 +32,11 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
+from bot.core.clock import Clock
+from bot.core.i18n import DOMAIN, LOCALES_DIR, compile_catalogs, gettext
+from bot.core.settings import Settings
 from bot.delivery.sender import Sender
 from bot.delivery.telegram import TelegramTransport
-from bot.i18n import DOMAIN, LOCALES_DIR, compile_catalogs, gettext
-from bot.settings import Settings
 from handlers import build_router
 from handlers.middlewares import DatabaseMiddleware, LocaleMiddleware
 from handlers.teacher import served_from_working_copy

@@ -8,13 +8,13 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.calendar_file import run_import_calendar
-from bot.clock import Clock, FileClock, SystemClock, parse_instant
+from bot.calendar.file import run_import_calendar
+from bot.core.clock import Clock, FileClock, SystemClock, parse_instant
+from bot.core.settings import Settings
 from bot.demo import run_demo
-from bot.invites_cli import run_invites
+from bot.onboarding.invites_cli import run_invites
 from bot.roster.cli import run_import_roster, run_import_staff
 from bot.runner import serve
-from bot.settings import Settings
 from bot.tick import run_tick_cli
 
 log = logging.getLogger("quanxue")

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
-from bot.calendar_file import run_import_calendar
-from bot.clock import ManualClock, to_local
+from bot.calendar.file import run_import_calendar
+from bot.core.clock import ManualClock, to_local
+from bot.core.i18n import gettext
+from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import LogEntry, Record
-from bot.i18n import gettext
-from bot.onboarding import Invite, format_code, issue_invites
+from bot.onboarding.service import Invite, format_code, issue_invites
 from bot.roster.cli import run_import_roster, run_import_staff
-from bot.settings import Settings
 from bot.tick import run_tick
 from handlers.menu import ROLL_CALL
 

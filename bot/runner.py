@@ -7,9 +7,9 @@ import contextlib
 import logging
 
 from bot.app import App
-from bot.clock import Clock
-from bot.policy import PolicyError, load_policy
-from bot.settings import Settings
+from bot.core.clock import Clock
+from bot.core.policy import PolicyError, load_policy
+from bot.core.settings import Settings
 from scheduler import build_scheduler
 
 log = logging.getLogger(__name__)

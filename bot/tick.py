@@ -2,7 +2,7 @@
 
 `quanxue tick --now …` and the scheduler inside `quanxue run` both call `run_tick`; running it twice for the same
 instant does nothing new. The escalation ladder (bot.cases.ladder) runs in a transaction of its own after the other
-steps, under the deployment's policy (bot.policy).
+steps, under the deployment's policy (bot.core.policy).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.calendar import warn_missing_official_years
+from bot.calendar.days import warn_missing_official_years
 from bot.cases.ladder import LadderReport, run_ladder
-from bot.policy import PolicyError, load_policy
-from bot.rollcall_reminders import remind_roll_calls
-from bot.settings import Settings
+from bot.core.policy import PolicyError, load_policy
+from bot.core.settings import Settings
+from bot.rollcall.reminders import remind_roll_calls
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import LinkAttempt
 

@@ -30,7 +30,7 @@ from aiogram.utils.i18n import gettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cases as cs
-from bot.calendar import parse_day
+from bot.calendar.days import parse_day
 from bot.cases import (
     ANSWER_LABELS,
     CASE_ACTION,
@@ -55,12 +55,12 @@ from bot.cases import (
 )
 from bot.cases.actions import MAX_NAMES
 from bot.cases.model import MAX_TEXT
-from bot.clock import Clock, to_local
+from bot.core.clock import Clock, to_local
+from bot.core.policy import load_policy
+from bot.core.scope import Actor
+from bot.core.settings import Settings
 from bot.delivery.telegram import NoticeAction
-from bot.policy import load_policy
-from bot.rollcall import Summary
-from bot.scope import Actor
-from bot.settings import Settings
+from bot.rollcall.service import Summary
 from handlers.menu import main_menu
 from handlers.texts import month_day, short_day, t
 from storage.models import CaseOutcome, CaseStage, RollCall
@@ -248,7 +248,7 @@ def support_label(kind: str) -> str:
 
 
 def answer_label(answer: str) -> str:
-    from bot.absence_notices import ANSWER_LABELS as ABSENCE_LABELS
+    from bot.notices.absence import ANSWER_LABELS as ABSENCE_LABELS
 
     for labels in (ANSWER_LABELS, ABSENCE_LABELS):
         msgid = next((label for key, label in labels.items() if key.value == answer), None)

@@ -17,10 +17,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import onboarding as ob
-from bot.clock import Clock
-from bot.i18n import LOCALES
-from bot.scope import Actor
+from bot.core.clock import Clock
+from bot.core.i18n import LOCALES
+from bot.core.scope import Actor
+from bot.onboarding import service as ob
 from handlers.menu import main_menu
 from handlers.middlewares import language_choice
 from handlers.onboarding import answer_unlinked, current_locale, send_consent_notice, unlinked_text

@@ -7,7 +7,7 @@ import logging
 from aiogram import Router
 from aiogram.types import ErrorEvent
 
-from bot.i18n import DEFAULT_LOCALE, gettext
+from bot.core.i18n import DEFAULT_LOCALE, gettext
 
 router = Router(name="errors")
 log = logging.getLogger(__name__)

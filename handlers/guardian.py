@@ -1,6 +1,6 @@
 """Guardian: answers to absence notices, leave requests (请假), and the teacher's one-tap decision on them.
 
-Thin: each handler reads the tap, calls one function of `bot.guardian_replies` or `bot.leave` and renders what it
+Thin: each handler reads the tap, calls one function of `bot.families` (replies, leave) and renders what it
 returns. Callback data carries ids only and is never trusted: the services re-check that the tapping person is a
 guardian of that child (or the child's teacher, for decisions); a forged or stale tap gets a clear refusal and
 changes nothing.
@@ -32,12 +32,13 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import leave as lv
-from bot.absence_notices import ANSWER_LABELS, PICK_ACTION, REPLY_ACTION, answer_actions, pick_label
-from bot.calendar import parse_day
-from bot.clock import Clock
+from bot.calendar.days import parse_day
+from bot.core.clock import Clock
+from bot.core.scope import Actor
+from bot.core.settings import Settings
 from bot.delivery.telegram import NoticeAction
-from bot.guardian_replies import (
+from bot.families import leave as lv
+from bot.families.replies import (
     MAX_TEXT,
     ReplyResult,
     ReplyStatus,
@@ -46,9 +47,8 @@ from bot.guardian_replies import (
     notice_children,
     record_reply,
 )
-from bot.notices import Delivery
-from bot.scope import Actor
-from bot.settings import Settings
+from bot.notices.absence import ANSWER_LABELS, PICK_ACTION, REPLY_ACTION, answer_actions, pick_label
+from bot.notices.outbox import Delivery
 from handlers.menu import ASK_LEAVE, is_button, main_menu
 from handlers.onboarding import answer_unlinked
 from handlers.texts import short_day, t
@@ -380,7 +380,7 @@ _MONTH_DAY = re.compile(r"^(\d{1,2})\s*(?:[-/.月])\s*(\d{1,2})\s*[日号]?$")
 
 
 def parse_leave_day(text: str, today: date) -> date | None:
-    """A typed first day: 2026-09-15 (and the forms `bot.calendar.parse_day` reads), or 9-15, 9/15, 9月15日 in
+    """A typed first day: 2026-09-15 (and the forms `bot.calendar.days.parse_day` reads), or 9-15, 9/15, 9月15日 in
     the coming months (a month-day already past this year means next year when that is within 90 days)."""
     text = text.strip().translate(str.maketrans("０１２３４５６７８９－／．", "0123456789-/."))
     full = parse_day(text)

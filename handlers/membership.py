@@ -7,9 +7,9 @@ from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.types import ChatMemberUpdated
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
-from bot.reachability import contact_at, mark_reachable, mark_unreachable
-from bot.settings import Settings
+from bot.core.clock import Clock
+from bot.core.settings import Settings
+from bot.notices.reachability import contact_at, mark_reachable, mark_unreachable
 from storage.models import Channel
 
 router = Router(name="membership")

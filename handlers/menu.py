@@ -9,8 +9,8 @@ from __future__ import annotations
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from aiogram.utils.i18n import get_i18n
 
-from bot.i18n import LOCALES, gettext
-from bot.scope import Actor
+from bot.core.i18n import LOCALES, gettext
+from bot.core.scope import Actor
 from storage.models import Role
 
 

@@ -12,9 +12,9 @@ from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import LOCALES, locale_for_language_code
-from bot.notices import NOTICES_QUEUED
-from bot.scope import actor_by_contact
+from bot.core.i18n import LOCALES, locale_for_language_code
+from bot.core.scope import actor_by_contact
+from bot.notices.outbox import NOTICES_QUEUED
 from storage.models import Channel, Person
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]

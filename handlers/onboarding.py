@@ -1,6 +1,6 @@
 """Linking a Telegram account: `/start <code>`, a typed code, a shared phone number; the guardian's privacy notice.
 
-Thin: each handler reads the update, calls one function of `bot.onboarding` and renders its result with `t()`.
+Thin: each handler reads the update, calls one function of `bot.onboarding.service` and renders its result with `t()`.
 What is shown about a person: their name, roles with their units, children by name and class. Never 学籍号, ids
 or phone numbers.
 """
@@ -28,11 +28,11 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n, get_i18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import onboarding as ob
-from bot.clock import Clock
-from bot.reachability import contact_at, mark_reachable
-from bot.scope import Actor, load_actor
-from bot.settings import Settings
+from bot.core.clock import Clock
+from bot.core.scope import Actor, load_actor
+from bot.core.settings import Settings
+from bot.notices.reachability import contact_at, mark_reachable
+from bot.onboarding import service as ob
 from handlers.menu import main_menu
 from handlers.texts import t
 from storage.models import Channel, Person

@@ -1,4 +1,4 @@
-"""The teacher's working copy of a roll call between taps (`bot.rollcall_view`), so a tap on a name needs no database.
+"""The teacher's working copy of a roll call between taps (`bot.rollcall.view`), so a tap on a name needs no database.
 
 Kept in the dispatcher's FSM storage (memory, or Redis when configured) under a destiny of its own, beside the
 person's guided forms and never inside them: a form that clears its state leaves the roll call alone. One copy per
@@ -17,7 +17,7 @@ from datetime import date
 
 from aiogram.fsm.context import FSMContext
 
-from bot.rollcall_view import RollCallView, from_data, to_data
+from bot.rollcall.view import RollCallView, from_data, to_data
 
 DESTINY = "roll_call"
 

@@ -2,7 +2,7 @@
 
 `/closure 2026-10-12 暴雨停课` closes the officer's school that day (asks which school first when they administer
 several); `/closure` alone lists the upcoming closures, each with a remove button. Scope is checked again on every
-tap, and the services in `bot.calendar` check it once more. Thin: parse, call the service, render.
+tap, and the services in `bot.calendar.days` check it once more. Thin: parse, call the service, render.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import calendar as cal
-from bot.clock import Clock, to_local
-from bot.scope import Actor
-from bot.settings import Settings
+from bot.calendar import days as cal
+from bot.core.clock import Clock, to_local
+from bot.core.scope import Actor
+from bot.core.settings import Settings
 from handlers.texts import long_day, short_day, t
 from storage.models import CalendarDay
 

@@ -2,7 +2,7 @@
 
 Thin: a handler reads the tap, calls one function of `bot.rollcall` and renders what it returns, editing the same
 message in place. A tap on a name or a page changes only the teacher's working copy (`handlers.roll_copies`, pure
-changes in `bot.rollcall_view`) and needs no database; every other tap goes through the service, which saves the
+changes in `bot.rollcall.view`) and needs no database; every other tap goes through the service, which saves the
 copy. Buttons carry short int ids through the CallbackData factories below (never names); they are checked against
 the copy or, by the service, against the person tapping. Taps: all present = menu + 「全部到校」; one absent =
 menu + name + 「提交」 + reason.
@@ -24,14 +24,14 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import rollcall as rc
-from bot.clock import Clock
+from bot.core.clock import Clock
+from bot.core.scope import Actor, actor_by_contact
+from bot.core.settings import Settings
 from bot.delivery.telegram import NoticeAction
-from bot.rollcall import Ask, Summary
-from bot.rollcall_reminders import OPEN_ACTION
-from bot.rollcall_view import ErrorCode, Mark, RollCallError, RollCallView, paged, toggled
-from bot.scope import Actor, actor_by_contact
-from bot.settings import Settings
+from bot.rollcall import service as rc
+from bot.rollcall.reminders import OPEN_ACTION
+from bot.rollcall.service import Ask, Summary
+from bot.rollcall.view import ErrorCode, Mark, RollCallError, RollCallView, paged, toggled
 from handlers import cases
 from handlers.menu import ROLL_CALL, is_button, takes_roll
 from handlers.onboarding import answer_unlinked

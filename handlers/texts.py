@@ -13,7 +13,7 @@ from typing import Any
 from aiogram.utils.i18n import get_i18n, gettext
 from babel.dates import format_date, format_skeleton
 
-from bot.i18n import babel_locale
+from bot.core.i18n import babel_locale
 
 
 def t(message: str, **values: Any) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.clock import ManualClock
+from bot.core.clock import ManualClock
 from storage.db import create_sessionmaker
 from tests import databases, redis_server
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.onboarding import CONSENT_VERSION, needs_consent
+from bot.onboarding.service import CONSENT_VERSION, needs_consent
 from storage.models import (
     Channel,
     Consent,

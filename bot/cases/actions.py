@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.guardian_replies import back_on
-from bot.policy import Policy
-from bot.scope import Actor
-from bot.settings import Settings
+from bot.core.policy import Policy
+from bot.core.scope import Actor
+from bot.core.settings import Settings
+from bot.families.replies import back_on
 from storage.models import (
     Case,
     CaseEvent,

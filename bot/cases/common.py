@@ -13,12 +13,12 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.calendar import load_calendar
-from bot.clock import to_local
-from bot.notices import Action, Delivery
-from bot.policy import Duration, Policy, Unit
-from bot.scope import Actor
-from bot.settings import Settings
+from bot.calendar.days import load_calendar
+from bot.core.clock import to_local
+from bot.core.policy import Duration, Policy, Unit
+from bot.core.scope import Actor
+from bot.core.settings import Settings
+from bot.notices.outbox import Action, Delivery
 from storage.models import (
     Absence,
     AbsenceReason,

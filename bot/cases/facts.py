@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.policy import Policy
-from bot.settings import Settings
+from bot.core.policy import Policy
+from bot.core.settings import Settings
 from storage.models import Absence, AbsenceReply, Case, CaseEvent, CaseStage, Person, PersuasionAttempt
 
 from .common import COUNTED_REASONS, Cast, case_ref, deadline_after, local_today

@@ -51,12 +51,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.absence_notices import REPLY_REASONS, TOLD, answer_actions
-from bot.calendar import SchoolCalendar, load_calendars
-from bot.clock import to_local
-from bot.notices import Action, Delivery, next_send_time, queued_keys
-from bot.policy import Policy
-from bot.settings import Settings
+from bot.calendar.days import SchoolCalendar, load_calendars
+from bot.core.clock import to_local
+from bot.core.policy import Policy
+from bot.core.settings import Settings
+from bot.notices.absence import REPLY_REASONS, TOLD, answer_actions
+from bot.notices.outbox import Action, Delivery, next_send_time, queued_keys
 from storage.models import (
     Absence,
     AbsenceReply,

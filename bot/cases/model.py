@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.notices import Delivery
+from bot.notices.outbox import Delivery
 from storage.models import CaseOutcome, CaseStage
 
 

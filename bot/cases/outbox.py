@@ -1,13 +1,14 @@
-"""Queueing many notices (and history rows) at once: what `bot.notices.enqueue_notice` does for one, for a whole
+"""Queueing many notices (and history rows) at once: what `bot.notices.outbox.enqueue_notice` does for one, for a whole
 tick's worth.
 
 The ladder may tell hundreds of people in one tick. `enqueue_notice` costs two queries per notice (the contact
 point, the insert); a `NoticeBatch` looks up the contact points of everyone involved in one query (`prefetch`),
 renders each notice as it is added, and writes all rows with one executemany INSERT … ON CONFLICT
 (idempotency_key) DO NOTHING at `flush`. The rows and the rules (not linked, unreachable, a guardian without
-consent: not queued) are `bot.notices`' own (`outbox_row`, `delivery_by`); a key queued before is skipped, so this
-too is idempotent. Case events and their audit records added with `event` are written at `flush` too, one
-executemany each (the ORM would write them one by one on SQLite).
+consent: not queued) belong to `bot.notices.outbox` (`outbox_row`, `delivery_by`); a key queued before
+is skipped, so this too is idempotent. Case events and their audit records added with `event` are written at
+`flush` too, one executemany
+each (the ORM would write them one by one on SQLite).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from sqlalchemy import insert as insert_into
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import (
+from bot.core.scope import Actor
+from bot.core.settings import Settings
+from bot.notices.outbox import (
     NOTICES_QUEUED,
     Action,
     Delivery,
@@ -29,9 +32,7 @@ from bot.notices import (
     next_send_time,
     outbox_row,
 )
-from bot.onboarding import CONSENT_VERSION
-from bot.scope import Actor
-from bot.settings import Settings
+from bot.onboarding.service import CONSENT_VERSION
 from storage.models import (
     AuditEvent,
     Case,

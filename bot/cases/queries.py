@@ -11,10 +11,10 @@ from datetime import date, datetime
 from sqlalchemy import false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
-from bot.policy import Policy
-from bot.scope import Actor
-from bot.settings import Settings
+from bot.core import audit
+from bot.core.policy import Policy
+from bot.core.scope import Actor
+from bot.core.settings import Settings
 from storage.models import (
     Absence,
     Case,

@@ -8,7 +8,7 @@ How one row travels:
    process or two, never hold the same row, and each claim sees the claims before it.
 2. **Send.** Outside any transaction: wait for the rate limiter (global and per chat), then `Transport.send`.
 3. **Record.** A second short transaction records the outcome: `sent` (+ `sent_at`, `external_id`), `unreachable`
-   (and the contact point is marked, the class teacher told: bot.reachability), `failed` (rejected for good, or
+   (and the contact point is marked, the class teacher told: bot.notices.reachability), `failed` (rejected for good, or
    `MAX_ATTEMPTS` reached), or back to `pending` with `next_attempt_at` pushed by backoff and `attempts + 1`.
 
 Errors: a 429 pauses *all* sending for `retry_after` (Telegram's flood control is global) and retries the same
@@ -47,12 +47,12 @@ from enum import StrEnum
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
+from bot.core.clock import Clock
+from bot.core.settings import Settings
 from bot.delivery.ratelimit import RateLimiter
 from bot.delivery.transport import Rejected, RetryLater, TransientError, Transport, Unreachable
-from bot.notices import next_send_time
-from bot.reachability import contact_at, mark_unreachable
-from bot.settings import Settings
+from bot.notices.outbox import next_send_time
+from bot.notices.reachability import contact_at, mark_unreachable
 from storage.models import ContactPoint, OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)

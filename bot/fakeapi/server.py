@@ -18,7 +18,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
-from bot.clock import Clock, SystemClock
+from bot.core.clock import Clock, SystemClock
 from bot.fakeapi.methods import ApiError, BotApi, Params, read_params, scope_key
 from bot.fakeapi.state import Chat, LogEntry, RateLimiter, Record, Stats, UserState
 from bot.fakeapi.user import FakeUser

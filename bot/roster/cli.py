@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot.clock import Clock
+from bot.core.clock import Clock
+from bot.core.settings import Settings
 from bot.roster.importer import import_roster, import_staff
 from bot.roster.reading import Table, UnreadableFile, read_table
 from bot.roster.report import ImportReport, render_report, render_unreadable
-from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker, upgrade
 
 EXIT_OK, EXIT_ROW_ERRORS, EXIT_UNREADABLE = 0, 1, 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.i18n import gettext
+from bot.core.i18n import gettext
 from bot.roster import messages
 from bot.roster.reading import UnreadableFile, field_label
 from bot.roster.rows import RowError

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.audit import record
+from bot.core.audit import record
 
 
 class Trail:

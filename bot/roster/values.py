@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Any
 
-from bot.phones import normalize_phone
+from bot.core.phones import normalize_phone
 from bot.roster.reading import Cell
 from storage.models import Role
 

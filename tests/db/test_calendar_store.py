@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select, text
 
-from bot.calendar import (
+from bot.calendar.days import (
     NotAllowed,
     add_closure,
     check_closure,
@@ -20,7 +20,7 @@ from bot.calendar import (
     upcoming_closures,
     warn_missing_official_years,
 )
-from bot.calendar_file import (
+from bot.calendar.file import (
     EXIT_OK,
     EXIT_PROBLEMS,
     EXIT_UNREADABLE,
@@ -30,8 +30,8 @@ from bot.calendar_file import (
     parse_calendar_text,
     run_import_calendar,
 )
-from bot.clock import ManualClock
-from bot.settings import Settings
+from bot.core.clock import ManualClock
+from bot.core.settings import Settings
 from storage.models import AuditEvent, CalendarDay, County, DayKind, OutboxMessage, School, Term, Township
 from tests.seed import World, link, seed_world
 

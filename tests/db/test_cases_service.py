@@ -27,8 +27,8 @@ from bot.cases import (
     report_to_township,
     request_support,
 )
-from bot.policy import default_policy
-from bot.settings import Settings
+from bot.core.policy import default_policy
+from bot.core.settings import Settings
 from storage.models import (
     AuditEvent,
     CaseEvent,

@@ -10,12 +10,12 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import leave as lv
-from bot.absence_notices import GuardianReach, RollCallChanges, notify_guardians
-from bot.guardian_replies import ReplyStatus, record_reply
-from bot.notices import Delivery
-from bot.scope import load_actor
-from bot.settings import Settings
+from bot.core.scope import load_actor
+from bot.core.settings import Settings
+from bot.families import leave as lv
+from bot.families.replies import ReplyStatus, record_reply
+from bot.notices.absence import GuardianReach, RollCallChanges, notify_guardians
+from bot.notices.outbox import Delivery
 from storage.models import (
     Absence,
     AbsenceReason,

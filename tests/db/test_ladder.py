@@ -12,7 +12,6 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import delete, func, select
 
-from bot.absence_notices import RollCallChanges, notify_guardians
 from bot.cases import (
     CaseErrorCode,
     PersuasionInput,
@@ -23,10 +22,11 @@ from bot.cases import (
     request_support,
     student_marked_present,
 )
-from bot.guardian_replies import record_reply
-from bot.policy import default_policy
-from bot.scope import load_actor
-from bot.settings import Settings
+from bot.core.policy import default_policy
+from bot.core.scope import load_actor
+from bot.core.settings import Settings
+from bot.families.replies import record_reply
+from bot.notices.absence import RollCallChanges, notify_guardians
 from bot.tick import run_tick
 from storage.db import create_engine, create_sessionmaker
 from storage.models import (

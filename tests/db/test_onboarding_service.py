@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import onboarding as ob
+from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram
-from bot.invites_cli import display_width, run_invites
-from bot.settings import Settings
+from bot.onboarding import service as ob
+from bot.onboarding.invites_cli import display_width, run_invites
 from storage.models import AuditEvent, Consent, ContactPoint, InviteCode, LinkAttempt, Person, Role
 from tests.seed import seed_world
 
@@ -264,7 +264,7 @@ async def test_set_locale(sessions, clock, world):
 
 
 async def test_help_topics(sessions, clock, settings, world):
-    from bot.scope import load_actor
+    from bot.core.scope import load_actor
 
     assert ob.help_topics(None) == [ob.HelpTopic.UNLINKED]
     async with sessions() as session:

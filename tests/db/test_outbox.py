@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
+from bot.core.settings import Settings
 from bot.delivery.sender import LEASE, Sender, backoff
 from bot.delivery.telegram import NoticeAction, notice_keyboard
 from bot.delivery.transport import Rejected, TransientError, Unreachable
-from bot.notices import Action, Delivery, enqueue_notice
-from bot.onboarding import record_consent
-from bot.settings import Settings
+from bot.notices.outbox import Action, Delivery, enqueue_notice
+from bot.onboarding.service import record_consent
 from storage.db import create_engine, create_sessionmaker
 from storage.models import AuditEvent, ContactPoint, OutboxMessage, OutboxStatus, Person
 from tests.seed import link, seed_world

@@ -10,13 +10,13 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import rollcall as rc
-from bot.calendar import add_closure
-from bot.guardian_replies import ReplyStatus, record_reply
-from bot.rollcall import Ask, Summary
-from bot.rollcall_view import ErrorCode, Mark, RollCallError, toggled
-from bot.scope import load_actor
-from bot.settings import Settings
+from bot.calendar.days import add_closure
+from bot.core.scope import load_actor
+from bot.core.settings import Settings
+from bot.families.replies import ReplyStatus, record_reply
+from bot.rollcall import service as rc
+from bot.rollcall.service import Ask, Summary
+from bot.rollcall.view import ErrorCode, Mark, RollCallError, toggled
 from bot.tick import run_tick
 from storage.models import (
     Absence,

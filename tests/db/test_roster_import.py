@@ -11,10 +11,10 @@ from pathlib import Path
 from openpyxl import Workbook
 from sqlalchemy import func, select, text
 
+from bot.core.settings import Settings
 from bot.roster.cli import run_import_roster, run_import_staff
 from bot.roster.importer import ImportReport, import_roster, import_staff
 from bot.roster.reading import read_bytes, read_table
-from bot.settings import Settings
 from storage.models import AuditEvent, Guardianship, Person, Role, School, SchoolClass, StaffRole, Student, Township
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram
-from bot.settings import Settings
 from tests.flows.harness import running
 from tests.seed import seed_world
 

@@ -7,9 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from bot.app import App
-from bot.clock import Clock
+from bot.core.clock import Clock
+from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram
-from bot.settings import Settings
 
 
 @contextlib.asynccontextmanager

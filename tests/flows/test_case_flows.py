@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cases import LegalStepKind, run_ladder
+from bot.core.policy import load_policy
+from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
-from bot.policy import load_policy
-from bot.settings import Settings
 from handlers.cases import LEGAL_KINDS, STAGES, CaseCard, CaseDo, Do
 from storage.models import (
     Absence,

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.core.settings import Settings
 from bot.delivery.sender import LEASE, Sender
 from bot.delivery.telegram import NoticeAction, TelegramTransport
 from bot.fakeapi import FakeTelegram, FakeUser
-from bot.notices import Action, enqueue_notice
-from bot.settings import Settings
+from bot.notices.outbox import Action, enqueue_notice
 from storage.models import AuditEvent, ContactPoint, OutboxMessage, OutboxStatus, Person
 from tests.flows.conftest import TOKEN
 from tests.seed import link

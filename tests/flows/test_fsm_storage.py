@@ -10,9 +10,9 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import select
 
 from bot.app import FORM_TTL, App
-from bot.clock import Clock
+from bot.core.clock import Clock
+from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram, FakeUser
-from bot.settings import Settings
 from storage.models import LeaveRequest, LeaveStatus
 from tests import redis_server
 from tests.flows.conftest import TOKEN

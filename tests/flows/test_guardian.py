@@ -12,14 +12,14 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from bot import leave as lv
-from bot.absence_notices import RollCallChanges, notify_guardians
 from bot.cases import run_ladder
+from bot.core.policy import load_policy
+from bot.core.settings import Settings
 from bot.delivery.telegram import NoticeAction
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
-from bot.policy import load_policy
-from bot.settings import Settings
+from bot.families import leave as lv
+from bot.notices.absence import RollCallChanges, notify_guardians
 from storage.models import (
     Absence,
     AbsenceReply,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import onboarding as ob
+from bot.onboarding import service as ob
 from handlers.onboarding import ConsentCallback
 from storage.models import Consent, ContactPoint, LinkAttempt, Person
 

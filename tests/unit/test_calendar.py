@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.calendar import SchoolCalendar, TermSpan, official_workday, official_year_known, parse_day
+from bot.calendar.days import SchoolCalendar, TermSpan, official_workday, official_year_known, parse_day
 from storage.models import CalendarDay, DayKind, Term
 
 AUTUMN = Term(county_id=1, name="2026年秋季学期", start_date=date(2026, 9, 1), end_date=date(2027, 1, 22))

@@ -9,7 +9,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.app import FORM_TTL, build_storage, check_storage
-from bot.settings import Settings
+from bot.core.settings import Settings
 from tests import redis_server
 
 

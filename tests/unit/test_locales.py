@@ -9,10 +9,10 @@ import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES, LOCALES_DIR
+from bot.core.i18n import LOCALES, LOCALES_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-# The same keywords as `make locales`: aiogram's _/__/lazy_gettext, handlers.texts.t, bot.i18n.gettext.
+# The same keywords as `make locales`: aiogram's _/__/lazy_gettext, handlers.texts.t, bot.core.i18n.gettext.
 KEYWORDS = {**DEFAULT_KEYWORDS, "__": None, "lazy_gettext": None, "t": None}
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 

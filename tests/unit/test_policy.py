@@ -8,9 +8,9 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from bot.calendar import SchoolCalendar
-from bot.policy import DEFAULT_POLICY, PolicyError, Unit, default_policy, load_policy, parse_policy
-from bot.settings import Settings
+from bot.calendar.days import SchoolCalendar
+from bot.core.policy import DEFAULT_POLICY, PolicyError, Unit, default_policy, load_policy, parse_policy
+from bot.core.settings import Settings
 from bot.tick import run_tick_cli
 
 
@@ -142,7 +142,7 @@ async def test_a_bad_policy_stops_the_tick_before_it_starts(tmp_path, caplog):
 
 
 async def test_a_bad_policy_stops_the_bot_before_it_starts(tmp_path, caplog):
-    from bot.clock import ManualClock
+    from bot.core.clock import ManualClock
     from bot.runner import serve
 
     path = write(tmp_path, "[watch]\nafter_return = { calendar_days = 0 }")

@@ -11,8 +11,8 @@ from aiogram.types import Chat, Message, Update, User
 from sqlalchemy import func, select
 
 from bot.app import build_bot, build_dispatcher
+from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram
-from bot.settings import Settings
 from storage.db import create_sessionmaker
 from storage.models import ContactPoint, LinkAttempt
 from tests import databases

@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
-from bot.notices import enqueue_notice
-from bot.settings import Settings
+from bot.core import audit
+from bot.core.settings import Settings
+from bot.notices.outbox import enqueue_notice
 from storage.models import (
     ContactPoint,
     EnrolmentStatus,

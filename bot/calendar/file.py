@@ -21,11 +21,11 @@ from typing import Any, TextIO
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
-from bot.calendar import official_year_known
-from bot.clock import Clock
-from bot.i18n import gettext
-from bot.settings import Settings
+from bot.calendar.days import official_year_known
+from bot.core import audit
+from bot.core.clock import Clock
+from bot.core.i18n import gettext
+from bot.core.settings import Settings
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import CalendarDay, County, DayKind, School, Term, Township
 

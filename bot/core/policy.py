@@ -1,6 +1,6 @@
 """The ladder's policy as data: thresholds and deadlines of 控辍保学, read from a TOML file and checked at start.
 
-The defaults ship as `bot/policy.toml` (DOMAIN.md, "The ladder"). `QUANXUE_POLICY` names another file; its keys
+The defaults ship as `bot/core/policy.toml` (DOMAIN.md, "The ladder"). `QUANXUE_POLICY` names another file; its keys
 replace the defaults key by key within each section (a duration given there replaces the default one whole), so a
 locality writes only what differs. Every duration names its unit: `{ hours = 4 }`, `{ school_days = 3 }` (counted
 on the school's calendar) or `{ calendar_days = 7 }`; times of day are local, `"17:00"`.
@@ -32,9 +32,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bot.calendar import SchoolCalendar
-from bot.i18n import gettext
-from bot.settings import Settings
+from bot.calendar.days import SchoolCalendar
+from bot.core.i18n import gettext
+from bot.core.settings import Settings
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "policy.toml"
 

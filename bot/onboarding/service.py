@@ -31,10 +31,10 @@ from typing import Protocol
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
-from bot.i18n import LOCALES, gettext
-from bot.phones import normalize_phone
-from bot.scope import Actor
+from bot.core import audit
+from bot.core.i18n import LOCALES, gettext
+from bot.core.phones import normalize_phone
+from bot.core.scope import Actor
 from storage.models import (
     Channel,
     Consent,

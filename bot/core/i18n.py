@@ -16,7 +16,7 @@ from babel.support import Translations
 LOCALES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_LOCALE = "zh_Hans"
 DOMAIN = "messages"
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 
 _TRADITIONAL_REGIONS = ("tw", "hk", "mo", "hant")
 _BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW"}  # with a territory, for CLDR's date patterns

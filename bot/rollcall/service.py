@@ -7,7 +7,7 @@ from callback data, which anyone can forge. The roll-call row is read `FOR UPDAT
 BEGIN IMMEDIATE), so two people acting on it at once never lose one another's change. Refusals raise
 `RollCallError` with a code.
 
-Taps on names and pages change only the teacher's working copy of the view (`bot.rollcall_view`), without the
+Taps on names and pages change only the teacher's working copy of the view (`bot.rollcall.view`), without the
 database; opening the roll call again and submitting it save that copy into the draft (`_fold`). Until then the
 taps are the teacher's own: a school officer opening the same roll call sees the draft as last saved.
 
@@ -27,15 +27,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
-from bot.absence_notices import GuardianReach, RollCallChanges, notify_guardians
-from bot.calendar import SchoolCalendar, load_calendar
-from bot.clock import to_local
-from bot.leave import approved_leave
-from bot.notices import Delivery
-from bot.rollcall_view import ErrorCode, Mark, RollCallError, RollCallView, page_count
-from bot.scope import Actor
-from bot.settings import Settings
+from bot.calendar.days import SchoolCalendar, load_calendar
+from bot.core import audit
+from bot.core.clock import to_local
+from bot.core.scope import Actor
+from bot.core.settings import Settings
+from bot.families.leave import approved_leave
+from bot.notices.absence import GuardianReach, RollCallChanges, notify_guardians
+from bot.notices.outbox import Delivery
+from bot.rollcall.view import ErrorCode, Mark, RollCallError, RollCallView, page_count
 from storage.models import Absence, AbsenceReason, EnrolmentStatus, Role, RollCall, SchoolClass, Student
 
 TEACHER_REASONS = (AbsenceReason.SICK, AbsenceReason.PERSONAL, AbsenceReason.UNEXPLAINED, AbsenceReason.UNKNOWN)

@@ -21,10 +21,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import to_local
-from bot.i18n import LOCALES_DIR, babel_locale, gettext
-from bot.onboarding import needs_consent
-from bot.settings import Settings
+from bot.core.clock import to_local
+from bot.core.i18n import LOCALES_DIR, babel_locale, gettext
+from bot.core.settings import Settings
+from bot.onboarding.service import needs_consent
 from storage.models import Channel, ContactPoint, OutboxMessage, OutboxStatus, Person
 
 NOTICES_QUEUED = "notices_queued"

@@ -15,10 +15,10 @@ import unicodedata
 from pathlib import Path
 from typing import TextIO
 
-from bot import onboarding as ob
-from bot.clock import Clock, to_local
-from bot.i18n import gettext
-from bot.settings import Settings
+from bot.core.clock import Clock, to_local
+from bot.core.i18n import gettext
+from bot.core.settings import Settings
+from bot.onboarding import service as ob
 from storage.db import create_engine, create_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Approved leave makes the days it covers excused: the roll call records those students as on leave and no absence
 notice goes out for them. A guardian asks (`request_leave`); the class teachers get a `leave_request` notice with
 「批准」/「不批准」 buttons, or, while no class teacher can be reached in the bot, the school's officers (admins and
-principal) get it in their place (the rule of guardians' answers, `bot.guardian_replies.tell_class_or_school`); the
+principal) get it in their place (the rule of guardians' answers, `bot.families.replies.tell_class_or_school`); the
 first teacher (or school officer) to decide wins (`decide_leave`), and the guardian gets a `leave_decision` notice
 saying who decided. Absences the roll call already recorded for days the approved leave covers become excused
 (reason approved_leave). No aiogram here.
@@ -19,13 +19,13 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
-from bot.calendar import load_calendar
-from bot.clock import to_local
-from bot.guardian_replies import reached, tell_class_or_school
-from bot.notices import Action, Delivery, enqueue_notice
-from bot.scope import Actor
-from bot.settings import Settings
+from bot.calendar.days import load_calendar
+from bot.core import audit
+from bot.core.clock import to_local
+from bot.core.scope import Actor
+from bot.core.settings import Settings
+from bot.families.replies import reached, tell_class_or_school
+from bot.notices.outbox import Action, Delivery, enqueue_notice
 from storage.models import Absence, AbsenceReason, Guardianship, LeaveRequest, LeaveStatus, Person, Student
 
 MAX_LEAVE_DAYS = 30  # calendar days one request may cover; longer absences go through the school (休学)

@@ -25,10 +25,10 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
-from bot.calendar import load_calendars
-from bot.notices import Action, Delivery, enqueue_notice
-from bot.settings import Settings
+from bot.calendar.days import load_calendars
+from bot.core import audit
+from bot.core.settings import Settings
+from bot.notices.outbox import Action, Delivery, enqueue_notice
 from storage.models import (
     Absence,
     AbsenceReason,

@@ -4,7 +4,7 @@ A guardian may answer late and may change the answer: every answer is a new `Abs
 earlier ones stay as history) and reaches the teacher as a `guardian_reply` notice. When no class teacher can be
 reached in the bot (none linked, or they blocked it), the school's officers receive it instead, so that the school
 always learns what the family said (a request to call above all); `tell_class_or_school` is that rule, shared with
-leave requests (bot.leave). Tapping the same answer again changes nothing and sends nothing. No aiogram here: the
+leave requests (`..leave`). Tapping the same answer again changes nothing and sends nothing. No aiogram here: the
 handlers call these functions.
 """
 
@@ -18,13 +18,13 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
-from bot.absence_notices import asks_reply
-from bot.calendar import load_calendar
-from bot.clock import to_local
-from bot.notices import Delivery, enqueue_notice
-from bot.scope import Actor
-from bot.settings import Settings
+from bot.calendar.days import load_calendar
+from bot.core import audit
+from bot.core.clock import to_local
+from bot.core.scope import Actor
+from bot.core.settings import Settings
+from bot.notices.absence import asks_reply
+from bot.notices.outbox import Delivery, enqueue_notice
 from storage.models import (
     Absence,
     AbsenceReply,

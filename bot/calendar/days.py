@@ -30,10 +30,10 @@ import chinese_calendar
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
-from bot.clock import to_local
-from bot.notices import Delivery, enqueue_notice, queued_keys
-from bot.settings import Settings
+from bot.core import audit
+from bot.core.clock import to_local
+from bot.core.settings import Settings
+from bot.notices.outbox import Delivery, enqueue_notice, queued_keys
 from storage.models import CalendarDay, DayKind, Person, Role, School, StaffRole, Term, Township
 
 LOOKBACK_DAYS = 120  # how far school_days_before walks back at most

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.i18n import LOCALES
+from bot.core.i18n import LOCALES
 
 
 class Settings(BaseSettings):

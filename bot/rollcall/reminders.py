@@ -14,10 +14,10 @@ from datetime import date, datetime
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.calendar import load_calendars
-from bot.clock import to_local
-from bot.notices import Action, Delivery, enqueue_notice, queued_keys
-from bot.settings import Settings
+from bot.calendar.days import load_calendars
+from bot.core.clock import to_local
+from bot.core.settings import Settings
+from bot.notices.outbox import Action, Delivery, enqueue_notice, queued_keys
 from storage.models import (
     EnrolmentStatus,
     Person,

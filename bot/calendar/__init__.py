@@ -1,0 +1,1 @@
+"""School days: the official calendar, terms and closures, and the calendar file."""

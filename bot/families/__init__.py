@@ -1,0 +1,1 @@
+"""Families: guardians' answers to notices and their leave requests."""

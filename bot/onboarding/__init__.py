@@ -1,0 +1,1 @@
+"""Linking people to the bot: invite codes, phone matching, consent, and the invites command."""
