@@ -31,6 +31,7 @@ bench: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Re-extract interface strings and merge them into the three catalogs (translate the new entries afterwards).
 locales: $(VENV)/.installed-dev

@@ -35,6 +35,7 @@ class Role(StrEnum):
     SCHOOL_ADMIN = "school_admin"  # 控辍专干
     PRINCIPAL = "principal"
     TOWNSHIP_OFFICER = "township_officer"
+    COUNTY_OFFICER = "county_officer"  # 县教育局 控辍保学 office
 
 
 class EnrolmentStatus(StrEnum):
