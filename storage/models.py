@@ -63,6 +63,9 @@ class Township(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     county_id: Mapped[int] = mapped_column(ForeignKey("counties.id"))
     name: Mapped[str] = mapped_column(String(100))
+    # Who signs the township's documents ("青山镇人民政府"); None: the name followed by 人民政府.
+    issuer_name: Mapped[str | None] = mapped_column(String(100))
+    office_phone: Mapped[str | None] = mapped_column(String(30))  # shown in its documents
 
 
 class School(Base):
@@ -71,6 +74,7 @@ class School(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     township_id: Mapped[int] = mapped_column(ForeignKey("townships.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    office_phone: Mapped[str | None] = mapped_column(String(30))  # the school office, shown in its documents
     township: Mapped[Township] = relationship(lazy="joined")
 
 
