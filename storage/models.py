@@ -141,7 +141,8 @@ class Guardianship(Base):
 
 
 class StaffRole(Base):
-    """A role with its scope: exactly one of class_id / school_id / township_id is set, as the role requires."""
+    """A role with its scope: exactly one of class_id / school_id / township_id / county_id is set, as the role
+    requires."""
 
     __tablename__ = "staff_roles"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -150,6 +151,7 @@ class StaffRole(Base):
     class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"), index=True)
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
     township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"), index=True)
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("counties.id"), index=True)
 
 
 class InviteCode(Base):

@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ContactPoint, Guardianship, Person, Role, School, SchoolClass, StaffRole, Student
+from storage.models import (
+    ContactPoint,
+    Guardianship,
+    Person,
+    Role,
+    School,
+    SchoolClass,
+    StaffRole,
+    Student,
+    Township,
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,7 @@ class RoleScope:
     class_id: int | None
     school_id: int | None
     township_id: int | None
+    county_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,10 @@ class Actor:
     def oversees_township(self, township_id: int) -> bool:
         return any(s.role is Role.TOWNSHIP_OFFICER and s.township_id == township_id for s in self.roles)
 
+    def oversees_county(self, county_id: int) -> bool:
+        """A 县教育局 officer of that county: sees every school and township in it."""
+        return any(s.role is Role.COUNTY_OFFICER and s.county_id == county_id for s in self.roles)
+
     def can_manage_class(self, class_id: int, school_id: int) -> bool:
         """The class's teacher or an admin/principal of its school."""
         return self.teaches(class_id) or self.administers_school(school_id)
@@ -74,16 +89,19 @@ async def actor_by_contact(session: AsyncSession, channel: str, address: str) ->
 
 
 async def load_actor(session: AsyncSession, person: Person) -> Actor:
-    """The person's roles with their scope resolved up to the township, and the children they are guardian of."""
+    """The person's roles with their scope resolved up to the county, and the children they are guardian of."""
     school_id = func.coalesce(StaffRole.school_id, SchoolClass.school_id)
+    township_id = func.coalesce(StaffRole.township_id, School.township_id)
     role_rows = await session.execute(
-        select(StaffRole, school_id, func.coalesce(StaffRole.township_id, School.township_id))
+        select(StaffRole, school_id, township_id, func.coalesce(StaffRole.county_id, Township.county_id))
         .outerjoin(SchoolClass, SchoolClass.id == StaffRole.class_id)
         .outerjoin(School, School.id == school_id)
+        .outerjoin(Township, Township.id == township_id)
         .where(StaffRole.person_id == person.id)
     )
     roles = tuple(
-        RoleScope(Role(row.role), row.class_id, school, township) for row, school, township in role_rows
+        RoleScope(Role(row.role), row.class_id, school, township, county)
+        for row, school, township, county in role_rows
     )
     children = await session.scalars(
         select(Guardianship.student_id).join(Student).where(Guardianship.person_id == person.id)
