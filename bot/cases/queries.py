@@ -5,10 +5,10 @@ Viewing a child's file is logged (未成年人网络保护条例 art. 36): an au
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import audit
@@ -82,7 +82,7 @@ async def list_cases(
         township_stages: tuple[str, ...] = TOWNSHIP_STAGES if stage is None else OPEN_STAGES
     else:
         stages = township_stages = (stage,)
-    scope = [false()]
+    scope: list[ColumnElement[bool]] = [false()]
     if schools:
         scope.append(Case.school_id.in_(schools) & Case.stage.in_(stages))
     if townships:
@@ -208,7 +208,7 @@ async def case_detail(
     )
 
 
-async def _add_names(session: AsyncSession, names: dict[int, str], ids: set[int | None]) -> None:
+async def _add_names(session: AsyncSession, names: dict[int, str], ids: Iterable[int | None]) -> None:
     missing = {i for i in ids if i is not None and i not in names}
     if missing:
         names.update(dict((await session.execute(select(Person.id, Person.name).where(Person.id.in_(missing)))).all()))
