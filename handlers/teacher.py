@@ -534,14 +534,14 @@ async def show_status(query: CallbackQuery, callback_data: Status, session: Asyn
 
 @router.callback_query(ReturnDay.filter())
 async def return_day(query: CallbackQuery, callback_data: ReturnDay, session: AsyncSession, clock: Clock,
-                     settings: Settings, actor: Actor | None) -> None:
+                     settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
     try:
         if actor is None:
             raise RollCallError(ErrorCode.NOT_ALLOWED)
         text, keyboard = await _return_step(session, clock, settings, actor, d)
     except RollCallError as error:
-        await _refuse(query, error, session, clock, settings, actor, d.r)
+        await _refuse(query, error, session, clock, settings, actor, WorkingCopies(state), locale, d.r)
         return
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
