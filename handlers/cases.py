@@ -65,8 +65,6 @@ from handlers.menu import main_menu
 from handlers.texts import month_day, short_day, t
 from storage.models import CaseOutcome, CaseStage, RollCall
 
-router = Router(name="cases")
-
 STAGES = tuple(CaseStage)  # callback data carries the index
 OUTCOMES = tuple(CaseOutcome)
 LEGAL_KINDS = tuple(LegalStepKind)
@@ -379,7 +377,6 @@ async def _leave_note(state: FSMContext) -> None:
         await state.clear()
 
 
-@router.message(Command("cases"))
 async def cases_command(message: Message, session: AsyncSession, clock: Clock, settings: Settings,
                         actor: Actor | None, state: FSMContext) -> None:
     await _leave_note(state)
@@ -390,7 +387,6 @@ async def cases_command(message: Message, session: AsyncSession, clock: Clock, s
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(CaseList.filter())
 async def list_tapped(query: CallbackQuery, callback_data: CaseList, session: AsyncSession, clock: Clock,
                       settings: Settings, actor: Actor | None, state: FSMContext) -> None:
     await _leave_note(state)
@@ -543,7 +539,6 @@ async def _refuse(query: CallbackQuery, error: CaseError, session: AsyncSession,
         await _show_current(query, session, clock, settings, actor, case_id)
 
 
-@router.callback_query(CaseCard.filter())
 async def card_tapped(query: CallbackQuery, callback_data: CaseCard, session: AsyncSession, clock: Clock,
                       settings: Settings, actor: Actor | None, state: FSMContext) -> None:
     await _leave_note(state)
@@ -670,7 +665,6 @@ def _confirmation(d: CaseDo, detail: CaseDetail) -> tuple[str, InlineKeyboardMar
     return text, _confirm_keyboard(d, t("✅ Yes, close it"))
 
 
-@router.callback_query(CaseDo.filter())
 async def case_do(query: CallbackQuery, callback_data: CaseDo, session: AsyncSession, clock: Clock,
                   settings: Settings, actor: Actor | None, state: FSMContext) -> None:
     d = callback_data
@@ -731,7 +725,6 @@ async def _ask_note(query: CallbackQuery, state: FSMContext, d: CaseDo, detail: 
     await _edit(query, text, markup)
 
 
-@router.message(CaseNote.text, TYPED)
 async def note_typed(message: Message, session: AsyncSession, clock: Clock, settings: Settings,
                      actor: Actor | None, state: FSMContext) -> None:
     note = message.text.strip()
@@ -760,13 +753,11 @@ async def note_typed(message: Message, session: AsyncSession, clock: Clock, sett
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("cancel"), StateFilter(PersuasionForm, CaseNote))
 async def cancel(message: Message, state: FSMContext, actor: Actor | None) -> None:
     await state.clear()
     await message.answer(t("Cancelled. Nothing was recorded."), reply_markup=main_menu(actor))
 
 
-@router.message(StateFilter(PersuasionForm, CaseNote), ~F.text)
 async def not_text(message: Message) -> None:
     await message.answer(t("Please answer with a text message, or send /cancel."))
 
@@ -875,7 +866,6 @@ def _today(clock: Clock, settings: Settings) -> date:
     return to_local(clock.now(), settings.tz).date()
 
 
-@router.callback_query(FormStep.filter())
 async def form_step(query: CallbackQuery, callback_data: FormStep, session: AsyncSession, clock: Clock,
                     settings: Settings, actor: Actor | None, state: FSMContext) -> None:
     f, v = callback_data.f, callback_data.v
@@ -969,7 +959,6 @@ async def _typed_step(message: Message, state: FSMContext, field: Field, **value
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(PersuasionForm.typed_day, TYPED)
 async def form_day_typed(message: Message, clock: Clock, settings: Settings, state: FSMContext) -> None:
     today = _today(clock, settings)
     day = parse_past_day(message.text, today)
@@ -996,29 +985,24 @@ async def _names(message: Message, limit: int) -> str | None:
     return text
 
 
-@router.message(PersuasionForm.visitors, TYPED)
 async def form_visitors(message: Message, state: FSMContext) -> None:
     text = await _names(message, MAX_NAMES)
     if text is not None:
         await _typed_step(message, state, Field.VISITORS, cf_visitors=text)
 
 
-@router.message(PersuasionForm.people_met, TYPED)
 async def form_people_met(message: Message, state: FSMContext) -> None:
     text = await _names(message, MAX_NAMES)
     if text is not None:
         await _typed_step(message, state, Field.PEOPLE_SKIP, cf_met=text)
 
 
-@router.message(PersuasionForm.next_step, TYPED)
 async def form_next_step(message: Message, state: FSMContext) -> None:
     text = await _names(message, MAX_TEXT)
     if text is not None:
         await _typed_step(message, state, Field.NEXT_SKIP, cf_next=text)
 
 
-@router.message(StateFilter(PersuasionForm.method, PersuasionForm.day, PersuasionForm.reason,
-                            PersuasionForm.attitude, PersuasionForm.succeeded, PersuasionForm.confirm), TYPED)
 async def form_expects_a_tap(message: Message) -> None:
     await message.answer(t("Please tap one of the buttons above, or send /cancel."))
 
@@ -1075,7 +1059,6 @@ def _school_told(result: ActionResult) -> bool:
     return any(x.reached for x in result.told) or not result.changed
 
 
-@router.callback_query(NoticeAction.filter(F.action == CASE_ACTION))
 async def guardian_answered(query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, clock: Clock,
                             settings: Settings, actor: Actor | None) -> None:
     try:
@@ -1114,7 +1097,6 @@ async def guardian_answered(query: CallbackQuery, callback_data: NoticeAction, s
         await message.answer("\n".join(lines))
 
 
-@router.callback_query(NoticeAction.filter(F.action == SUPPORT_ACTION))
 async def guardian_needs(query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, clock: Clock,
                          settings: Settings, actor: Actor | None) -> None:
     try:
@@ -1184,7 +1166,6 @@ async def offer_close_returned(message: Message | None, session: AsyncSession, c
         await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(NoticeAction.filter(F.action == RETURNED_ACTION))
 async def return_confirmed(query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, clock: Clock,
                            settings: Settings, actor: Actor | None, state: FSMContext) -> None:
     """The button under the ladder's return reminder: one tap closes the case as returned (`close_case` checks the
@@ -1202,3 +1183,27 @@ async def return_confirmed(query: CallbackQuery, callback_data: NoticeAction, se
         return
     await query.answer()
     await _edit(query, text, markup)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="cases")
+    router.message.register(cases_command, Command("cases"))
+    router.callback_query.register(list_tapped, CaseList.filter())
+    router.callback_query.register(card_tapped, CaseCard.filter())
+    router.callback_query.register(case_do, CaseDo.filter())
+    router.message.register(note_typed, CaseNote.text, TYPED)
+    router.message.register(cancel, Command("cancel"), StateFilter(PersuasionForm, CaseNote))
+    router.message.register(not_text, StateFilter(PersuasionForm, CaseNote), ~F.text)
+    router.callback_query.register(form_step, FormStep.filter())
+    router.message.register(form_day_typed, PersuasionForm.typed_day, TYPED)
+    router.message.register(form_visitors, PersuasionForm.visitors, TYPED)
+    router.message.register(form_people_met, PersuasionForm.people_met, TYPED)
+    router.message.register(form_next_step, PersuasionForm.next_step, TYPED)
+    taps_only = StateFilter(PersuasionForm.method, PersuasionForm.day, PersuasionForm.reason,
+                            PersuasionForm.attitude, PersuasionForm.succeeded, PersuasionForm.confirm)
+    router.message.register(form_expects_a_tap, taps_only, TYPED)
+    router.callback_query.register(guardian_answered, NoticeAction.filter(F.action == CASE_ACTION))
+    router.callback_query.register(guardian_needs, NoticeAction.filter(F.action == SUPPORT_ACTION))
+    router.callback_query.register(return_confirmed, NoticeAction.filter(F.action == RETURNED_ACTION))
+    return router

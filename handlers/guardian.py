@@ -54,8 +54,6 @@ from handlers.onboarding import answer_unlinked
 from handlers.texts import short_day, t
 from storage.models import AbsenceReason, GuardianAnswer, LeaveStatus, Person, Student
 
-router = Router(name="guardian")
-
 KIDS_ACTION = "kids"  # NoticeAction: back from one child's answers to the list of children (ref = absence id)
 LEAVE_LENGTHS = (1, 2, 3)  # school days offered as buttons
 
@@ -202,7 +200,6 @@ def _thanks(result: ReplyResult) -> str:
 # --- absence notices: taps ----------------------------------------------------------------------------------------
 
 
-@router.callback_query(NoticeAction.filter(F.action == REPLY_ACTION))
 async def answer_tapped(
     query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, settings: Settings, clock: Clock,
     actor: Actor | None, state: FSMContext,
@@ -245,7 +242,6 @@ async def answer_tapped(
                                                            result.reply.answer, sibling))
 
 
-@router.callback_query(NoticeAction.filter(F.action == PICK_ACTION))
 async def child_picked(
     query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, actor: Actor | None
 ) -> None:
@@ -264,7 +260,6 @@ async def child_picked(
     await _edit_markup(_message(query), answers_markup(absence.id, previous.answer if previous else None, back=True))
 
 
-@router.callback_query(NoticeAction.filter(F.action == KIDS_ACTION))
 async def back_to_children(
     query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, actor: Actor | None
 ) -> None:
@@ -276,13 +271,11 @@ async def back_to_children(
     await _edit_markup(_message(query), markup)
 
 
-@router.message(Command("cancel"), StateFilter(ReplyForm, LeaveForm))
 async def cancel(message: Message, state: FSMContext, actor: Actor | None) -> None:
     await state.clear()
     await message.answer(t("Cancelled. Nothing was sent."), reply_markup=main_menu(actor))
 
 
-@router.message(ReplyForm.text, TYPED)
 async def other_text(
     message: Message, session: AsyncSession, settings: Settings, clock: Clock, actor: Actor | None,
     state: FSMContext, bot: Bot,
@@ -309,7 +302,6 @@ async def other_text(
             await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=notice_id, reply_markup=markup)
 
 
-@router.message(ReplyForm.text, ~F.text)
 async def other_not_text(message: Message) -> None:
     await message.answer(t("Please write your answer as a text message, or send /cancel."))
 
@@ -317,8 +309,6 @@ async def other_not_text(message: Message) -> None:
 # --- leave requests: the guardian's flow --------------------------------------------------------------------------
 
 
-@router.message(Command("leave"))
-@router.message(F.text.func(lambda text: is_button(text, ASK_LEAVE)))
 async def leave_start(
     message: Message, session: AsyncSession, clock: Clock, settings: Settings, person: Person | None,
     actor: Actor | None, state: FSMContext,
@@ -416,7 +406,6 @@ async def _flow_over(query: CallbackQuery, state: FSMContext) -> None:
     await _edit_markup(_message(query), None)
 
 
-@router.callback_query(LeaveStep.filter(F.step == "cancel"))
 async def leave_cancel(query: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
     await query.answer()
@@ -426,7 +415,6 @@ async def leave_cancel(query: CallbackQuery, state: FSMContext) -> None:
             await message.edit_text(t("Cancelled. Nothing was sent."), reply_markup=None)
 
 
-@router.callback_query(LeaveForm.child, LeaveStep.filter(F.step == "child"))
 async def leave_child(
     query: CallbackQuery, callback_data: LeaveStep, session: AsyncSession, settings: Settings, clock: Clock,
     actor: Actor | None, state: FSMContext,
@@ -443,7 +431,6 @@ async def leave_child(
         await _message(query).edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(LeaveForm.day, LeaveStep.filter(F.step == "day"))
 async def leave_day(
     query: CallbackQuery, callback_data: LeaveStep, session: AsyncSession, settings: Settings, clock: Clock,
     actor: Actor | None, state: FSMContext,
@@ -468,7 +455,6 @@ async def leave_day(
                                   child=student.name, day=short_day(first)), reply_markup=_length_markup())
 
 
-@router.message(LeaveForm.typed_day, TYPED)
 async def leave_typed_day(
     message: Message, session: AsyncSession, settings: Settings, clock: Clock, actor: Actor | None,
     state: FSMContext,
@@ -495,7 +481,6 @@ async def leave_typed_day(
                            child=student.name, day=short_day(first)), reply_markup=_length_markup())
 
 
-@router.callback_query(LeaveForm.length, LeaveStep.filter(F.step == "len"))
 async def leave_length(
     query: CallbackQuery, callback_data: LeaveStep, session: AsyncSession, actor: Actor | None, state: FSMContext,
 ) -> None:
@@ -515,7 +500,6 @@ async def leave_length(
                                         reply_markup=_reason_markup())
 
 
-@router.callback_query(LeaveForm.reason, LeaveStep.filter(F.step == "reason"))
 async def leave_reason(
     query: CallbackQuery, callback_data: LeaveStep, session: AsyncSession, actor: Actor | None, state: FSMContext,
 ) -> None:
@@ -550,7 +534,6 @@ async def _confirmation(session: AsyncSession, actor: Actor | None, state: FSMCo
     return "\n".join(lines), markup
 
 
-@router.callback_query(LeaveForm.note, LeaveStep.filter(F.step == "skip"))
 async def leave_skip_note(query: CallbackQuery, session: AsyncSession, actor: Actor | None, state: FSMContext) -> None:
     await state.update_data(note=None)
     shown = await _confirmation(session, actor, state)
@@ -563,7 +546,6 @@ async def leave_skip_note(query: CallbackQuery, session: AsyncSession, actor: Ac
         await _message(query).edit_text(shown[0], reply_markup=shown[1])
 
 
-@router.message(LeaveForm.note, TYPED)
 async def leave_note(message: Message, session: AsyncSession, actor: Actor | None, state: FSMContext) -> None:
     note = message.text.strip()
     if len(note) > lv.MAX_NOTE:
@@ -580,7 +562,6 @@ async def leave_note(message: Message, session: AsyncSession, actor: Actor | Non
     await message.answer(shown[0], reply_markup=shown[1])
 
 
-@router.message(StateFilter(LeaveForm.typed_day, LeaveForm.note), ~F.text)
 async def leave_not_text(message: Message) -> None:
     await message.answer(t("Please answer with a text message, or send /cancel."))
 
@@ -602,7 +583,6 @@ def _leave_problem(result: lv.LeaveRequestResult, student: Student) -> str:
     return t("This leave request could not be sent. Please tap 📝 Ask for leave to start again.")
 
 
-@router.callback_query(LeaveForm.confirm, LeaveStep.filter(F.step == "send"))
 async def leave_send(
     query: CallbackQuery, session: AsyncSession, settings: Settings, clock: Clock, actor: Actor | None,
     state: FSMContext,
@@ -637,7 +617,6 @@ async def leave_send(
 # --- leave requests: the teacher's decision -----------------------------------------------------------------------
 
 
-@router.callback_query(NoticeAction.filter(F.action == lv.LEAVE_ACTION))
 async def leave_decided(
     query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, settings: Settings, clock: Clock,
     actor: Actor | None,
@@ -669,3 +648,28 @@ async def leave_decided(
     if message is not None and message.text is not None and message.reply_markup is not None:  # not yet marked
         with contextlib.suppress(TelegramBadRequest):
             await message.edit_text(message.html_text + "\n\n" + "\n".join(lines), reply_markup=None)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="guardian")
+    router.callback_query.register(answer_tapped, NoticeAction.filter(F.action == REPLY_ACTION))
+    router.callback_query.register(child_picked, NoticeAction.filter(F.action == PICK_ACTION))
+    router.callback_query.register(back_to_children, NoticeAction.filter(F.action == KIDS_ACTION))
+    router.message.register(cancel, Command("cancel"), StateFilter(ReplyForm, LeaveForm))
+    router.message.register(other_text, ReplyForm.text, TYPED)
+    router.message.register(other_not_text, ReplyForm.text, ~F.text)
+    router.message.register(leave_start, F.text.func(lambda text: is_button(text, ASK_LEAVE)))
+    router.message.register(leave_start, Command("leave"))
+    router.callback_query.register(leave_cancel, LeaveStep.filter(F.step == "cancel"))
+    router.callback_query.register(leave_child, LeaveForm.child, LeaveStep.filter(F.step == "child"))
+    router.callback_query.register(leave_day, LeaveForm.day, LeaveStep.filter(F.step == "day"))
+    router.message.register(leave_typed_day, LeaveForm.typed_day, TYPED)
+    router.callback_query.register(leave_length, LeaveForm.length, LeaveStep.filter(F.step == "len"))
+    router.callback_query.register(leave_reason, LeaveForm.reason, LeaveStep.filter(F.step == "reason"))
+    router.callback_query.register(leave_skip_note, LeaveForm.note, LeaveStep.filter(F.step == "skip"))
+    router.message.register(leave_note, LeaveForm.note, TYPED)
+    router.message.register(leave_not_text, StateFilter(LeaveForm.typed_day, LeaveForm.note), ~F.text)
+    router.callback_query.register(leave_send, LeaveForm.confirm, LeaveStep.filter(F.step == "send"))
+    router.callback_query.register(leave_decided, NoticeAction.filter(F.action == lv.LEAVE_ACTION))
+    return router

@@ -37,7 +37,6 @@ from handlers.menu import main_menu
 from handlers.texts import t
 from storage.models import Channel, Person
 
-router = Router(name="onboarding")
 CHANNEL = Channel.TELEGRAM
 
 
@@ -195,7 +194,6 @@ async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | Non
     await message.answer(text)
 
 
-@router.message(CommandStart(deep_link=True))
 async def start_with_code(
     message: Message, command: CommandObject, session: AsyncSession, clock: Clock, settings: Settings,
     locale: str, i18n: I18n,
@@ -206,7 +204,6 @@ async def start_with_code(
     await _answer_link(message, result, i18n, session)
 
 
-@router.message(CommandStart())
 async def start(
     message: Message, session: AsyncSession, clock: Clock, person: Person | None, actor: Actor | None
 ) -> None:
@@ -221,7 +218,6 @@ async def start(
         await send_consent_notice(message)
 
 
-@router.message(F.contact)
 async def shared_contact(
     message: Message, session: AsyncSession, clock: Clock, settings: Settings, locale: str, i18n: I18n
 ) -> None:
@@ -243,7 +239,6 @@ def _unlinked_code(message: Message, person: Person | None = None) -> bool:
     return person is None and ob.looks_like_code(message.text)
 
 
-@router.message(F.text, _unlinked_code)
 async def typed_code(
     message: Message, session: AsyncSession, clock: Clock, settings: Settings, locale: str, i18n: I18n
 ) -> None:
@@ -262,7 +257,6 @@ async def _drop_buttons(query: CallbackQuery) -> None:
             await query.message.edit_reply_markup(reply_markup=None)
 
 
-@router.callback_query(ConsentCallback.filter())
 async def consent_answer(
     query: CallbackQuery, callback_data: ConsentCallback, session: AsyncSession, clock: Clock,
     person: Person | None, actor: Actor | None, locale: str,
@@ -341,7 +335,6 @@ async def _withdrawal(
         )
 
 
-@router.message(Command("privacy"))
 async def privacy(message: Message, session: AsyncSession, person: Person | None) -> None:
     """The privacy notice again; a guardian who agreed can withdraw here (PIPL art. 15)."""
     if person is None:
@@ -355,3 +348,15 @@ async def privacy(message: Message, session: AsyncSession, person: Person | None
         return
     keyboard = InlineKeyboardMarkup(inline_keyboard=[[_consent_button(t("Withdraw consent"), "withdraw")]])
     await message.answer(privacy_text() + "\n\n" + t("You have agreed to this."), reply_markup=keyboard)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="onboarding")
+    router.message.register(start_with_code, CommandStart(deep_link=True))
+    router.message.register(start, CommandStart())
+    router.message.register(shared_contact, F.contact)
+    router.message.register(typed_code, F.text, _unlinked_code)
+    router.callback_query.register(consent_answer, ConsentCallback.filter())
+    router.message.register(privacy, Command("privacy"))
+    return router

@@ -39,8 +39,6 @@ from handlers.roll_copies import WorkingCopies, WorkingCopy
 from handlers.texts import short_day, t
 from storage.models import AbsenceReason, Channel, Person
 
-router = Router(name="teacher")
-
 WIDE_PAGE = 24  # more names than this on a page: four per row instead of three
 
 
@@ -247,8 +245,6 @@ def _refusal(error: RollCallError) -> str:
 # --- opening ------------------------------------------------------------------------------------------------------
 
 
-@router.message(Command("roll"))
-@router.message(F.text.func(lambda text: is_button(text, ROLL_CALL)))
 async def roll(
     message: Message, session: AsyncSession, clock: Clock, settings: Settings, person: Person | None,
     actor: Actor | None, state: FSMContext, locale: str,
@@ -278,7 +274,6 @@ async def roll(
     await _keep(copies, result, locale)
 
 
-@router.callback_query(OpenClass.filter())
 async def class_chosen(
     query: CallbackQuery, callback_data: OpenClass, session: AsyncSession, clock: Clock, settings: Settings,
     actor: Actor | None, state: FSMContext, locale: str,
@@ -286,7 +281,6 @@ async def class_chosen(
     await _open_from_button(query, session, clock, settings, actor, WorkingCopies(state), locale, callback_data.c)
 
 
-@router.callback_query(NoticeAction.filter(F.action == OPEN_ACTION))
 async def reminder_tapped(
     query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, clock: Clock, settings: Settings,
     actor: Actor | None, state: FSMContext, locale: str,
@@ -345,7 +339,6 @@ def served_from_working_copy(update: Update) -> bool:
     return query is not None and (query.data or "").partition(":")[0] in _COPY_PREFIXES
 
 
-@router.callback_query(Tap.filter())
 async def tapped(query: CallbackQuery, callback_data: Tap, session: AsyncSession, clock: Clock, settings: Settings,
                  state: FSMContext, i18n: I18n, locale: str) -> None:
     d = callback_data
@@ -353,7 +346,6 @@ async def tapped(query: CallbackQuery, callback_data: Tap, session: AsyncSession
                        lambda view: toggled(view, d.s, bool(d.a)))
 
 
-@router.callback_query(Page.filter())
 async def paged_to(query: CallbackQuery, callback_data: Page, session: AsyncSession, clock: Clock, settings: Settings,
                    state: FSMContext, i18n: I18n, locale: str) -> None:
     d = callback_data
@@ -470,7 +462,6 @@ async def _act(
         await cases.offer_close_returned(query.message, session, clock, settings, actor, result)  # open cases back
 
 
-@router.callback_query(AllPresent.filter())
 async def all_present(query: CallbackQuery, callback_data: AllPresent, session: AsyncSession, clock: Clock,
                       settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -478,7 +469,6 @@ async def all_present(query: CallbackQuery, callback_data: AllPresent, session: 
                lambda actor, now: rc.mark_all_present(session, settings, now, actor, d.r, revision=d.v))
 
 
-@router.callback_query(Submit.filter())
 async def submitted(query: CallbackQuery, callback_data: Submit, session: AsyncSession, clock: Clock,
                     settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     """Save the working copy and record it. Without a copy, marks the keyboard shows may be lost: then nothing is
@@ -497,7 +487,6 @@ async def submitted(query: CallbackQuery, callback_data: Submit, session: AsyncS
     await _act(query, session, clock, settings, actor, copies, locale, d.r, submit)
 
 
-@router.callback_query(Reason.filter())
 async def reason_chosen(query: CallbackQuery, callback_data: Reason, session: AsyncSession, clock: Clock,
                         settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -505,7 +494,6 @@ async def reason_chosen(query: CallbackQuery, callback_data: Reason, session: As
                lambda actor, now: rc.set_reason(session, settings, now, actor, d.r, d.s, d.why, revision=d.v))
 
 
-@router.callback_query(Back.filter())
 async def back_to_roll(query: CallbackQuery, callback_data: Back, session: AsyncSession, clock: Clock,
                        settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -513,7 +501,6 @@ async def back_to_roll(query: CallbackQuery, callback_data: Back, session: Async
                lambda actor, now: rc.current_view(session, now, actor, d.r, settings.tz))
 
 
-@router.callback_query(Reopen.filter())
 async def reopened(query: CallbackQuery, callback_data: Reopen, session: AsyncSession, clock: Clock,
                    settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -521,7 +508,6 @@ async def reopened(query: CallbackQuery, callback_data: Reopen, session: AsyncSe
                lambda actor, now: rc.reopen(session, now, actor, d.r, settings.tz))
 
 
-@router.callback_query(Status.filter())
 async def show_status(query: CallbackQuery, callback_data: Status, session: AsyncSession, clock: Clock,
                       settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -532,7 +518,6 @@ async def show_status(query: CallbackQuery, callback_data: Status, session: Asyn
 # --- expected return (optional, after submitting) -----------------------------------------------------------------
 
 
-@router.callback_query(ReturnDay.filter())
 async def return_day(query: CallbackQuery, callback_data: ReturnDay, session: AsyncSession, clock: Clock,
                      settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -578,3 +563,22 @@ def _parse_day(value: int) -> date | None:
         return date(value // 10000, value // 100 % 100, value % 100)
     except ValueError:
         raise RollCallError(ErrorCode.BAD_VALUE) from None
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="teacher")
+    router.message.register(roll, F.text.func(lambda text: is_button(text, ROLL_CALL)))
+    router.message.register(roll, Command("roll"))
+    router.callback_query.register(class_chosen, OpenClass.filter())
+    router.callback_query.register(reminder_tapped, NoticeAction.filter(F.action == OPEN_ACTION))
+    router.callback_query.register(tapped, Tap.filter())
+    router.callback_query.register(paged_to, Page.filter())
+    router.callback_query.register(all_present, AllPresent.filter())
+    router.callback_query.register(submitted, Submit.filter())
+    router.callback_query.register(reason_chosen, Reason.filter())
+    router.callback_query.register(back_to_roll, Back.filter())
+    router.callback_query.register(reopened, Reopen.filter())
+    router.callback_query.register(show_status, Status.filter())
+    router.callback_query.register(return_day, ReturnDay.filter())
+    return router
