@@ -32,7 +32,7 @@ from bot.rollcall import service as rc
 from bot.rollcall.reminders import OPEN_ACTION
 from bot.rollcall.service import Ask, Summary
 from bot.rollcall.view import ErrorCode, Mark, RollCallError, RollCallView, paged, toggled
-from handlers import cases
+from handlers.cases.returned import offer_close_returned
 from handlers.menu import ROLL_CALL, is_button, takes_roll
 from handlers.onboarding import answer_unlinked
 from handlers.roll_copies import WorkingCopies, WorkingCopy
@@ -459,7 +459,7 @@ async def _act(
     await _keep(copies, result, locale)
     await query.answer()
     if isinstance(result, Summary) and result.recorded and isinstance(query.message, Message):
-        await cases.offer_close_returned(query.message, session, clock, settings, actor, result)  # open cases back
+        await offer_close_returned(query.message, session, clock, settings, actor, result)  # open cases back
 
 
 async def all_present(query: CallbackQuery, callback_data: AllPresent, session: AsyncSession, clock: Clock,

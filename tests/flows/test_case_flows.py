@@ -21,7 +21,7 @@ from bot.core.policy import load_policy
 from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
-from handlers.cases import LEGAL_KINDS, STAGES, CaseCard, CaseDo, Do
+from handlers.cases.base import LEGAL_KINDS, STAGES, CaseCard, CaseDo, Do
 from storage.models import (
     Absence,
     AuditEvent,
