@@ -39,7 +39,7 @@ from bot.delivery.sender import Sender
 from bot.delivery.telegram import TelegramTransport
 from handlers import build_router
 from handlers.middlewares import DatabaseMiddleware, LocaleMiddleware
-from handlers.teacher import served_from_working_copy
+from handlers.teacher.rollcall import served_from_working_copy
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import Channel
 

@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 
 from bot.app import App
 from bot.fakeapi import FakeUser
-from handlers.teacher import AllPresent, ReturnDay, Tap
+from handlers.teacher.view import AllPresent, ReturnDay, Tap
 from storage.models import Absence, AuditEvent, Person, Role, RollCall, StaffRole, Student
 from tests.flows.harness import running
 from tests.seed import link

@@ -1,14 +1,4 @@
-"""Guardian: answers to absence notices, leave requests (请假), and the teacher's one-tap decision on them.
-
-Thin: each handler reads the tap, calls one function of `bot.families` (replies, leave) and renders what it
-returns. Callback data carries ids only and is never trusted: the services re-check that the tapping person is a
-guardian of that child (or the child's teacher, for decisions); a forged or stale tap gets a clear refusal and
-changes nothing.
-
-Absence notices arrive from the outbox with `NoticeAction` buttons: action "reply" (ref = absence id, value =
-answer), or "pick" (siblings: choose the child first, then the answer; "kids" goes back to the list). After an
-answer the notice's keyboard shows it with ✓, and stays, so the answer can be changed later.
-"""
+"""The guardian's leave request (请假): child, first day (a button or a typed day), length, reason, note, send."""
 
 from __future__ import annotations
 
@@ -17,15 +7,12 @@ import re
 from datetime import date, timedelta
 from html import escape
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
     CallbackQuery,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
 )
@@ -36,277 +23,25 @@ from bot.calendar.days import parse_day
 from bot.core.clock import Clock
 from bot.core.scope import Actor
 from bot.core.settings import Settings
-from bot.delivery.telegram import NoticeAction
 from bot.families import leave as lv
 from bot.families.replies import (
-    MAX_TEXT,
-    ReplyResult,
     ReplyStatus,
-    absence_in_scope,
-    latest_reply,
-    notice_children,
-    record_reply,
 )
-from bot.notices.absence import ANSWER_LABELS, PICK_ACTION, REPLY_ACTION, answer_actions, pick_label
-from bot.notices.outbox import Delivery
-from handlers.menu import ASK_LEAVE, is_button, main_menu
+from handlers.guardian.answers import _refusal
+from handlers.guardian.base import (
+    LEAVE_LENGTHS,
+    TYPED,
+    LeaveForm,
+    LeaveStep,
+    _edit_markup,
+    _message,
+    _span,
+    _step_button,
+)
+from handlers.menu import ASK_LEAVE, is_button
 from handlers.onboarding import answer_unlinked
 from handlers.texts import short_day, t
-from storage.models import AbsenceReason, GuardianAnswer, LeaveStatus, Person, Student
-
-KIDS_ACTION = "kids"  # NoticeAction: back from one child's answers to the list of children (ref = absence id)
-LEAVE_LENGTHS = (1, 2, 3)  # school days offered as buttons
-
-
-class ReplyForm(StatesGroup):
-    text = State()  # the guardian tapped 其他 and writes a few words
-
-
-class LeaveForm(StatesGroup):
-    child = State()
-    day = State()
-    typed_day = State()
-    length = State()
-    reason = State()
-    note = State()
-    confirm = State()
-
-
-class LeaveStep(CallbackData, prefix="lv"):
-    """A button of the leave flow: `step` (child, day, len, reason, skip, send, cancel) and its `value`."""
-
-    step: str
-    value: str = ""
-
-
-# --- shared bits --------------------------------------------------------------------------------------------------
-
-
-def _is_typed(text: str) -> bool:
-    """Text the person typed as an answer: not a /command, not the menu button."""
-    return not text.startswith("/") and not is_button(text, ASK_LEAVE)
-
-
-TYPED = F.text.func(_is_typed)
-
-
-def _span(first: date, last: date) -> str:
-    return short_day(first) if first == last else t("{first} to {last}", first=short_day(first), last=short_day(last))
-
-
-def _answer_label(answer: str) -> str:
-    msgid = next((label for key, label in ANSWER_LABELS.items() if key.value == answer), None)
-    return _(msgid) if msgid else answer
-
-
-def _notice_button(label: str, action: str, ref: int, value: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=label, callback_data=NoticeAction(action=action, ref=ref, value=value).pack())
-
-
-def _step_button(label: str, step: str, value: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=label, callback_data=LeaveStep(step=step, value=value).pack())
-
-
-def _message(query: CallbackQuery) -> Message | None:
-    return query.message if isinstance(query.message, Message) else None
-
-
-async def _edit_markup(message: Message | None, markup: InlineKeyboardMarkup | None) -> None:
-    if message is None:
-        return
-    with contextlib.suppress(TelegramBadRequest):  # "message is not modified", or too old to edit
-        await message.edit_reply_markup(reply_markup=markup)
-
-
-# --- absence notices: keyboards -----------------------------------------------------------------------------------
-
-
-def answers_markup(absence_id: int, chosen: str | None, back: bool) -> InlineKeyboardMarkup:
-    """The five answers for one absence, the chosen one with ✓; `back` adds a way back to the list of children."""
-    rows = [
-        [_notice_button(("✓ " if action.value == chosen else "") + _(action.label), action.action, action.ref,
-                        action.value) for action in row]
-        for row in answer_actions(absence_id)
-    ]
-    if back:
-        rows.append([_notice_button(_("‹ Back to the children"), KIDS_ACTION, absence_id)])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-async def children_markup(session: AsyncSession, actor: Actor, absence_id: int) -> InlineKeyboardMarkup | None:
-    absence = await absence_in_scope(session, actor, absence_id)
-    if absence is None:
-        return None
-    rows = []
-    for sibling in await notice_children(session, actor, absence):
-        label = pick_label(sibling.student.name)
-        if sibling.answer:
-            label = f"✓ {sibling.student.name}: {_answer_label(sibling.answer)}"
-        rows.append([_notice_button(label, PICK_ACTION, sibling.absence.id)])
-    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
-
-
-def _is_sibling_notice(markup: InlineKeyboardMarkup | None) -> bool:
-    """Whether a notice's keyboard is the child-choice kind (it has a child list or a way back to one)."""
-    for row in (markup.inline_keyboard if markup else []):
-        for button in row:
-            with contextlib.suppress(TypeError, ValueError):
-                if button.callback_data and NoticeAction.unpack(button.callback_data).action in (
-                        PICK_ACTION, KIDS_ACTION):
-                    return True
-    return False
-
-
-async def _markup_after_answer(
-    session: AsyncSession, actor: Actor, absence_id: int, answer: str, sibling: bool
-) -> InlineKeyboardMarkup | None:
-    if sibling:
-        return await children_markup(session, actor, absence_id)
-    return answers_markup(absence_id, answer, back=False)
-
-
-def _refusal(status: ReplyStatus, result: ReplyResult | None = None) -> str:
-    """Plain text (for an alert, or a message: it holds no HTML special characters but the child's name)."""
-    if status is ReplyStatus.STALE and result is not None and result.student is not None:
-        return _("The teacher corrected this: {child} was at school that day. No answer is needed, thank you."
-                 ).format(child=result.student.name)
-    if status is ReplyStatus.INVALID:
-        return _("This answer could not be saved. Please try again.")
-    return _("This button is not for you, or it is no longer valid. Nothing was changed.")
-
-
-def _thanks(result: ReplyResult) -> str:
-    child, day = result.student.name, short_day(result.absence.day)
-    answer = _answer_label(result.reply.answer)
-    if result.previous is not None:
-        lines = [t("Thank you. Your answer for {child} ({day}) is changed to: <b>{answer}</b>.",
-                   child=child, day=day, answer=answer)]
-    else:
-        lines = [t("Thank you. Your answer for {child} ({day}): <b>{answer}</b>.", child=child, day=day,
-                   answer=answer)]
-    if result.reply.text:
-        lines.append(t("Your words: “{text}”", text=result.reply.text))
-    if result.teacher_reached:
-        lines.append(t("The class teacher has been told."))
-    elif result.school_reached:
-        lines.append(t("The class teacher cannot be reached in the bot right now, so the school has been told."))
-    else:
-        lines.append(t("Your answer is saved, but the class teacher cannot be reached in the bot right now. "
-                       "Please phone the school."))
-    lines.append(t("You can change your answer with the buttons on the notice."))
-    return "\n".join(lines)
-
-
-# --- absence notices: taps ----------------------------------------------------------------------------------------
-
-
-async def answer_tapped(
-    query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, settings: Settings, clock: Clock,
-    actor: Actor | None, state: FSMContext,
-) -> None:
-    message = _message(query)
-    sibling = _is_sibling_notice(message.reply_markup if message else None)
-    if await state.get_state() == ReplyForm.text.state:
-        await state.clear()
-    if callback_data.value == GuardianAnswer.OTHER:
-        absence = await absence_in_scope(session, actor, callback_data.ref)
-        if absence is None:
-            await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
-            return
-        if absence.withdrawn_at is not None:
-            student = await session.get(Student, absence.student_id)
-            await query.answer(_refusal(ReplyStatus.STALE, ReplyResult(ReplyStatus.STALE, absence, student)),
-                               show_alert=True)
-            return
-        student = await session.get(Student, absence.student_id)
-        await state.set_state(ReplyForm.text)
-        await state.update_data(absence_id=absence.id, notice_id=message.message_id if message else None,
-                                sibling=sibling)
-        await query.answer()
-        if message is not None:
-            await message.answer(t("Please write a few words for the teacher about {child} (up to {limit} "
-                                   "characters). Send /cancel to stop.", child=student.name, limit=MAX_TEXT))
-        return
-
-    result = await record_reply(session, settings, clock.now(), actor, callback_data.ref, callback_data.value)
-    if not result.ok:
-        await query.answer(_refusal(result.status, result), show_alert=True)
-        return
-    if result.status is ReplyStatus.UNCHANGED:
-        await query.answer(_("You already answered: {answer}.").format(answer=_answer_label(result.reply.answer)))
-    else:
-        await query.answer(t("Thank you!"))
-        if message is not None:
-            await message.answer(_thanks(result))
-    await _edit_markup(message, await _markup_after_answer(session, actor, result.absence.id,
-                                                           result.reply.answer, sibling))
-
-
-async def child_picked(
-    query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, actor: Actor | None
-) -> None:
-    absence = await absence_in_scope(session, actor, callback_data.ref)
-    if absence is None or actor is None:
-        await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
-        return
-    if absence.withdrawn_at is not None:
-        student = await session.get(Student, absence.student_id)
-        await query.answer(_refusal(ReplyStatus.STALE, ReplyResult(ReplyStatus.STALE, absence, student)),
-                           show_alert=True)
-        return
-    student = await session.get(Student, absence.student_id)
-    previous = await latest_reply(session, absence.id, actor.person_id)
-    await query.answer(_("{child}: why was the child away?").format(child=student.name))
-    await _edit_markup(_message(query), answers_markup(absence.id, previous.answer if previous else None, back=True))
-
-
-async def back_to_children(
-    query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, actor: Actor | None
-) -> None:
-    markup = await children_markup(session, actor, callback_data.ref) if actor else None
-    if markup is None:
-        await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
-        return
-    await query.answer()
-    await _edit_markup(_message(query), markup)
-
-
-async def cancel(message: Message, state: FSMContext, actor: Actor | None) -> None:
-    await state.clear()
-    await message.answer(t("Cancelled. Nothing was sent."), reply_markup=main_menu(actor))
-
-
-async def other_text(
-    message: Message, session: AsyncSession, settings: Settings, clock: Clock, actor: Actor | None,
-    state: FSMContext, bot: Bot,
-) -> None:
-    text = message.text.strip()
-    if len(text) > MAX_TEXT:
-        await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(text),
-                               limit=MAX_TEXT))
-        return
-    data = await state.get_data()
-    await state.clear()
-    result = await record_reply(session, settings, clock.now(), actor, int(data.get("absence_id", 0)),
-                                GuardianAnswer.OTHER, text)
-    if not result.ok:
-        await message.answer(escape(_refusal(result.status, result)))
-        return
-    await message.answer(_thanks(result) if result.status is ReplyStatus.RECORDED
-                         else t("You already answered: {answer}.", answer=_answer_label(result.reply.answer)))
-    notice_id = data.get("notice_id")
-    if notice_id:
-        markup = await _markup_after_answer(session, actor, result.absence.id, GuardianAnswer.OTHER,
-                                            bool(data.get("sibling")))
-        with contextlib.suppress(TelegramBadRequest):
-            await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=notice_id, reply_markup=markup)
-
-
-async def other_not_text(message: Message) -> None:
-    await message.answer(t("Please write your answer as a text message, or send /cancel."))
-
-
-# --- leave requests: the guardian's flow --------------------------------------------------------------------------
+from storage.models import AbsenceReason, LeaveStatus, Person, Student
 
 
 async def leave_start(
@@ -614,51 +349,9 @@ async def leave_send(
         await message.edit_text(text, reply_markup=None)
 
 
-# --- leave requests: the teacher's decision -----------------------------------------------------------------------
-
-
-async def leave_decided(
-    query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, settings: Settings, clock: Clock,
-    actor: Actor | None,
-) -> None:
-    if callback_data.value not in ("yes", "no"):
-        await query.answer(t("This button is no longer valid."), show_alert=True)
-        return
-    result = await lv.decide_leave(session, settings, clock.now(), actor, callback_data.ref,
-                                   approve=callback_data.value == "yes")
-    message = _message(query)
-    if result.status in (lv.DecisionStatus.FORBIDDEN, lv.DecisionStatus.NOT_FOUND):
-        await query.answer(t("Only the child's class teacher or the school's officer can decide this leave. "
-                             "Nothing was changed."), show_alert=True)
-        return
-    approved = result.leave.status == LeaveStatus.APPROVED
-    who = result.decided_by.name if result.decided_by else "?"
-    status_line = _("✅ Approved by {name}.") if approved else _("❌ Declined by {name}.")
-    if result.status is lv.DecisionStatus.STALE:
-        await query.answer(_("This leave was already decided: {decision}").format(
-            decision=status_line.format(name=who)), show_alert=True)
-    else:
-        await query.answer(_("Done. The guardian will be told."))
-    lines = [status_line.format(name=escape(who))]
-    if result.ok and result.excused:
-        lines.append(t("Absences already recorded for these days now count as approved leave: {days}.",
-                       days="、".join(short_day(a.day) for a in result.excused)))
-    if result.ok and result.guardian_delivery in (Delivery.NOT_LINKED, Delivery.UNREACHABLE):
-        lines.append(t("📞 The guardian cannot be reached in the bot; please tell them by phone."))
-    if message is not None and message.text is not None and message.reply_markup is not None:  # not yet marked
-        with contextlib.suppress(TelegramBadRequest):
-            await message.edit_text(message.html_text + "\n\n" + "\n".join(lines), reply_markup=None)
-
-
 def make_router() -> Router:
-    """A fresh router with this module's handlers (one per Dispatcher)."""
-    router = Router(name="guardian")
-    router.callback_query.register(answer_tapped, NoticeAction.filter(F.action == REPLY_ACTION))
-    router.callback_query.register(child_picked, NoticeAction.filter(F.action == PICK_ACTION))
-    router.callback_query.register(back_to_children, NoticeAction.filter(F.action == KIDS_ACTION))
-    router.message.register(cancel, Command("cancel"), StateFilter(ReplyForm, LeaveForm))
-    router.message.register(other_text, ReplyForm.text, TYPED)
-    router.message.register(other_not_text, ReplyForm.text, ~F.text)
+    """A fresh router with this flow's handlers."""
+    router = Router(name="handlers.guardian.leave_form")
     router.message.register(leave_start, F.text.func(lambda text: is_button(text, ASK_LEAVE)))
     router.message.register(leave_start, Command("leave"))
     router.callback_query.register(leave_cancel, LeaveStep.filter(F.step == "cancel"))
@@ -671,5 +364,4 @@ def make_router() -> Router:
     router.message.register(leave_note, LeaveForm.note, TYPED)
     router.message.register(leave_not_text, StateFilter(LeaveForm.typed_day, LeaveForm.note), ~F.text)
     router.callback_query.register(leave_send, LeaveForm.confirm, LeaveStep.filter(F.step == "send"))
-    router.callback_query.register(leave_decided, NoticeAction.filter(F.action == lv.LEAVE_ACTION))
     return router
