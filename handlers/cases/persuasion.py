@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from datetime import date, timedelta
 
 from aiogram import Router
@@ -14,7 +13,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cases as cs
-from bot.calendar.days import parse_day
+from bot.calendar.typed import Looking, parse_typed_day
 from bot.cases import (
     CaseDetail,
     CaseError,
@@ -215,28 +214,6 @@ async def _save_form(query: CallbackQuery, session: AsyncSession, clock: Clock, 
     await _edit(query, text, markup)
 
 
-_MONTH_DAY = re.compile(r"^(\d{1,2})\s*(?:[-/.月])\s*(\d{1,2})\s*[日号]?$")
-
-
-def parse_past_day(text: str, today: date) -> date | None:
-    """A typed day of a visit: 2026-09-15 (and the forms `parse_day` reads), or 9-15, 9/15, 9月15日 (that day this
-    year or last, whichever is nearer today: 12-28 typed in January is last December, while 9-10 typed on 9-09 is
-    tomorrow, which the caller refuses as in the future rather than as a year ago)."""
-    text = text.strip().translate(str.maketrans("０１２３４５６７８９－／．", "0123456789-/."))
-    full = parse_day(text)
-    if full is not None:
-        return full
-    match = _MONTH_DAY.match(text)
-    if match is None:
-        return None
-    month, day = (int(part) for part in match.groups())
-    candidates = []
-    for year in (today.year, today.year - 1):
-        with contextlib.suppress(ValueError):
-            candidates.append(date(year, month, day))
-    return min(candidates, key=lambda candidate: abs((today - candidate).days), default=None)
-
-
 async def _typed_step(message: Message, state: FSMContext, field: Field, **values) -> None:
     text, markup = await _advance(state, field, **values)
     await message.answer(text, reply_markup=markup)
@@ -244,7 +221,7 @@ async def _typed_step(message: Message, state: FSMContext, field: Field, **value
 
 async def form_day_typed(message: Message, clock: Clock, settings: Settings, state: FSMContext) -> None:
     today = _today(clock, settings)
-    day = parse_past_day(message.text, today)
+    day = parse_typed_day(message.text, today, Looking.BACK)
     if day is None:
         await message.answer(t("I could not read that date. Please type it like 2026-09-15 or 9-15."))
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from datetime import date, timedelta
 from html import escape
 
@@ -19,7 +18,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.calendar.days import parse_day
+from bot.calendar.typed import Looking, parse_typed_day
 from bot.core.clock import Clock
 from bot.core.scope import Actor
 from bot.core.settings import Settings
@@ -101,32 +100,6 @@ def _reason_label(reason: str) -> str:
     return _("🤒 Sick leave") if reason == AbsenceReason.SICK else _("🏠 Personal leave")
 
 
-_MONTH_DAY = re.compile(r"^(\d{1,2})\s*(?:[-/.月])\s*(\d{1,2})\s*[日号]?$")
-
-
-def parse_leave_day(text: str, today: date) -> date | None:
-    """A typed first day: 2026-09-15 (and the forms `bot.calendar.days.parse_day` reads), or 9-15, 9/15, 9月15日 in
-    the coming months (a month-day already past this year means next year when that is within 90 days)."""
-    text = text.strip().translate(str.maketrans("０１２３４５６７８９－／．", "0123456789-/."))
-    full = parse_day(text)
-    if full is not None:
-        return full
-    match = _MONTH_DAY.match(text)
-    if match is None:
-        return None
-    month, day = (int(part) for part in match.groups())
-    try:
-        candidate = date(today.year, month, day)
-    except ValueError:
-        return None
-    if candidate < today:
-        with contextlib.suppress(ValueError):
-            following = date(today.year + 1, month, day)
-            if (following - today).days <= 90:
-                return following
-    return candidate
-
-
 async def _leave_student(session: AsyncSession, actor: Actor | None, state: FSMContext) -> Student | None:
     """The child the flow is about, re-checked against the person's scope."""
     student_id = (await state.get_data()).get("student_id")
@@ -200,7 +173,7 @@ async def leave_typed_day(
         await message.answer(t("This step is over. Tap 📝 Ask for leave to start again."))
         return
     today = lv.today(settings, clock.now())
-    first = parse_leave_day(message.text, today)
+    first = parse_typed_day(message.text, today, Looking.AHEAD)
     if first is None:
         await message.answer(t("I could not read that date. Please type it like 2026-09-15 or 9-15."))
         return
