@@ -78,7 +78,8 @@ async def closure_list(
         lines.append("• " + " · ".join(parts))
     buttons = [
         [InlineKeyboardButton(
-            text=t("Remove {day}", day=short_day(row.day)) + (f" · {names[row.school_id]}" if names else ""),
+            text=t("Remove {day}", day=short_day(row.day))
+            + (f" · {names.get(row.school_id or 0, '')}" if names else ""),
             callback_data=ClosureRemoveCallback(closure_id=row.id).pack(),
         )]
         for row in closures

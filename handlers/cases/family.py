@@ -67,7 +67,7 @@ def _guardian_refusal(error: CaseError) -> str:
     return t("This notice is not about your child, so nothing was recorded.")
 
 
-def support_markup(case_id: int, chosen: set[str] = frozenset()) -> InlineKeyboardMarkup:
+def support_markup(case_id: int, chosen: frozenset[str] | set[str] = frozenset()) -> InlineKeyboardMarkup:
     rows = [[InlineKeyboardButton(
         text=("✓ " if kind.value in chosen else "") + gettext(label),
         callback_data=NoticeAction(action=SUPPORT_ACTION, ref=case_id, value=kind.value).pack())]

@@ -29,34 +29,37 @@ def _when(at: datetime, settings: Settings) -> str:
 
 
 def stage_label(stage: str) -> str:
-    return {
+    labels: dict[str | None, str] = {
         CaseStage.OPEN: t("Suspected dropout"),
         CaseStage.REPORTED: t("Reported to the township"),
         CaseStage.ORDERED: t("Return order issued"),
         CaseStage.LEGAL: t("Legal steps"),
         CaseStage.CLOSED: t("Closed"),
-    }.get(stage, stage)
+    }
+    return labels.get(stage, stage)
 
 
 def deadline_label(kind: DeadlineKind | None) -> str:
-    return {
+    labels: dict[str | None, str] = {
         DeadlineKind.HOME_VISIT: t("home visit due"),
         DeadlineKind.PERSUASION: t("persuasion notice deadline"),
         DeadlineKind.ORDER: t("return order deadline"),
-    }.get(kind, t("deadline"))
+    }
+    return labels.get(kind, t("deadline"))
 
 
 def method_label(method: str) -> str:
-    return {
+    labels: dict[str | None, str] = {
         PersuasionMethod.HOME_VISIT: t("Home visit"),
         PersuasionMethod.PHONE: t("Phone call"),
         PersuasionMethod.SCHOOL_MEETING: t("Meeting at school"),
         PersuasionMethod.OTHER: t("Other contact"),
-    }.get(method, method)
+    }
+    return labels.get(method, method)
 
 
 def reason_label(reason: str) -> str:
-    return {
+    labels: dict[str | None, str] = {
         ReasonFound.LEARNING_DIFFICULTY: t("Learning difficulty or dislike of school"),
         ReasonFound.FAMILY_HARDSHIP: t("Family hardship"),
         ReasonFound.GONE_TO_WORK: t("Gone to work"),
@@ -64,34 +67,38 @@ def reason_label(reason: str) -> str:
         ReasonFound.ILLNESS_DISABILITY: t("Illness or disability"),
         ReasonFound.EARLY_MARRIAGE: t("Early marriage"),
         ReasonFound.OTHER: t("Other reason"),
-    }.get(reason, reason)
+    }
+    return labels.get(reason, reason)
 
 
 def attitude_label(attitude: str) -> str:
-    return {
+    labels: dict[str | None, str] = {
         Attitude.COOPERATIVE: t("Cooperative"),
         Attitude.HESITANT: t("Hesitant"),
         Attitude.REFUSING: t("Refusing"),
         Attitude.NOT_MET: t("Guardian not met"),
-    }.get(attitude, attitude)
+    }
+    return labels.get(attitude, attitude)
 
 
 def outcome_label(outcome: str | None) -> str:
-    return {
+    labels: dict[str | None, str] = {
         CaseOutcome.RETURNED: t("Back at school"),
         CaseOutcome.TRANSFERRED: t("Transferred to another school"),
         CaseOutcome.LAWFUL_ABSENCE: t("Lawful absence approved"),
         CaseOutcome.OTHER: t("Other outcome"),
-    }.get(outcome, outcome or "")
+    }
+    return labels.get(outcome, outcome or "")
 
 
 def legal_label(kind: str) -> str:
-    return {
+    labels: dict[str | None, str] = {
         LegalStepKind.PENALTY_NOTICE: t("Notice of intended penalty"),
         LegalStepKind.PENALTY_DECISION: t("Penalty decision"),
         LegalStepKind.DEMAND_FOR_PERFORMANCE: t("Demand for performance"),
         LegalStepKind.COURT_APPLICATION: t("Application to the court"),
-    }.get(kind, kind)
+    }
+    return labels.get(kind, kind)
 
 
 def support_label(kind: str) -> str:
@@ -110,7 +117,7 @@ def answer_label(answer: str) -> str:
 
 
 def event_label(kind: str) -> str:
-    return {
+    labels: dict[str | None, str] = {
         "opened": t("Case opened"),
         "persuasion_recorded": t("Persuasion attempt recorded"),
         "reported": t("Reported to the township"),
@@ -127,7 +134,8 @@ def event_label(kind: str) -> str:
         "watch_ended": t("Watch ended"),
         "return_reminder": t("Reminder: confirm the return"),
         "return_reminder_officer": t("Return not confirmed: the school officer was reminded"),
-    }.get(kind, t("Other update"))
+    }
+    return labels.get(kind, t("Other update"))
 
 
 def refusal(error: CaseError) -> str:

@@ -25,7 +25,7 @@ from handlers.texts import t
 
 async def note_typed(message: Message, session: AsyncSession, clock: Clock, settings: Settings,
                      actor: Actor | None, state: FSMContext) -> None:
-    note = message.text.strip()
+    note = (message.text or "").strip()
     if len(note) > MAX_TEXT:
         await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(note), limit=MAX_TEXT))
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date, timedelta
+from typing import Any
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
@@ -120,7 +121,7 @@ NEXT_FIELD = {
 async def _start_form(query: CallbackQuery, state: FSMContext, d: CaseDo, detail: CaseDetail) -> None:
     await state.clear()
     await state.set_state(PersuasionForm.method)
-    data = {"cf_case": d.i, "cf_stage": d.s, "cf_child": detail.summary.student_name}
+    data: dict[str, Any] = {"cf_case": d.i, "cf_stage": d.s, "cf_child": detail.summary.student_name}
     await state.update_data(**data)
     text, markup = _step(data, Field.METHOD)
     await query.answer()
@@ -221,7 +222,7 @@ async def _typed_step(message: Message, state: FSMContext, field: Field, **value
 
 async def form_day_typed(message: Message, clock: Clock, settings: Settings, state: FSMContext) -> None:
     today = _today(clock, settings)
-    day = parse_typed_day(message.text, today, Looking.BACK)
+    day = parse_typed_day(message.text or "", today, Looking.BACK)
     if day is None:
         await message.answer(t("I could not read that date. Please type it like 2026-09-15 or 9-15."))
         return
@@ -235,7 +236,7 @@ async def form_day_typed(message: Message, clock: Clock, settings: Settings, sta
 
 
 async def _names(message: Message, limit: int) -> str | None:
-    text = message.text.strip()
+    text = (message.text or "").strip()
     if not text:
         await message.answer(t("Please type a few words, or send /cancel."))
         return None

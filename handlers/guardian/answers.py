@@ -44,7 +44,7 @@ from handlers.guardian.base import (
 )
 from handlers.menu import main_menu
 from handlers.texts import short_day, t
-from storage.models import GuardianAnswer, Student
+from storage.models import Absence, AbsenceReply, GuardianAnswer, Student
 
 
 def answers_markup(absence_id: int, chosen: str | None, back: bool) -> InlineKeyboardMarkup:
@@ -84,9 +84,9 @@ def _is_sibling_notice(markup: InlineKeyboardMarkup | None) -> bool:
 
 
 async def _markup_after_answer(
-    session: AsyncSession, actor: Actor, absence_id: int, answer: str, sibling: bool
+    session: AsyncSession, actor: Actor | None, absence_id: int, answer: str, sibling: bool
 ) -> InlineKeyboardMarkup | None:
-    if sibling:
+    if sibling and actor is not None:
         return await children_markup(session, actor, absence_id)
     return answers_markup(absence_id, answer, back=False)
 
@@ -101,17 +101,25 @@ def _refusal(status: ReplyStatus, result: ReplyResult | None = None) -> str:
     return _("This button is not for you, or it is no longer valid. Nothing was changed.")
 
 
+def _recorded(result: ReplyResult) -> tuple[Student, Absence, AbsenceReply]:
+    """What a result that is `ok` always carries."""
+    if result.student is None or result.absence is None or result.reply is None:
+        raise ValueError("a recorded reply carries its student, absence and reply")
+    return result.student, result.absence, result.reply
+
+
 def _thanks(result: ReplyResult) -> str:
-    child, day = result.student.name, short_day(result.absence.day)
-    answer = _answer_label(result.reply.answer)
+    student, absence, reply = _recorded(result)
+    child, day = student.name, short_day(absence.day)
+    answer = _answer_label(reply.answer)
     if result.previous is not None:
         lines = [t("Thank you. Your answer for {child} ({day}) is changed to: <b>{answer}</b>.",
                    child=child, day=day, answer=answer)]
     else:
         lines = [t("Thank you. Your answer for {child} ({day}): <b>{answer}</b>.", child=child, day=day,
                    answer=answer)]
-    if result.reply.text:
-        lines.append(t("Your words: “{text}”", text=result.reply.text))
+    if reply.text:
+        lines.append(t("Your words: “{text}”", text=reply.text))
     if result.teacher_reached:
         lines.append(t("The class teacher has been told."))
     elif result.school_reached:
@@ -137,11 +145,11 @@ async def answer_tapped(
             await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
             return
         if absence.withdrawn_at is not None:
-            student = await session.get(Student, absence.student_id)
+            student = await session.get_one(Student, absence.student_id)
             await query.answer(_refusal(ReplyStatus.STALE, ReplyResult(ReplyStatus.STALE, absence, student)),
                                show_alert=True)
             return
-        student = await session.get(Student, absence.student_id)
+        student = await session.get_one(Student, absence.student_id)
         await state.set_state(ReplyForm.text)
         await state.update_data(absence_id=absence.id, notice_id=message.message_id if message else None,
                                 sibling=sibling)
@@ -155,14 +163,14 @@ async def answer_tapped(
     if not result.ok:
         await query.answer(_refusal(result.status, result), show_alert=True)
         return
+    absence, reply = _recorded(result)[1:]
     if result.status is ReplyStatus.UNCHANGED:
-        await query.answer(_("You already answered: {answer}.").format(answer=_answer_label(result.reply.answer)))
+        await query.answer(_("You already answered: {answer}.").format(answer=_answer_label(reply.answer)))
     else:
         await query.answer(t("Thank you!"))
         if message is not None:
             await message.answer(_thanks(result))
-    await _edit_markup(message, await _markup_after_answer(session, actor, result.absence.id,
-                                                           result.reply.answer, sibling))
+    await _edit_markup(message, await _markup_after_answer(session, actor, absence.id, reply.answer, sibling))
 
 
 async def child_picked(
@@ -173,11 +181,11 @@ async def child_picked(
         await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
         return
     if absence.withdrawn_at is not None:
-        student = await session.get(Student, absence.student_id)
+        student = await session.get_one(Student, absence.student_id)
         await query.answer(_refusal(ReplyStatus.STALE, ReplyResult(ReplyStatus.STALE, absence, student)),
                            show_alert=True)
         return
-    student = await session.get(Student, absence.student_id)
+    student = await session.get_one(Student, absence.student_id)
     previous = await latest_reply(session, absence.id, actor.person_id)
     await query.answer(_("{child}: why was the child away?").format(child=student.name))
     await _edit_markup(_message(query), answers_markup(absence.id, previous.answer if previous else None, back=True))
@@ -203,7 +211,7 @@ async def other_text(
     message: Message, session: AsyncSession, settings: Settings, clock: Clock, actor: Actor | None,
     state: FSMContext, bot: Bot,
 ) -> None:
-    text = message.text.strip()
+    text = (message.text or "").strip()
     if len(text) > MAX_TEXT:
         await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(text),
                                limit=MAX_TEXT))
@@ -215,11 +223,12 @@ async def other_text(
     if not result.ok:
         await message.answer(escape(_refusal(result.status, result)))
         return
+    absence, reply = _recorded(result)[1:]
     await message.answer(_thanks(result) if result.status is ReplyStatus.RECORDED
-                         else t("You already answered: {answer}.", answer=_answer_label(result.reply.answer)))
+                         else t("You already answered: {answer}.", answer=_answer_label(reply.answer)))
     notice_id = data.get("notice_id")
     if notice_id:
-        markup = await _markup_after_answer(session, actor, result.absence.id, GuardianAnswer.OTHER,
+        markup = await _markup_after_answer(session, actor, absence.id, GuardianAnswer.OTHER,
                                             bool(data.get("sibling")))
         with contextlib.suppress(TelegramBadRequest):
             await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=notice_id, reply_markup=markup)

@@ -76,6 +76,14 @@ def _message(query: CallbackQuery) -> Message | None:
     return query.message if isinstance(query.message, Message) else None
 
 
+async def _edit_text(message: Message | None, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Show the form's next step in its message, in place."""
+    if message is None:
+        return
+    with contextlib.suppress(TelegramBadRequest):  # "message is not modified", or too old to edit
+        await message.edit_text(text, reply_markup=markup)
+
+
 async def _edit_markup(message: Message | None, markup: InlineKeyboardMarkup | None) -> None:
     if message is None:
         return

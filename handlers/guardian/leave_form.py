@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date, timedelta
 from html import escape
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
@@ -33,6 +31,7 @@ from handlers.guardian.base import (
     LeaveForm,
     LeaveStep,
     _edit_markup,
+    _edit_text,
     _message,
     _span,
     _step_button,
@@ -54,7 +53,7 @@ async def leave_start(
     if actor is None or not actor.is_guardian:
         await message.answer(t("Leave requests are for parents and guardians."))
         return
-    children = sorted([await session.get(Student, sid) for sid in actor.children], key=lambda s: (s.name, s.id))
+    children = sorted([await session.get_one(Student, sid) for sid in actor.children], key=lambda s: (s.name, s.id))
     if len(children) == 1:
         await state.update_data(student_id=children[0].id)
         text, markup = _day_step(children[0], settings, clock)
@@ -119,8 +118,7 @@ async def leave_cancel(query: CallbackQuery, state: FSMContext) -> None:
     await query.answer()
     message = _message(query)
     if message is not None:
-        with contextlib.suppress(TelegramBadRequest):
-            await message.edit_text(t("Cancelled. Nothing was sent."), reply_markup=None)
+        await _edit_text(message, t("Cancelled. Nothing was sent."), None)
 
 
 async def leave_child(
@@ -130,13 +128,12 @@ async def leave_child(
     if actor is None or not callback_data.value.isdigit() or int(callback_data.value) not in actor.children:
         await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
         return
-    student = await session.get(Student, int(callback_data.value))
+    student = await session.get_one(Student, int(callback_data.value))
     await state.update_data(student_id=student.id)
     await state.set_state(LeaveForm.day)
     text, markup = _day_step(student, settings, clock)
     await query.answer()
-    with contextlib.suppress(TelegramBadRequest):
-        await _message(query).edit_text(text, reply_markup=markup)
+    await _edit_text(_message(query), text, markup)
 
 
 async def leave_day(
@@ -151,16 +148,14 @@ async def leave_day(
     message = _message(query)
     if callback_data.value == "other":
         await state.set_state(LeaveForm.typed_day)
-        with contextlib.suppress(TelegramBadRequest):
-            await message.edit_text(t("Please type the first day of leave, e.g. 2026-09-15 or 9-15. "
-                                      "Send /cancel to stop."), reply_markup=None)
+        await _edit_text(message, t("Please type the first day of leave, e.g. 2026-09-15 or 9-15. "
+                                    "Send /cancel to stop."), None)
         return
     first = lv.today(settings, clock.now()) + timedelta(days=int(callback_data.value))
     await state.update_data(first_day=first.isoformat())
     await state.set_state(LeaveForm.length)
-    with contextlib.suppress(TelegramBadRequest):
-        await message.edit_text(t("Leave for <b>{child}</b> from {day}. For how many school days?",
-                                  child=student.name, day=short_day(first)), reply_markup=_length_markup())
+    await _edit_text(message, t("Leave for <b>{child}</b> from {day}. For how many school days?",
+                                child=student.name, day=short_day(first)), _length_markup())
 
 
 async def leave_typed_day(
@@ -173,7 +168,7 @@ async def leave_typed_day(
         await message.answer(t("This step is over. Tap 📝 Ask for leave to start again."))
         return
     today = lv.today(settings, clock.now())
-    first = parse_typed_day(message.text, today, Looking.AHEAD)
+    first = parse_typed_day(message.text or "", today, Looking.AHEAD)
     if first is None:
         await message.answer(t("I could not read that date. Please type it like 2026-09-15 or 9-15."))
         return
@@ -202,10 +197,8 @@ async def leave_length(
     await state.update_data(last_day=last.isoformat())
     await state.set_state(LeaveForm.reason)
     await query.answer()
-    with contextlib.suppress(TelegramBadRequest):
-        await _message(query).edit_text(t("Leave for <b>{child}</b>: {span}. What kind of leave?",
-                                          child=student.name, span=_span(first, last)),
-                                        reply_markup=_reason_markup())
+    await _edit_text(_message(query), t("Leave for <b>{child}</b>: {span}. What kind of leave?",
+                                        child=student.name, span=_span(first, last)), _reason_markup())
 
 
 async def leave_reason(
@@ -218,11 +211,11 @@ async def leave_reason(
     await state.update_data(reason=callback_data.value)
     await state.set_state(LeaveForm.note)
     await query.answer()
-    with contextlib.suppress(TelegramBadRequest):
-        await _message(query).edit_text(
-            t("Anything the teacher should know? Write a short note (no medical details needed), or tap Skip."),
-            reply_markup=_note_markup(),
-        )
+    await _edit_text(
+        _message(query),
+        t("Anything the teacher should know? Write a short note (no medical details needed), or tap Skip."),
+        _note_markup(),
+    )
 
 
 async def _confirmation(session: AsyncSession, actor: Actor | None, state: FSMContext
@@ -250,12 +243,11 @@ async def leave_skip_note(query: CallbackQuery, session: AsyncSession, actor: Ac
         return
     await state.set_state(LeaveForm.confirm)
     await query.answer()
-    with contextlib.suppress(TelegramBadRequest):
-        await _message(query).edit_text(shown[0], reply_markup=shown[1])
+    await _edit_text(_message(query), *shown)
 
 
 async def leave_note(message: Message, session: AsyncSession, actor: Actor | None, state: FSMContext) -> None:
-    note = message.text.strip()
+    note = (message.text or "").strip()
     if len(note) > lv.MAX_NOTE:
         await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(note),
                                limit=lv.MAX_NOTE))
@@ -318,8 +310,7 @@ async def leave_send(
     else:
         text = t("Your leave request for <b>{child}</b> is saved, but nobody at the school can be reached in the bot "
                  "right now. Please phone the school to ask for the leave.", child=student.name)
-    with contextlib.suppress(TelegramBadRequest):
-        await message.edit_text(text, reply_markup=None)
+    await _edit_text(message, text, None)
 
 
 def make_router() -> Router:

@@ -34,7 +34,7 @@ async def leave_decided(
     result = await lv.decide_leave(session, settings, clock.now(), actor, callback_data.ref,
                                    approve=callback_data.value == "yes")
     message = _message(query)
-    if result.status in (lv.DecisionStatus.FORBIDDEN, lv.DecisionStatus.NOT_FOUND):
+    if result.status in (lv.DecisionStatus.FORBIDDEN, lv.DecisionStatus.NOT_FOUND) or result.leave is None:
         await query.answer(t("Only the child's class teacher or the school's officer can decide this leave. "
                              "Nothing was changed."), show_alert=True)
         return

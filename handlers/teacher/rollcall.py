@@ -52,7 +52,7 @@ async def roll(
     if person is None:
         await answer_unlinked(message)
         return
-    if not takes_roll(actor):
+    if actor is None or not takes_roll(actor):
         await message.answer(t("The roll call is for class teachers."))
         return
     classes = await rc.roll_call_classes(session, actor)
@@ -114,7 +114,7 @@ async def _open(
     recorded."""
     now = clock.now()
     working = await copies.for_class(class_id, rc.today_in(now, settings.tz))
-    view = await rc.open_roll_call(session, now, actor, class_id, settings.tz, working and working.view)
+    view = await rc.open_roll_call(session, now, actor, class_id, settings.tz, working.view if working else None)
     return await rc.status(session, now, actor, view.roll_call_id, settings.tz) if view.submitted else view
 
 
@@ -201,8 +201,9 @@ def _shows_unsaved_marks(query: CallbackQuery, view: RollCallView) -> bool:
     absent = {mark.student_id: mark.absent for mark in view.marks}
     for row in markup.inline_keyboard if markup else ():
         for button in row:
-            if (button.callback_data or "").startswith(f"{Tap.__prefix__}:"):
-                shown = Tap.unpack(button.callback_data)
+            data = button.callback_data or ""
+            if data.startswith(f"{Tap.__prefix__}:"):
+                shown = Tap.unpack(data)
                 if absent.get(shown.s, shown.a == 0) != (shown.a == 0):
                     return True
     return False
@@ -230,9 +231,8 @@ async def _refuse(
         return
     now = clock.now()
     with contextlib.suppress(RollCallError):
-        current = await rc.current_view(session, now, actor, roll_call_id, settings.tz)
-        if current.submitted:
-            current = await rc.status(session, now, actor, roll_call_id, settings.tz)
+        view = await rc.current_view(session, now, actor, roll_call_id, settings.tz)
+        current = await rc.status(session, now, actor, roll_call_id, settings.tz) if view.submitted else view
         await _show(query, current)
         await _keep(copies, current, locale)
 
@@ -277,7 +277,7 @@ async def submitted(query: CallbackQuery, callback_data: Submit, session: AsyncS
             saved = await rc.draft_view(session, now, actor, d.r, revision=d.v, tz=settings.tz)
             if _shows_unsaved_marks(query, saved):
                 raise RollCallError(ErrorCode.UNSAVED)
-        return await rc.submit(session, settings, now, actor, d.r, revision=d.v, working=copy and copy.view)
+        return await rc.submit(session, settings, now, actor, d.r, revision=d.v, working=copy.view if copy else None)
 
     await _act(query, session, clock, settings, actor, copies, locale, d.r, submit)
 
