@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
@@ -11,24 +11,14 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.cases import (
-    Attitude,
     CaseAction,
     LegalStepKind,
-    PersuasionMethod,
-    ReasonFound,
     SupportKind,
 )
 from bot.core.policy import load_policy
 from bot.core.settings import Settings
-from storage.models import CaseOutcome, CaseStage
+from storage.models import CaseOutcome
 
-STAGES = tuple(CaseStage)  # callback data carries the index
-OUTCOMES = tuple(CaseOutcome)
-LEGAL_KINDS = tuple(LegalStepKind)
-SUPPORT_KINDS = tuple(SupportKind)
-METHODS = tuple(PersuasionMethod)
-REASONS = tuple(ReasonFound)
-ATTITUDES = tuple(Attitude)
 LIST_LIMIT = 30  # case buttons under /cases (the most urgent)
 SHOWN = 5  # answers / events shown on a card (the newest)
 MAX_DAYS_BACK = 90  # a persuasion attempt dated further back is refused as a typo
@@ -54,14 +44,17 @@ class CaseCard(CallbackData, prefix="csc"):
 class CaseDo(CallbackData, prefix="csd"):
     i: int  # case id
     a: int  # Do
-    s: int  # index in STAGES of the stage the card showed
-    v: int = -1  # the choice (outcome, legal kind, support kind), -1: offer the choices
+    s: str  # the stage the card showed (a CaseStage value)
+    v: str = ""  # the choice (a value of CHOICES[a]: outcome, legal kind, support kind); "": offer the choices
     c: int = 0  # 1: confirmed
+
+
+CHOICES: dict[Do, type[StrEnum]] = {Do.LEGAL: LegalStepKind, Do.CLOSE: CaseOutcome, Do.SUPPORT: SupportKind}
 
 
 class FormStep(CallbackData, prefix="csf"):
     f: int  # Field
-    v: int = 0
+    v: str = ""  # the answer: an enum value (method, reason, attitude), a day offset (0, 1; 2: type it), 0/1
 
 
 class Field(IntEnum):

@@ -17,17 +17,15 @@ from bot.cases import (
     CaseDetail,
     CaseError,
     CaseErrorCode,
+    LegalStepKind,
     Recipient,
+    SupportKind,
 )
 from bot.core.clock import Clock
 from bot.core.scope import Actor
 from bot.core.settings import Settings
 from handlers.cases.base import (
-    LEGAL_KINDS,
-    OUTCOMES,
     SHOWN,
-    STAGES,
-    SUPPORT_KINDS,
     CaseCard,
     CaseDo,
     CaseList,
@@ -132,11 +130,11 @@ def _court_from(day: date) -> str:
 
 def card_keyboard(detail: CaseDetail) -> InlineKeyboardMarkup:
     s = detail.summary
-    stage = STAGES.index(CaseStage(s.stage))
+    stage = CaseStage(s.stage).value
     acts = detail.actions
     rows = []
 
-    def do(label: str, what: Do, v: int = -1) -> list[InlineKeyboardButton]:
+    def do(label: str, what: Do, v: str = "") -> list[InlineKeyboardButton]:
         return [_button(label, CaseDo(i=s.id, a=what, s=stage, v=v))]
 
     if CaseAction.RECORD_PERSUASION in acts:
@@ -152,7 +150,7 @@ def card_keyboard(detail: CaseDetail) -> InlineKeyboardMarkup:
     if CaseAction.CLOSE in acts:
         rows.append(do(t("✅ Close the case"), Do.CLOSE))
     elif CaseAction.CLOSE_RETURNED in acts:
-        rows.append(do(t("✅ Back at school: close the case"), Do.CLOSE, OUTCOMES.index(CaseOutcome.RETURNED)))
+        rows.append(do(t("✅ Back at school: close the case"), Do.CLOSE, CaseOutcome.RETURNED.value))
     rows.append([_button(t("◀ All cases"), CaseList(c=0)), _button(t("🔄 Refresh"), CaseCard(i=s.id))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -220,7 +218,7 @@ def _told_lines(result: ActionResult) -> list[str]:
     return lines
 
 
-def _done_head(what: Do, result: ActionResult, value: int = -1) -> str:
+def _done_head(what: Do, result: ActionResult, value: str = "") -> str:
     if not result.changed:
         return t("Nothing changed: this was already done.")
     s = result.case
@@ -231,11 +229,9 @@ def _done_head(what: Do, result: ActionResult, value: int = -1) -> str:
     elif what is Do.ORDER:
         head = t("📨 Return order issued for {child}.", child=s.student_name)
     elif what is Do.LEGAL:
-        head = t("⚖️ Recorded: {step}.", step=legal_label(LEGAL_KINDS[value].value) if 0 <= value < len(
-            LEGAL_KINDS) else "")
+        head = t("⚖️ Recorded: {step}.", step=legal_label(value) if value in tuple(LegalStepKind) else "")
     elif what is Do.SUPPORT:
-        head = t("🤝 Help requested: {kind}.", kind=support_label(SUPPORT_KINDS[value].value)
-                 if 0 <= value < len(SUPPORT_KINDS) else "")
+        head = t("🤝 Help requested: {kind}.", kind=support_label(value) if value in tuple(SupportKind) else "")
     else:
         head = t("✅ Case closed: {outcome}.", outcome=outcome_label(s.outcome))
     return "\n".join([head, *_told_lines(result)])

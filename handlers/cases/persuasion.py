@@ -16,9 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import cases as cs
 from bot.calendar.typed import Looking, parse_typed_day
 from bot.cases import (
+    Attitude,
     CaseDetail,
     CaseError,
     PersuasionInput,
+    PersuasionMethod,
+    ReasonFound,
 )
 from bot.cases.actions import MAX_NAMES
 from bot.cases.model import MAX_TEXT
@@ -26,12 +29,8 @@ from bot.core.clock import Clock, to_local
 from bot.core.scope import Actor
 from bot.core.settings import Settings
 from handlers.cases.base import (
-    ATTITUDES,
     FIELD_STATE,
     MAX_DAYS_BACK,
-    METHODS,
-    REASONS,
-    STAGES,
     TYPED,
     CaseDo,
     Do,
@@ -48,7 +47,7 @@ from handlers.cases.labels import attitude_label, method_label, reason_label
 from handlers.texts import short_day, t
 
 
-def _form_button(label: str, f: Field, v: int = 0) -> InlineKeyboardButton:
+def _form_button(label: str, f: Field, v: str = "") -> InlineKeyboardButton:
     return _button(label, FormStep(f=f, v=v))
 
 
@@ -68,11 +67,11 @@ def _step(data: dict, field: Field) -> tuple[str, InlineKeyboardMarkup]:
     """The question of one step of the form and its buttons."""
     head = _form_head(data)
     if field is Field.METHOD:
-        buttons = [_form_button(method_label(m.value), Field.METHOD, i) for i, m in enumerate(METHODS)]
+        buttons = [_form_button(method_label(m.value), Field.METHOD, m.value) for m in PersuasionMethod]
         return head + "\n" + t("How was the family contacted?"), _form_markup(_pairs(buttons))
     if field is Field.DAY:
-        rows = [[_form_button(t("Today"), Field.DAY, 0), _form_button(t("Yesterday"), Field.DAY, 1)],
-                [_form_button(t("Another day"), Field.DAY, 2)]]
+        rows = [[_form_button(t("Today"), Field.DAY, "0"), _form_button(t("Yesterday"), Field.DAY, "1")],
+                [_form_button(t("Another day"), Field.DAY, "2")]]
         return head + "\n" + t("On which day?"), _form_markup(rows)
     if field is Field.VISITORS:
         return head + "\n" + t("Who went (or called)? Type the names, or tap 「Just me」."), _form_markup(
@@ -81,14 +80,14 @@ def _step(data: dict, field: Field) -> tuple[str, InlineKeyboardMarkup]:
         return head + "\n" + t("Whom did you meet (e.g. father, grandmother, the child)? Type it, or tap Skip."), \
             _form_markup([[_form_button(t("Skip"), Field.PEOPLE_SKIP)]])
     if field is Field.REASON:
-        buttons = [_form_button(reason_label(r.value), Field.REASON, i) for i, r in enumerate(REASONS)]
+        buttons = [_form_button(reason_label(r.value), Field.REASON, r.value) for r in ReasonFound]
         return head + "\n" + t("Why is the child out of school?"), _form_markup(_pairs(buttons))
     if field is Field.ATTITUDE:
-        buttons = [_form_button(attitude_label(a.value), Field.ATTITUDE, i) for i, a in enumerate(ATTITUDES)]
+        buttons = [_form_button(attitude_label(a.value), Field.ATTITUDE, a.value) for a in Attitude]
         return head + "\n" + t("The guardian's attitude?"), _form_markup(_pairs(buttons))
     if field is Field.SUCCEEDED:
-        rows = [[_form_button(t("Yes, the child will return"), Field.SUCCEEDED, 1),
-                 _form_button(t("No"), Field.SUCCEEDED, 0)]]
+        rows = [[_form_button(t("Yes, the child will return"), Field.SUCCEEDED, "1"),
+                 _form_button(t("No"), Field.SUCCEEDED, "0")]]
         return head + "\n" + t("Did the family agree to send the child back?"), _form_markup(rows)
     if field is Field.NEXT_SKIP:
         return head + "\n" + t("The agreed measures and next step? Type them, or tap Skip."), _form_markup(
@@ -164,11 +163,11 @@ async def form_step(query: CallbackQuery, callback_data: FormStep, session: Asyn
         await _form_over(query, state)
         return
     field = Field(f)
-    if field is Field.METHOD and 0 <= v < len(METHODS):
-        shown = await _advance(state, field, cf_method=METHODS[v].value)
-    elif field is Field.DAY and v in (0, 1):
-        shown = await _advance(state, field, cf_day=(_today(clock, settings) - timedelta(days=v)).isoformat())
-    elif field is Field.DAY and v == 2:
+    if field is Field.METHOD and v in tuple(PersuasionMethod):
+        shown = await _advance(state, field, cf_method=v)
+    elif field is Field.DAY and v in ("0", "1"):
+        shown = await _advance(state, field, cf_day=(_today(clock, settings) - timedelta(days=int(v))).isoformat())
+    elif field is Field.DAY and v == "2":
         await state.set_state(PersuasionForm.typed_day)
         data = await state.get_data()
         shown = (_form_head(data) + "\n" + t("Type the day, e.g. 2026-09-15 or 9-15."), _form_markup([]))
@@ -176,12 +175,12 @@ async def form_step(query: CallbackQuery, callback_data: FormStep, session: Asyn
         shown = await _advance(state, field, cf_visitors=actor.name)
     elif field is Field.PEOPLE_SKIP:
         shown = await _advance(state, field, cf_met=None)
-    elif field is Field.REASON and 0 <= v < len(REASONS):
-        shown = await _advance(state, field, cf_reason=REASONS[v].value)
-    elif field is Field.ATTITUDE and 0 <= v < len(ATTITUDES):
-        shown = await _advance(state, field, cf_attitude=ATTITUDES[v].value)
-    elif field is Field.SUCCEEDED and v in (0, 1):
-        shown = await _advance(state, field, cf_succeeded=bool(v))
+    elif field is Field.REASON and v in tuple(ReasonFound):
+        shown = await _advance(state, field, cf_reason=v)
+    elif field is Field.ATTITUDE and v in tuple(Attitude):
+        shown = await _advance(state, field, cf_attitude=v)
+    elif field is Field.SUCCEEDED and v in ("0", "1"):
+        shown = await _advance(state, field, cf_succeeded=v == "1")
     elif field is Field.NEXT_SKIP:
         shown = await _advance(state, field, cf_next=None)
     elif field is Field.SAVE:
@@ -206,7 +205,7 @@ async def _save_form(query: CallbackQuery, session: AsyncSession, clock: Clock, 
     )
     try:
         result = await cs.record_persuasion(session, settings, _policy(settings), clock.now(), actor, case_id, record,
-                                            expected_stage=STAGES[stage].value)
+                                            expected_stage=stage)
         text, markup = await _card(session, clock, settings, actor, case_id, _done_head(Do.PERSUADE, result))
     except CaseError as error:
         await _refuse(query, error, session, clock, settings, actor, case_id)

@@ -20,7 +20,7 @@ from bot.core.scope import Actor
 from bot.core.settings import Settings
 from bot.delivery.telegram import NoticeAction
 from bot.rollcall.service import Summary
-from handlers.cases.base import OUTCOMES, STAGES, CaseCard, CaseDo, Do, _button, _edit, _policy
+from handlers.cases.base import CaseCard, CaseDo, Do, _button, _edit, _policy
 from handlers.cases.card import _card, _done_head, _refuse
 from handlers.cases.labels import stage_label
 from handlers.cases.listing import _leave_note
@@ -50,8 +50,7 @@ async def offer_close_returned(message: Message | None, session: AsyncSession, c
         detail = await cs.case_detail(session, settings, policy, now, actor, case.id)
         if CaseAction.CLOSE not in detail.actions and CaseAction.CLOSE_RETURNED not in detail.actions:
             continue
-        d = CaseDo(i=case.id, a=Do.CLOSE, s=STAGES.index(CaseStage(case.stage)),
-                   v=OUTCOMES.index(CaseOutcome.RETURNED))
+        d = CaseDo(i=case.id, a=Do.CLOSE, s=CaseStage(case.stage).value, v=CaseOutcome.RETURNED.value)
         text = t("<b>{child}</b> was marked present and has an open case ({stage}). If the child is back at "
                  "school, close the case as returned.", child=case.student_name, stage=stage_label(case.stage))
         markup = InlineKeyboardMarkup(inline_keyboard=[
