@@ -196,7 +196,10 @@ async def card_tapped(query: CallbackQuery, callback_data: CaseCard, session: As
     try:
         if actor is None or not actor.is_staff:
             raise CaseError(CaseErrorCode.NOT_ALLOWED)
-        text, markup = await _card(session, clock, settings, actor, callback_data.i)
+        now = clock.now()
+        detail = await cs.case_detail(session, settings, _policy(settings), now, actor, callback_data.i)
+        cs.record_view(session, now, actor, detail.summary)  # the person opens the child's file: audited here
+        text, markup = render_card(detail, settings)
     except CaseError as error:
         await query.answer(refusal(error), show_alert=True)
         return

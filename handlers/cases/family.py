@@ -27,6 +27,7 @@ from bot.core.scope import Actor
 from bot.core.settings import Settings
 from bot.delivery.telegram import NoticeAction
 from handlers.cases.base import _message, _policy
+from handlers.cases.labels import guardian_refusal
 from handlers.texts import t
 
 
@@ -59,14 +60,6 @@ async def _edit_markup(message: Message | None, markup: InlineKeyboardMarkup | N
         await message.edit_reply_markup(reply_markup=markup)
 
 
-def _guardian_refusal(error: CaseError) -> str:
-    if error.code is CaseErrorCode.STALE:
-        return t("This case is closed. Thank you; nothing more is needed.")
-    if error.code is CaseErrorCode.BAD_VALUE:
-        return t("This button is no longer valid.")
-    return t("This notice is not about your child, so nothing was recorded.")
-
-
 def support_markup(case_id: int, chosen: frozenset[str] | set[str] = frozenset()) -> InlineKeyboardMarkup:
     rows = [[InlineKeyboardButton(
         text=("✓ " if kind.value in chosen else "") + gettext(label),
@@ -91,7 +84,7 @@ async def guardian_answered(query: CallbackQuery, callback_data: NoticeAction, s
         result = await cs.answer_persuasion_notice(session, settings, _policy(settings), clock.now(), actor,
                                                    callback_data.ref, answer)
     except CaseError as error:
-        await query.answer(_guardian_refusal(error), show_alert=True)
+        await query.answer(guardian_refusal(error), show_alert=True)
         return
     message = _message(query)
     label = gettext(ANSWER_LABELS[answer])
@@ -128,7 +121,7 @@ async def guardian_needs(query: CallbackQuery, callback_data: NoticeAction, sess
         result = await cs.request_support(session, settings, _policy(settings), clock.now(), actor,
                                           callback_data.ref, kind)
     except CaseError as error:
-        await query.answer(_guardian_refusal(error), show_alert=True)
+        await query.answer(guardian_refusal(error), show_alert=True)
         return
     message = _message(query)
     label = gettext(SUPPORT_LABELS[kind])

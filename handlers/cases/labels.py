@@ -139,6 +139,7 @@ def event_label(kind: str) -> str:
 
 
 def refusal(error: CaseError) -> str:
+    """What a person working on the case hears when the service refuses a step."""
     code = error.code
     if code is CaseErrorCode.STALE:
         return t("This case has moved on since these buttons were shown. Nothing was changed; here it is as it "
@@ -157,3 +158,12 @@ def refusal(error: CaseError) -> str:
     if code is CaseErrorCode.NOT_AVAILABLE:
         return t("This step is not available for this case now. Nothing was changed.")
     return t("You cannot see or change this case.")
+
+
+def guardian_refusal(error: CaseError) -> str:
+    """What a guardian hears when the service refuses an answer to the 劝学书."""
+    if error.code is CaseErrorCode.STALE:
+        return t("This case is closed. Thank you; nothing more is needed.")
+    if error.code is CaseErrorCode.BAD_VALUE:
+        return t("This button is no longer valid.")
+    return t("This notice is not about your child, so nothing was recorded.")

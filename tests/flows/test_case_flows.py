@@ -732,3 +732,18 @@ async def test_the_teacher_reminded_to_confirm_the_return_closes_the_case_with_o
     # closed: the officer is never reminded
     assert (await tick(app, clock, "2026-09-17T08:00:00+08:00")).return_escalations == 0
     assert await count(app, CaseEvent, case_id=case_id, kind="closed") == 1
+
+
+async def test_opening_the_card_is_the_one_read_that_is_audited(app, people, world, clock):
+    await open_case(app, world, clock)
+    officer, teacher = people.officer, people.teacher
+    await officer.send("/cases")  # a list: no one opened a child's file
+    assert await audits(app, "case.viewed") == []
+    card = await open_card(officer)
+    await officer.tap("📤 上报乡镇", card)  # a step on the card: recorded as the step, not as another view
+    assert [a.actor_person_id for a in await audits(app, "case.viewed")] == [world.officer.id]
+    clock.set(datetime.fromisoformat("2026-09-10T08:10:00+08:00"))  # the next school day: 李明 is back
+    await teacher.send("/roll")
+    produced = await teacher.tap("全部到校")  # the "back at school?" offer reads the case without opening it
+    assert any("李明 已返校，结案" in r.buttons() for r in produced)
+    assert [a.actor_person_id for a in await audits(app, "case.viewed")] == [world.officer.id]
