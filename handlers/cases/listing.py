@@ -19,6 +19,7 @@ from bot.core.scope import Actor
 from bot.core.settings import Settings
 from handlers.cases.base import LIST_LIMIT, CaseCard, CaseList, CaseNote, _button, _edit, _policy
 from handlers.cases.labels import deadline_label, outcome_label, stage_label
+from handlers.roles import STAFF
 from handlers.texts import short_day, t
 from storage.models import CaseStage
 
@@ -78,29 +79,35 @@ async def _leave_note(state: FSMContext) -> None:
 
 
 async def cases_command(message: Message, session: AsyncSession, clock: Clock, settings: Settings,
-                        actor: Actor | None, state: FSMContext) -> None:
+                        actor: Actor, state: FSMContext) -> None:
     await _leave_note(state)
-    if actor is None or not actor.is_staff:
-        await message.answer(t("The case list is for teachers, school officers and township officers."))
-        return
     text, markup = await _list(session, clock, settings, actor, closed=False)
     await message.answer(text, reply_markup=markup)
 
 
 async def list_tapped(query: CallbackQuery, callback_data: CaseList, session: AsyncSession, clock: Clock,
-                      settings: Settings, actor: Actor | None, state: FSMContext) -> None:
+                      settings: Settings, actor: Actor, state: FSMContext) -> None:
     await _leave_note(state)
-    if actor is None or not actor.is_staff:
-        await query.answer(t("You cannot see or change this case."), show_alert=True)
-        return
     text, markup = await _list(session, clock, settings, actor, closed=bool(callback_data.c))
     await query.answer()
     await _edit(query, text, markup)
 
 
+async def not_staff(message: Message, state: FSMContext) -> None:
+    await _leave_note(state)
+    await message.answer(t("The case list is for teachers, school officers and township officers."))
+
+
+async def not_staff_tap(query: CallbackQuery, state: FSMContext) -> None:
+    await _leave_note(state)
+    await query.answer(t("You cannot see or change this case."), show_alert=True)
+
+
 def make_router() -> Router:
     """A fresh router with this flow's handlers."""
     router = Router(name="cases.listing")
-    router.message.register(cases_command, Command("cases"))
-    router.callback_query.register(list_tapped, CaseList.filter())
+    router.message.register(cases_command, Command("cases"), STAFF)
+    router.message.register(not_staff, Command("cases"))
+    router.callback_query.register(list_tapped, CaseList.filter(), STAFF)
+    router.callback_query.register(not_staff_tap, CaseList.filter())
     return router

@@ -21,7 +21,7 @@ from bot.core.policy import load_policy
 from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
-from handlers.cases.base import CaseCard, CaseDo, Do
+from handlers.cases.base import CaseCard, CaseDo, CaseList, Do
 from storage.models import (
     Absence,
     AuditEvent,
@@ -747,3 +747,11 @@ async def test_opening_the_card_is_the_one_read_that_is_audited(app, people, wor
     produced = await teacher.tap("全部到校")  # the "back at school?" offer reads the case without opening it
     assert any("李明 已返校，结案" in r.buttons() for r in produced)
     assert [a.actor_person_id for a in await audits(app, "case.viewed")] == [world.officer.id]
+
+
+async def test_the_case_list_refuses_anyone_who_is_not_staff(app, people, world, clock):
+    await open_case(app, world, clock)
+    [refused] = await people.father.send("/cases")
+    assert refused.text == "案件列表仅供班主任、学校控辍专干和乡镇专干使用。"
+    await people.father.tap_data(CaseList(c=0).pack(), refused.message_id)
+    assert people.father.callback_answers[-1] == "您无权查看或处理此案件。"
