@@ -41,7 +41,7 @@ from bot.delivery.telegram import TelegramTransport
 from bot.delivery.transport import Transport
 from handlers import build_router
 from handlers.middlewares import DatabaseMiddleware, LocaleMiddleware
-from handlers.teacher import served_from_working_copy
+from handlers.teacher.rollcall import served_from_working_copy
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import Channel
 

@@ -1,6 +1,7 @@
 """Reading cases: `/cases` lists by scope and urgency, and one case's whole file.
 
-Viewing a child's file is logged (未成年人网络保护条例 art. 36): an audit event `case.viewed` with the viewer's id.
+Reads write nothing. Opening a child's file is logged (未成年人网络保护条例 art. 36) by the one caller where a
+person opens it, with `record_view`: an audit event `case.viewed` with the viewer's id.
 """
 
 from __future__ import annotations
@@ -121,8 +122,6 @@ async def case_detail(
     """One case's file: absence days, the family's answers, persuasion attempts, support referrals, the history,
     and what the actor may do now. A guardian sees their answers and referrals, not the school's records."""
     case, _student, school_class = await case_for(session, actor, case_id, lock=False)
-    audit.record(session, now, "case.viewed", "case", case.id, actor_person_id=actor.person_id,
-                 student_id=case.student_id)
     staff = (is_school_officer(actor, case) or is_township_officer(actor, case)
              or is_class_teacher(actor, school_class.id))
     summary = (await summarize(session, settings, policy, now, [case]))[0]
@@ -206,6 +205,13 @@ async def case_detail(
         legal_steps_open=legal_open,
         court_application_from=court_from,
     )
+
+
+def record_view(session: AsyncSession, now: datetime, actor: Actor, summary: CaseSummary) -> None:
+    """Log that `actor` opened the child's file: once per opening, where the person opens it (not for lists, offers
+    or the card redrawn after a step)."""
+    audit.record(session, now, "case.viewed", "case", summary.id, actor_person_id=actor.person_id,
+                 student_id=summary.student_id)
 
 
 async def _add_names(session: AsyncSession, names: dict[int, str], ids: Iterable[int | None]) -> None:
