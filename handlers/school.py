@@ -17,12 +17,11 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar import days as cal
-from bot.core.clock import Clock, to_local
+from bot.core.clock import to_local
 from bot.core.scope import Actor
-from bot.core.settings import Settings
+from handlers.context import Context
 from handlers.texts import long_day, short_day, t
 from storage.models import CalendarDay
 
@@ -61,13 +60,11 @@ def usage_text() -> str:
     )
 
 
-async def closure_list(
-    session: AsyncSession, school_ids: list[int], today: date
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    closures = await cal.upcoming_closures(session, school_ids, today)
+async def closure_list(ctx: Context, school_ids: list[int], today: date) -> tuple[str, InlineKeyboardMarkup | None]:
+    closures = await cal.upcoming_closures(ctx.session, school_ids, today)
     if not closures:
         return t("No upcoming closures.") + "\n\n" + usage_text(), None
-    names = await cal.school_names(session, school_ids) if len(school_ids) > 1 else {}
+    names = await cal.school_names(ctx.session, school_ids) if len(school_ids) > 1 else {}
     lines = [t("<b>Upcoming closures</b>")]
     for row in closures:
         parts = [escape(long_day(row.day))]
@@ -102,16 +99,14 @@ def closure_added_text(school: str, row: CalendarDay, check: cal.ClosureCheck) -
     return "\n".join(lines)
 
 
-def _today(clock: Clock, settings: Settings) -> date:
-    return to_local(clock.now(), settings.tz).date()
+def _today(ctx: Context) -> date:
+    return to_local(ctx.clock.now(), ctx.settings.tz).date()
 
 
-async def _close(
-    session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, school_id: int, day: date, note: str | None
-) -> str:
-    check = await cal.check_closure(session, school_id, day, _today(clock, settings))
-    row = await cal.add_closure(session, clock.now(), actor.person_id, school_id, day, note)
-    names = await cal.school_names(session, [school_id])
+async def _close(ctx: Context, actor: Actor, school_id: int, day: date, note: str | None) -> str:
+    check = await cal.check_closure(ctx.session, school_id, day, _today(ctx))
+    row = await cal.add_closure(ctx.session, ctx.clock.now(), actor.person_id, school_id, day, note)
+    names = await cal.school_names(ctx.session, [school_id])
     return closure_added_text(names.get(school_id, ""), row, check)
 
 
@@ -119,8 +114,7 @@ async def _close(
 
 
 async def closure_command(
-    message: Message, command: CommandObject, session: AsyncSession, actor: Actor | None, clock: Clock,
-    settings: Settings, state: FSMContext,
+    message: Message, command: CommandObject, ctx: Context, actor: Actor | None, state: FSMContext,
 ) -> None:
     schools = officer_schools(actor)
     if actor is None or not schools:
@@ -128,7 +122,7 @@ async def closure_command(
         return
     args = (command.args or "").strip()
     if not args:
-        text, keyboard = await closure_list(session, schools, _today(clock, settings))
+        text, keyboard = await closure_list(ctx, schools, _today(ctx))
         await message.answer(text, reply_markup=keyboard)
         return
     day_text, _, note_text = args.partition(" ")
@@ -141,10 +135,10 @@ async def closure_command(
         await message.answer(t("The reason is too long: at most {max} characters, please.", max=NOTE_MAX))
         return
     if len(schools) == 1:
-        await message.answer(await _close(session, clock, settings, actor, schools[0], day, note))
+        await message.answer(await _close(ctx, actor, schools[0], day, note))
         return
     await state.update_data(closure_day=day.isoformat(), closure_note=note)
-    names = await cal.school_names(session, schools)
+    names = await cal.school_names(ctx.session, schools)
     buttons = [
         [InlineKeyboardButton(
             text=names.get(school_id, str(school_id)),
@@ -159,8 +153,7 @@ async def closure_command(
 
 
 async def closure_school_chosen(
-    query: CallbackQuery, callback_data: ClosureSchoolCallback, session: AsyncSession, actor: Actor | None,
-    clock: Clock, settings: Settings, state: FSMContext,
+    query: CallbackQuery, callback_data: ClosureSchoolCallback, ctx: Context, actor: Actor | None, state: FSMContext,
 ) -> None:
     if actor is None or not actor.administers_school(callback_data.school_id):
         await query.answer(not_allowed_text(), show_alert=True)
@@ -171,7 +164,7 @@ async def closure_school_chosen(
         await query.answer(t("This button is no longer valid. Send /closure again."))
         return
     await state.update_data(closure_day=None, closure_note=None)
-    text = await _close(session, clock, settings, actor, callback_data.school_id, day, data.get("closure_note"))
+    text = await _close(ctx, actor, callback_data.school_id, day, data.get("closure_note"))
     await query.answer()
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
@@ -179,15 +172,14 @@ async def closure_school_chosen(
 
 
 async def closure_remove(
-    query: CallbackQuery, callback_data: ClosureRemoveCallback, session: AsyncSession, actor: Actor | None,
-    clock: Clock, settings: Settings,
+    query: CallbackQuery, callback_data: ClosureRemoveCallback, ctx: Context, actor: Actor | None,
 ) -> None:
     schools = officer_schools(actor)
     if actor is None or not schools:
         await query.answer(not_allowed_text(), show_alert=True)
         return
     try:
-        removed = await cal.remove_closure(session, clock.now(), actor.person_id, callback_data.closure_id)
+        removed = await cal.remove_closure(ctx.session, ctx.clock.now(), actor.person_id, callback_data.closure_id)
     except cal.NotAllowed:
         await query.answer(not_allowed_text(), show_alert=True)
         return
@@ -196,7 +188,7 @@ async def closure_remove(
     else:
         await query.answer(t("The closure on {day} was removed.", day=short_day(removed.day)))
     if isinstance(query.message, Message):
-        text, keyboard = await closure_list(session, schools, _today(clock, settings))
+        text, keyboard = await closure_list(ctx, schools, _today(ctx))
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_text(text, reply_markup=keyboard)
 
