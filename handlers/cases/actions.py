@@ -111,13 +111,13 @@ def _confirmation(d: CaseDo, detail: CaseDetail) -> tuple[str, InlineKeyboardMar
 
 
 async def case_do(
-    query: CallbackQuery, callback_data: CaseDo, ctx: Context, actor: Actor | None, state: FSMContext,
+    query: CallbackQuery, callback_data: CaseDo, ctx: Context, actor: Actor, state: FSMContext,
 ) -> None:
     d = callback_data
     await _leave_note(state)  # asked again below when this tap leads to a note
     try:
-        if actor is None or d.a not in tuple(Do) or d.s not in tuple(CaseStage) or not _choice_ok(Do(d.a), d.v):
-            raise CaseError(CaseErrorCode.NOT_ALLOWED if actor is None else CaseErrorCode.BAD_VALUE)
+        if d.a not in tuple(Do) or d.s not in tuple(CaseStage) or not _choice_ok(Do(d.a), d.v):
+            raise CaseError(CaseErrorCode.BAD_VALUE)
         what = Do(d.a)
         detail = await cs.case_detail(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor, d.i)
         if detail.summary.stage != d.s:

@@ -11,7 +11,6 @@ from bot import cases as cs
 from bot.cases import (
     RETURNED_ACTION,
     CaseError,
-    CaseErrorCode,
 )
 from bot.core.scope import Actor
 from bot.delivery.telegram import NoticeAction
@@ -54,15 +53,13 @@ async def offer_close_returned(message: Message | None, ctx: Context, actor: Act
 
 
 async def return_confirmed(
-    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None, state: FSMContext,
+    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor, state: FSMContext,
 ) -> None:
     """The button under the ladder's return reminder: one tap closes the case as returned (`close_case` checks the
     tapping person's scope and the stage, as after the roll call's offer); the notice becomes the case's card."""
     await _leave_note(state)
     case_id = callback_data.ref
     try:
-        if actor is None or not actor.is_staff:
-            raise CaseError(CaseErrorCode.NOT_ALLOWED)
         result = await cs.close_case(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor, case_id,
                                      CaseOutcome.RETURNED)
         text, markup = await _card(ctx, actor, case_id, _done_head(Do.CLOSE, result))
