@@ -22,6 +22,7 @@ from bot.calendar import days as cal
 from bot.core.clock import to_local
 from bot.core.scope import Actor
 from handlers.context import Context
+from handlers.roles import Holds
 from handlers.texts import long_day, short_day, t
 from storage.models import CalendarDay
 
@@ -42,10 +43,8 @@ class ClosureRemoveCallback(CallbackData, prefix="closure_rm"):
 # --- rendering ----------------------------------------------------------------------------------------------------
 
 
-def officer_schools(actor: Actor | None) -> list[int]:
+def officer_schools(actor: Actor) -> list[int]:
     """The schools this person may change the calendar of (as school admin or principal)."""
-    if actor is None:
-        return []
     ids = {scope.school_id for scope in actor.roles if scope.school_id is not None}
     return sorted(school_id for school_id in ids if actor.administers_school(school_id))
 
@@ -114,12 +113,9 @@ async def _close(ctx: Context, actor: Actor, school_id: int, day: date, note: st
 
 
 async def closure_command(
-    message: Message, command: CommandObject, ctx: Context, actor: Actor | None, state: FSMContext,
+    message: Message, command: CommandObject, ctx: Context, actor: Actor, state: FSMContext,
 ) -> None:
     schools = officer_schools(actor)
-    if actor is None or not schools:
-        await message.answer(not_allowed_text())
-        return
     args = (command.args or "").strip()
     if not args:
         text, keyboard = await closure_list(ctx, schools, _today(ctx))
@@ -153,9 +149,9 @@ async def closure_command(
 
 
 async def closure_school_chosen(
-    query: CallbackQuery, callback_data: ClosureSchoolCallback, ctx: Context, actor: Actor | None, state: FSMContext,
+    query: CallbackQuery, callback_data: ClosureSchoolCallback, ctx: Context, actor: Actor, state: FSMContext,
 ) -> None:
-    if actor is None or not actor.administers_school(callback_data.school_id):
+    if not actor.administers_school(callback_data.school_id):
         await query.answer(not_allowed_text(), show_alert=True)
         return
     data = await state.get_data()
@@ -172,12 +168,9 @@ async def closure_school_chosen(
 
 
 async def closure_remove(
-    query: CallbackQuery, callback_data: ClosureRemoveCallback, ctx: Context, actor: Actor | None,
+    query: CallbackQuery, callback_data: ClosureRemoveCallback, ctx: Context, actor: Actor,
 ) -> None:
     schools = officer_schools(actor)
-    if actor is None or not schools:
-        await query.answer(not_allowed_text(), show_alert=True)
-        return
     try:
         removed = await cal.remove_closure(ctx.session, ctx.clock.now(), actor.person_id, callback_data.closure_id)
     except cal.NotAllowed:
@@ -193,10 +186,30 @@ async def closure_remove(
             await query.message.edit_text(text, reply_markup=keyboard)
 
 
+async def not_officer(message: Message) -> None:
+    await message.answer(not_allowed_text())
+
+
+async def not_officer_tap(query: CallbackQuery) -> None:
+    await query.answer(not_allowed_text(), show_alert=True)
+
+
+CLOSES_SCHOOLS = Holds(lambda actor: bool(officer_schools(actor)))
+
+
 def make_router() -> Router:
-    """A fresh router with this module's handlers (one per Dispatcher)."""
+    """A fresh router with this module's handlers (one per Dispatcher): the officers' behind one router-wide
+    filter, then one refusal per trigger for anyone else."""
+    officer = Router(name="school.officer")
+    officer.message.filter(CLOSES_SCHOOLS)
+    officer.callback_query.filter(CLOSES_SCHOOLS)
+    officer.message.register(closure_command, Command("closure"))
+    officer.callback_query.register(closure_school_chosen, ClosureSchoolCallback.filter())
+    officer.callback_query.register(closure_remove, ClosureRemoveCallback.filter())
+    refusals = Router(name="school.refusals")
+    refusals.message.register(not_officer, Command("closure"))
+    for trigger in (ClosureSchoolCallback.filter(), ClosureRemoveCallback.filter()):
+        refusals.callback_query.register(not_officer_tap, trigger)
     router = Router(name="school")
-    router.message.register(closure_command, Command("closure"))
-    router.callback_query.register(closure_school_chosen, ClosureSchoolCallback.filter())
-    router.callback_query.register(closure_remove, ClosureRemoveCallback.filter())
+    router.include_routers(officer, refusals)
     return router
