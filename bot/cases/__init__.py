@@ -25,6 +25,7 @@ from .actions import (
     request_support,
     resolve_referral,
     student_marked_present,
+    students_marked_present,
 )
 from .ladder import LadderReport, run_ladder
 from .model import (
@@ -102,4 +103,5 @@ __all__ = [
     "resolve_referral",
     "run_ladder",
     "student_marked_present",
+    "students_marked_present",
 ]

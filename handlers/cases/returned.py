@@ -21,7 +21,7 @@ from handlers.cases.labels import stage_label
 from handlers.cases.listing import _leave_note
 from handlers.context import Context
 from handlers.texts import t
-from storage.models import CaseOutcome, CaseStage, RollCall
+from storage.models import CaseOutcome, CaseStage, RollCall, SchoolClass
 
 
 async def offer_close_returned(message: Message | None, ctx: Context, actor: Actor, summary: Summary) -> None:
@@ -37,11 +37,13 @@ async def offer_close_returned(message: Message | None, ctx: Context, actor: Act
     try:
         open_cases = [c for c in await cs.list_cases(ctx.session, ctx.settings, policy, now, actor, stage=cs.ALL_OPEN)
                       if c.class_id == roll_call.class_id and c.student_id not in absent]
-        found = [await cs.student_marked_present(ctx.session, ctx.settings, policy, now, actor, c.student_id,
-                                                 roll_call.day) for c in open_cases]
+        school_class = await ctx.session.get_one(SchoolClass, roll_call.class_id)
+        marked = await cs.students_marked_present(ctx.session, ctx.settings, policy, now, actor, school_class,
+                                                  [c.student_id for c in open_cases], roll_call.day)
     except CaseError:
         return
-    for case in (c for c in found if c is not None):  # the actor manages the class: closing is theirs to offer
+    found = {c.id: c for c in marked}  # the actor manages the class: closing is theirs to offer
+    for case in (found[c.id] for c in open_cases if c.id in found):
         d = CaseDo(i=case.id, a=Do.CLOSE, s=CaseStage(case.stage).value, v=CaseOutcome.RETURNED.value)
         text = t("<b>{child}</b> was marked present and has an open case ({stage}). If the child is back at "
                  "school, close the case as returned.", child=case.student_name, stage=stage_label(case.stage))
