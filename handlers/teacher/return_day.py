@@ -13,16 +13,14 @@ from bot.core.scope import Actor
 from bot.rollcall import service as rc
 from bot.rollcall.view import ErrorCode, RollCallError
 from handlers.context import Context
-from handlers.teacher.rollcall import _refuse
+from handlers.teacher.rollcall import _refuse, guarded
 from handlers.teacher.view import ReturnDay, Status, _button, render
 from handlers.texts import short_day, t
 
 
-async def return_day(query: CallbackQuery, callback_data: ReturnDay, ctx: Context, actor: Actor | None) -> None:
+async def return_day(query: CallbackQuery, callback_data: ReturnDay, ctx: Context, actor: Actor) -> None:
     d = callback_data
     try:
-        if actor is None:
-            raise RollCallError(ErrorCode.NOT_ALLOWED)
         text, keyboard = await _return_step(ctx, actor, d)
     except RollCallError as error:
         await _refuse(query, error, ctx, actor, d.r)
@@ -64,6 +62,4 @@ def _parse_day(value: int) -> date | None:
 
 def make_router() -> Router:
     """A fresh router with this flow's handlers."""
-    router = Router(name="handlers.teacher.return_day")
-    router.callback_query.register(return_day, ReturnDay.filter())
-    return router
+    return guarded("handlers.teacher.return_day", (return_day, ReturnDay.filter()))

@@ -10,6 +10,7 @@ from datetime import datetime
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from aiogram.utils.i18n import I18n
 
@@ -23,6 +24,7 @@ from handlers.cases.returned import offer_close_returned
 from handlers.context import Context
 from handlers.menu import ROLL_CALL, is_button, takes_roll
 from handlers.onboarding import answer_unlinked
+from handlers.roles import LINKED
 from handlers.roll_copies import WorkingCopy
 from handlers.teacher.view import (
     AllPresent,
@@ -67,19 +69,17 @@ async def roll(message: Message, ctx: Context, actor: Actor | None) -> None:
     await _keep(ctx, result)
 
 
-async def class_chosen(query: CallbackQuery, callback_data: OpenClass, ctx: Context, actor: Actor | None) -> None:
+async def class_chosen(query: CallbackQuery, callback_data: OpenClass, ctx: Context, actor: Actor) -> None:
     await _open_from_button(query, ctx, actor, callback_data.c)
 
 
-async def reminder_tapped(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None) -> None:
+async def reminder_tapped(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor) -> None:
     """The button under the roll-call reminder: open that class's roll call."""
     await _open_from_button(query, ctx, actor, callback_data.ref)
 
 
-async def _open_from_button(query: CallbackQuery, ctx: Context, actor: Actor | None, class_id: int) -> None:
+async def _open_from_button(query: CallbackQuery, ctx: Context, actor: Actor, class_id: int) -> None:
     try:
-        if actor is None:
-            raise RollCallError(ErrorCode.NOT_ALLOWED)
         result = await _open(ctx, actor, class_id)
     except RollCallError as error:
         await query.answer(_refusal(error), show_alert=True)
@@ -219,13 +219,11 @@ async def _refuse(
 
 
 async def _act(
-    query: CallbackQuery, ctx: Context, actor: Actor | None, roll_call_id: int,
+    query: CallbackQuery, ctx: Context, actor: Actor, roll_call_id: int,
     action: Callable[[Actor, datetime], Awaitable[RollCallView | Ask | Summary]],
 ) -> None:
     """Run one service call for the tapping actor and show its result, or refuse."""
     try:
-        if actor is None:
-            raise RollCallError(ErrorCode.NOT_ALLOWED)
         result = await action(actor, ctx.clock.now())
     except RollCallError as error:
         await _refuse(query, error, ctx, actor, roll_call_id)
@@ -237,13 +235,13 @@ async def _act(
         await offer_close_returned(query.message, ctx, actor, result)  # open cases back
 
 
-async def all_present(query: CallbackQuery, callback_data: AllPresent, ctx: Context, actor: Actor | None) -> None:
+async def all_present(query: CallbackQuery, callback_data: AllPresent, ctx: Context, actor: Actor) -> None:
     d = callback_data
     await _act(query, ctx, actor, d.r,
                lambda actor, now: rc.mark_all_present(ctx.session, ctx.settings, now, actor, d.r, revision=d.v))
 
 
-async def submitted(query: CallbackQuery, callback_data: Submit, ctx: Context, actor: Actor | None) -> None:
+async def submitted(query: CallbackQuery, callback_data: Submit, ctx: Context, actor: Actor) -> None:
     """Save the working copy and record it. Without a copy, marks the keyboard shows may be lost: then nothing is
     recorded, and the roll call is shown as saved, to check."""
     d = callback_data
@@ -260,43 +258,65 @@ async def submitted(query: CallbackQuery, callback_data: Submit, ctx: Context, a
     await _act(query, ctx, actor, d.r, submit)
 
 
-async def reason_chosen(query: CallbackQuery, callback_data: Reason, ctx: Context, actor: Actor | None) -> None:
+async def reason_chosen(query: CallbackQuery, callback_data: Reason, ctx: Context, actor: Actor) -> None:
     d = callback_data
     await _act(query, ctx, actor, d.r,
                lambda actor, now: rc.set_reason(ctx.session, ctx.settings, now, actor, d.r, d.s, d.why, revision=d.v))
 
 
-async def back_to_roll(query: CallbackQuery, callback_data: Back, ctx: Context, actor: Actor | None) -> None:
+async def back_to_roll(query: CallbackQuery, callback_data: Back, ctx: Context, actor: Actor) -> None:
     d = callback_data
     await _act(query, ctx, actor, d.r,
                lambda actor, now: rc.current_view(ctx.session, now, actor, d.r, ctx.settings.tz))
 
 
-async def reopened(query: CallbackQuery, callback_data: Reopen, ctx: Context, actor: Actor | None) -> None:
+async def reopened(query: CallbackQuery, callback_data: Reopen, ctx: Context, actor: Actor) -> None:
     d = callback_data
     await _act(query, ctx, actor, d.r,
                lambda actor, now: rc.reopen(ctx.session, now, actor, d.r, ctx.settings.tz))
 
 
-async def show_status(query: CallbackQuery, callback_data: Status, ctx: Context, actor: Actor | None) -> None:
+async def show_status(query: CallbackQuery, callback_data: Status, ctx: Context, actor: Actor) -> None:
     d = callback_data
     await _act(query, ctx, actor, d.r,
                lambda actor, now: rc.status(ctx.session, now, actor, d.r, ctx.settings.tz))
 
 
+async def not_linked_tap(query: CallbackQuery) -> None:
+    """Anyone not linked who taps a roll-call button (the service refuses the rest)."""
+    await query.answer(_refusal(RollCallError(ErrorCode.NOT_ALLOWED)), show_alert=True)
+
+
+def guarded(name: str, *registrations: tuple[Callable[..., Awaitable[None]], CallbackQueryFilter]) -> Router:
+    """The callback handlers behind one router-wide `LINKED` filter, and `not_linked_tap` for the same triggers."""
+    acts = Router(name=name)
+    acts.callback_query.filter(LINKED)
+    refusals = Router(name=f"{name}.refusals")
+    for handler, trigger in registrations:
+        acts.callback_query.register(handler, trigger)
+        refusals.callback_query.register(not_linked_tap, trigger)
+    router = Router(name=f"{name}.guarded")
+    router.include_routers(acts, refusals)
+    return router
+
+
 def make_router() -> Router:
-    """A fresh router with this flow's handlers."""
+    """A fresh router with this flow's handlers. Taps on names and pages stay outside any role filter: their person
+    is not looked up (the working copy serves them)."""
     router = Router(name="handlers.teacher.rollcall")
     router.message.register(roll, F.text.func(lambda text: is_button(text, ROLL_CALL)))
     router.message.register(roll, Command("roll"))
-    router.callback_query.register(class_chosen, OpenClass.filter())
-    router.callback_query.register(reminder_tapped, NoticeAction.filter(F.action == OPEN_ACTION))
     router.callback_query.register(tapped, Tap.filter())
     router.callback_query.register(paged_to, Page.filter())
-    router.callback_query.register(all_present, AllPresent.filter())
-    router.callback_query.register(submitted, Submit.filter())
-    router.callback_query.register(reason_chosen, Reason.filter())
-    router.callback_query.register(back_to_roll, Back.filter())
-    router.callback_query.register(reopened, Reopen.filter())
-    router.callback_query.register(show_status, Status.filter())
+    router.include_router(guarded(
+        "handlers.teacher.rollcall.acts",
+        (class_chosen, OpenClass.filter()),
+        (reminder_tapped, NoticeAction.filter(F.action == OPEN_ACTION)),
+        (all_present, AllPresent.filter()),
+        (submitted, Submit.filter()),
+        (reason_chosen, Reason.filter()),
+        (back_to_roll, Back.filter()),
+        (reopened, Reopen.filter()),
+        (show_status, Status.filter()),
+    ))
     return router
