@@ -13,7 +13,7 @@ from bot.core.clock import Clock, FileClock, SystemClock, parse_instant
 from bot.core.settings import Settings
 from bot.demo import run_demo
 from bot.onboarding.invites_cli import run_invites
-from bot.roster.cli import run_import_roster, run_import_staff
+from bot.roster.cli import ImportOptions, run_import_roster, run_import_staff
 from bot.runner import serve
 from bot.tick import run_tick_cli
 
@@ -31,12 +31,15 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="quanxue", description="劝学 Quanxue: keep every child in school.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="serve the bot (long polling) with its scheduler and notice sender")
-    roster = sub.add_parser("import-roster", help="import students, guardians and class teachers (CSV or XLSX)")
-    roster.add_argument("--county", help="county of the rows without a 县/county column")
+    roster = sub.add_parser("import-roster", help="import students, guardians and class teachers (xlsx, xls, ods, CSV)")
+    roster.add_argument("--yes", action="store_true", help="allow more than a few students to change class")
     staff = sub.add_parser("import-staff", help="import school officers, principals and township officers")
     for cmd in (roster, staff):
         cmd.add_argument("file", type=Path)
+        cmd.add_argument("--county", help="county of the rows without a 县/county column")
+        cmd.add_argument("--sheet", help="the sheet to read (default: the one whose header matches best)")
         cmd.add_argument("--skip-invalid", action="store_true", help="write the good rows even if some are bad")
+        cmd.add_argument("--dry-run", action="store_true", help="check the file and print the plan; write nothing")
     calendar = sub.add_parser("import-calendar", help="import terms, holidays and closures (TOML)")
     calendar.add_argument("file", type=Path)
     invites = sub.add_parser("invites", help="issue invite codes and links for everyone not yet linked")
@@ -48,6 +51,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _import_options(args: argparse.Namespace, confirm: bool) -> ImportOptions:
+    return ImportOptions(args.county, args.sheet, args.skip_invalid, args.dry_run, confirm)
+
+
 async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return await run_demo()
@@ -57,10 +64,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         case "run":
             return await serve(settings, clock)
         case "import-roster":
-            return await run_import_roster(settings, clock, args.file, county=args.county,
-                                           skip_invalid=args.skip_invalid)
+            return await run_import_roster(settings, clock, args.file, options=_import_options(args, args.yes))
         case "import-staff":
-            return await run_import_staff(settings, clock, args.file, skip_invalid=args.skip_invalid)
+            return await run_import_staff(settings, clock, args.file, options=_import_options(args, False))
         case "import-calendar":
             return await run_import_calendar(settings, clock, args.file)
         case "invites":

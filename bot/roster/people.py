@@ -30,7 +30,7 @@ class People:
     async def load(self, phones: Iterable[str]) -> None:
         for chunk in chunks(set(phones)):
             for person in await self.trail.session.scalars(select(Person).where(Person.phone.in_(chunk))):
-                self.by_phone[person.phone] = person
+                self.by_phone[person.phone or ""] = person
 
     def name_conflict(self, phone: str, name: str) -> bool:
         """True when the database already has this phone under another name."""

@@ -98,10 +98,10 @@ class StaffImport:
                 self.trail.record("staff_role.deleted", "staff_role", role.id, person_id=person.id)
                 self.report.count("role", "removed")
                 changed = True
-        for role, school_id, township_id in sorted(wanted - have.keys(), key=str):
-            new = StaffRole(person_id=person.id, role=role, school_id=school_id, township_id=township_id)
+        for kind, school_id, township_id in sorted(wanted - have.keys(), key=str):
+            new = StaffRole(person_id=person.id, role=kind, school_id=school_id, township_id=township_id)
             self.session.add(new)
-            self.trail.created("staff_role.created", "staff_role", new, person_id=person.id, role=str(role))
+            self.trail.created("staff_role.created", "staff_role", new, person_id=person.id, role=str(kind))
             self.report.count("role", "created")
             changed = True
         self.report.count("role", "unchanged", len(wanted & have.keys()))
