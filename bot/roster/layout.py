@@ -33,12 +33,8 @@ def choose_table(sheets: list[Sheet], wanted: str | None) -> Table:
 
 def build_table(numbered: Numbered, sheet: str = "") -> Table:
     """Map the header's columns to fields and key each later data row by field; footers and blank rows dropped."""
-    _, index = _header_score(numbered)
-    header_row, header = numbered[index]
-    below = numbered[index + 1][1] if index + 1 < len(numbered) else []
-    combined = _two_row_header(header, below)
-    if combined is not None:
-        header, header_row, index = combined, numbered[index + 1][0], index + 1
+    header, index = _header(numbered)
+    header_row = numbered[index][0]
     columns, headers, duplicates, ignored = _map_columns(header)
     defaults = _form_values(record for _, record in numbered[:index])
     rows = []
@@ -67,11 +63,20 @@ def _header_score(numbered: Numbered) -> tuple[int, int]:
     return best, -index
 
 
-def _two_row_header(top: list[Cell], bottom: list[Cell]) -> list[Cell] | None:
-    """A group row (监护人信息 merged over 姓名 | 关系 | 电话) with the columns' own names below it, combined when
-    that names more columns than the top row alone."""
-    if _known(bottom) < 2:
-        return None
+def _header(numbered: Numbered) -> tuple[list[Cell], int]:
+    """The header (its cells, the index of its last row): the best-matching row alone, or combined with the row
+    above or below it when that names more columns (a two-row header)."""
+    _, index = _header_score(numbered)
+    options = [(numbered[index][1], index)]
+    if index > 0:
+        options.append((_two_rows(numbered[index - 1][1], numbered[index][1]), index))
+    if index + 1 < len(numbered) and _known(numbered[index + 1][1]) >= 2:
+        options.append((_two_rows(numbered[index][1], numbered[index + 1][1]), index + 1))
+    return max(options, key=lambda option: _known(option[0]))
+
+
+def _two_rows(top: list[Cell], bottom: list[Cell]) -> list[Cell]:
+    """A group row (监护人信息 merged over 姓名 | 关系 | 电话) with the columns' own names below it, as one row."""
     combined: list[Cell] = []
     for i in range(max(len(top), len(bottom))):
         upper, lower = _text_at(top, i), _text_at(bottom, i)
@@ -80,7 +85,7 @@ def _two_row_header(top: list[Cell], bottom: list[Cell]) -> list[Cell] | None:
             combined.append(joined)
         else:
             combined.append(lower or upper)
-    return combined if _known(combined) > _known(top) else None
+    return combined
 
 
 def _text_at(record: list[Cell], index: int) -> str | None:

@@ -45,7 +45,7 @@ _STATUSES = {
 }  # fmt: skip
 _GARBLED = re.compile("[?？\ufffd]")
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?E\+?\d+", re.IGNORECASE)  # 4.10102E+17: a long number a spreadsheet rounded
-_PHONE_SPLIT = re.compile(r"[/／,，;；、\s]+|(?<=\d)或(?=\d)")
+_PHONE_SPLIT = re.compile(r"\s*[/,;、或]\s*|(?<=\d{11})\s+")  # 139…/138…, 139… 138… (after full-width → half)
 _ID_NUMBER = re.compile(r"\d{17}[\dX]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -135,8 +135,6 @@ def parse_phones(value: Cell) -> tuple[str, ...]:
         return ()
     exact(value)
     parts = [part for part in _PHONE_SPLIT.split(raw) if part]
-    if len(parts) > 1 and all(len(part) < 5 for part in parts):  # '0571 8888 8888': one number with spaces
-        parts = [raw]
     phones = (parse_phone(part) for part in parts)
     return tuple(dict.fromkeys(phone for phone in phones if phone))
 
