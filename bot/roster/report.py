@@ -47,7 +47,7 @@ class ImportReport:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and not self.needs_confirmation
+        return not self.errors and not self.needs_confirmation and self.rows > 0
 
     @property
     def error_rows(self) -> list[int]:
@@ -103,7 +103,7 @@ def _summary_line(msgid: str, counts: Counts, locale: str) -> str:
 def _outcome(report: ImportReport, locale: str) -> str:
     if report.dry_run:
         return gettext(messages.DRY_RUN, locale).format(rows=report.rows)
-    if report.ok and report.rows == 0:
+    if report.rows == 0 and not report.errors:
         return gettext(messages.NO_ROWS, locale)
     if report.ok:
         return gettext(messages.DONE, locale).format(rows=report.rows)
