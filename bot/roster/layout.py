@@ -131,4 +131,4 @@ def _is_footer(record: list[Cell]) -> bool:
 
 def _repeats_header(record: list[Cell], header: list[Cell]) -> bool:
     """A header printed again on each page of a long list."""
-    return _known(record) >= 2 and record[: len(header)] == header[: len(record)]
+    return record[: len(header)] == header[: len(record)]

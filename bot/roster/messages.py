@@ -39,6 +39,7 @@ ERRORS = {
     "teacher_phone_missing": _("the homeroom teacher needs a phone number"),
     "same_guardian_twice": _("guardian 2 has the same phone number as guardian 1"),
     "duplicate_student_no": _("the same student number as row {other}"),
+    "duplicate_id_number": _("the same ID number as row {other}"),
     "duplicate_student": _("the same student (school, name, birth date) as row {other}"),
     "phone_name_conflict": _("this phone number is under a different name in row {other}"),
     "teacher_conflict": _("row {other} names a different homeroom teacher for this class"),

@@ -40,7 +40,7 @@ class People:
     def create(self, name: str, phone: str | None) -> Person:
         """A new person, added to the session (its id comes with the next flush)."""
         person = Person(name=name, phone=phone, created_at=self.trail.now, updated_at=self.trail.now)
-        self.trail.session.add(person)
+        self.trail.add(person)
         if phone:
             self.by_phone[phone] = person
         self.trail.created("person.created", "person", person)

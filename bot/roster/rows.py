@@ -329,13 +329,17 @@ def validate_staff(rows: list[Row], *, county: str) -> tuple[list[StaffRow], lis
 
 
 def _duplicate_students(rows: list[StudentRow]) -> list[RowError]:
-    """The same 学籍号 twice; or the same (school, name, birth date) where either row lacks a 学籍号."""
+    """The same 学籍号 or ID number twice; or the same (school, name, birth date) where either row lacks a 学籍号."""
     errors: list[RowError] = []
     by_number: dict[str, int] = {}
+    by_id_number: dict[str, int] = {}
     by_identity: dict[tuple, StudentRow] = {}
     for row in rows:
         if row.student_no and row.student_no in by_number:
             errors.append(RowError(row.row, "student_no", "duplicate_student_no", {"other": by_number[row.student_no]}))
+            continue
+        if row.id_number and by_id_number.setdefault(row.id_number, row.row) != row.row:
+            errors.append(RowError(row.row, "id_number", "duplicate_id_number", {"other": by_id_number[row.id_number]}))
             continue
         earlier = by_identity.get(row.identity)
         if earlier and not (earlier.student_no and row.student_no):

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "子涵欣怡梓轩浩然雨桐一诺思远佳怡俊杰宇航诗涵博文晨曦梦琪嘉懿明轩若汐天佑紫萱皓轩语嫣家豪"
 GRADES = ("一年级", "二年级", "三年级", "四年级", "五年级", "六年级", "七年级", "八年级", "九年级")
-AREA = "999901"  # no such area code: fictional ID numbers cannot be anyone's
+AREA = "99"  # no area code starts 99: fictional ID numbers cannot be anyone's
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 REGISTRY_HEADER = (
@@ -26,7 +26,7 @@ REGISTRY_HEADER = (
 def id_number(born: date, serial: int, male: bool) -> str:
     """An 18-character ID number with a valid check character (fictional area code)."""
     sequence = serial % 500 * 2 + (1 if male else 0)
-    body = f"{AREA}{born:%Y%m%d}{sequence:03d}"
+    body = f"{AREA}{serial // 500 % 10_000:04d}{born:%Y%m%d}{sequence:03d}"
     total = sum(int(digit) * weight for digit, weight in zip(body, _WEIGHTS, strict=True))
     return body + "10X98765432"[total % 11]
 

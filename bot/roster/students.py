@@ -65,19 +65,22 @@ class RosterImport:
         await self._load_teacher_roles(rows)
 
     async def _load_students(self, rows: list[StudentRow]) -> None:
+        """The students of the file's schools, then those of its 学籍号 and ID numbers in other schools."""
         students: dict[int, Student] = {}
-        for chunk in chunks({row.student_no for row in rows if row.student_no}):
-            students.update(
-                (s.id, s) for s in await self.session.scalars(select(Student).where(Student.student_no.in_(chunk)))
-            )
-        for chunk in chunks({row.id_number for row in rows if row.id_number}):
-            students.update(
-                (s.id, s) for s in await self.session.scalars(select(Student).where(Student.id_number.in_(chunk)))
-            )
         school_ids = {school.id for row in rows if (school := self.places.school(row.county, row.township, row.school))}
         for chunk in chunks(school_ids):
             stmt = select(Student).join(SchoolClass).where(SchoolClass.school_id.in_(chunk))
             students.update((s.id, s) for s in await self.session.scalars(stmt))
+        known_numbers = {s.student_no for s in students.values()}
+        known_ids = {s.id_number for s in students.values()}
+        for chunk in chunks({row.student_no for row in rows if row.student_no} - known_numbers):
+            students.update(
+                (s.id, s) for s in await self.session.scalars(select(Student).where(Student.student_no.in_(chunk)))
+            )
+        for chunk in chunks({row.id_number for row in rows if row.id_number} - known_ids):
+            students.update(
+                (s.id, s) for s in await self.session.scalars(select(Student).where(Student.id_number.in_(chunk)))
+            )
         for student in students.values():
             if student.student_no:
                 self.by_no[student.student_no] = student
@@ -156,10 +159,12 @@ class RosterImport:
     # once they have ids, guardianships and class-teacher roles.
 
     async def apply(self, rows: list[StudentRow], *, progress: Progress | None = None) -> None:
+        await self.trail.number_new_rows(Student, Person, Guardianship, StaffRole)
         placed: list[_Placed] = []
         teachers: dict[int, tuple[SchoolClass, Person]] = {}
+        classes = {key: await self.places.get_class(*key) for key in dict.fromkeys(row.class_key for row in rows)}
         for row in progress.rows(rows) if progress else rows:
-            school_class = await self.places.get_class(*row.class_key)
+            school_class = classes[row.class_key]
             student, outcome = self._upsert_student(row, school_class)
             wanted = {g.rank: (self._guardian_person(g, student), g) for g in row.guardians}
             placed.append(_Placed(row, student, outcome, wanted))
@@ -186,7 +191,7 @@ class RosterImport:
                 student_no=row.student_no, id_number=row.id_number, tags=list(row.tags), created_at=self.now,
                 updated_at=self.now, **({"status": row.status} if row.status else {}),
             )  # fmt: skip
-            self.session.add(student)
+            self.trail.add(student)
             self.trail.created("student.created", "student", student, class_id=school_class.id)
             return student, "created"
         return student, "updated" if self._update_student(student, row, school_class) else "unchanged"
@@ -263,7 +268,7 @@ class RosterImport:
         current = existing.get(rank)
         if current is None:
             current = Guardianship(student_id=student.id, person_id=person.id, rank=rank, relation=entry.relation)
-            self.session.add(current)
+            self.trail.add(current)
             existing[rank] = current
             self.guardians[person.id] = person
             details: dict[str, object] = {"student_id": student.id, "person_id": person.id}
@@ -282,7 +287,7 @@ class RosterImport:
         keep = next((r for r in roles if r.person_id == person.id), roles[0] if roles else None)
         if keep is None:
             keep = StaffRole(person_id=person.id, role=Role.CLASS_TEACHER, class_id=school_class.id)
-            self.session.add(keep)
+            self.trail.add(keep)
             details: dict[str, object] = {"person_id": person.id, "class_id": school_class.id}
             self.trail.created("staff_role.created", "staff_role", keep, **details)
             self.report.count("teacher", "created")
