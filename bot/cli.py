@@ -12,6 +12,7 @@ from bot.calendar.file import run_import_calendar
 from bot.core.clock import Clock, FileClock, SystemClock, parse_instant
 from bot.core.settings import Settings
 from bot.demo import run_demo
+from bot.onboarding.invites import ROLE_CHOICES, InviteSelection
 from bot.onboarding.invites_cli import run_invites
 from bot.roster.cli import ImportOptions, run_import_roster, run_import_staff
 from bot.runner import serve
@@ -42,9 +43,15 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--dry-run", action="store_true", help="check the file and print the plan; write nothing")
     calendar = sub.add_parser("import-calendar", help="import terms, holidays and closures (TOML)")
     calendar.add_argument("file", type=Path)
-    invites = sub.add_parser("invites", help="issue invite codes and links for everyone not yet linked")
+    invites = sub.add_parser("invites", help="issue invite codes and links for people not linked and without a code")
     invites.add_argument("--format", choices=("table", "csv"), default="table")
     invites.add_argument("--output", type=Path, help="write to this file instead of the screen")
+    invites.add_argument("--school", help="only people of this school (staff, guardians of its students)")
+    invites.add_argument("--class", dest="class_name", help="only this class's teacher and guardians")
+    invites.add_argument("--role", choices=ROLE_CHOICES, help="only people with this role")
+    invites.add_argument("--person", help="only the person with this name or phone number")
+    invites.add_argument("--reissue", action="store_true",
+                         help="replace valid codes too (lost slips): the old codes stop working")
     tick = sub.add_parser("tick", help="run the scheduled work due now (or at --now) once, then exit")
     tick.add_argument("--now", type=parse_instant, help="ISO 8601 instant with offset, e.g. 2026-09-07T10:00+08:00")
     sub.add_parser("demo", help="play a scripted conversation offline and print the transcript")
@@ -70,7 +77,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         case "import-calendar":
             return await run_import_calendar(settings, clock, args.file)
         case "invites":
-            return await run_invites(settings, clock, fmt=args.format, output=args.output)
+            selection = InviteSelection(args.school, args.class_name, args.role, args.person)
+            return await run_invites(settings, clock, fmt=args.format, output=args.output, selection=selection,
+                                     reissue=args.reissue)
         case _:
             return await run_tick_cli(settings, args.now or clock.now())
 

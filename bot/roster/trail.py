@@ -28,7 +28,7 @@ class Trail:
 
     async def number_new_rows(self, *models: type[Base]) -> None:
         """On SQLite, give the new rows of these tables (and the audit events) their ids at `add`."""
-        if self.session.bind.dialect.name != "sqlite":
+        if self.session.get_bind().dialect.name != "sqlite":
             return
         for model in models:
             if model not in self._next_ids:
