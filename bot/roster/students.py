@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer, raiseload
 
-from bot.roster.people import People, chunks
+from bot.roster.people import PERSON_FIELDS, People, chunks
 from bot.roster.places import Places
 from bot.roster.progress import Progress
 from bot.roster.report import ImportReport
@@ -29,6 +30,7 @@ class RosterImport:
         self.people = People(self.trail)
         self.by_no: dict[str, Student] = {}
         self.by_id_number: dict[str, Student] = {}
+        self.class_of: dict[int, tuple[int, str]] = {}  # student id → their class's (school id, name)
         self.by_identity: dict[tuple, list[Student]] = {}  # (school id, name, birth date) → students
         self.guardianships: dict[int, dict[int, Guardianship]] = {}  # student id → rank → guardianship
         self.guardians: dict[int, Person] = {}  # person id → person, for every loaded guardianship
@@ -69,33 +71,45 @@ class RosterImport:
         students: dict[int, Student] = {}
         school_ids = {school.id for row in rows if (school := self.places.school(row.county, row.township, row.school))}
         for chunk in chunks(school_ids):
-            stmt = select(Student).join(SchoolClass).where(SchoolClass.school_id.in_(chunk))
-            students.update((s.id, s) for s in await self.session.scalars(stmt))
-        known_numbers = {s.student_no for s in students.values()}
-        known_ids = {s.id_number for s in students.values()}
-        for chunk in chunks({row.student_no for row in rows if row.student_no} - known_numbers):
-            students.update(
-                (s.id, s) for s in await self.session.scalars(select(Student).where(Student.student_no.in_(chunk)))
-            )
-        for chunk in chunks({row.id_number for row in rows if row.id_number} - known_ids):
-            students.update(
-                (s.id, s) for s in await self.session.scalars(select(Student).where(Student.id_number.in_(chunk)))
-            )
+            await self._students_where(students, SchoolClass.school_id.in_(chunk))
+        numbers = {row.student_no for row in rows if row.student_no} - {s.student_no for s in students.values()}
+        for chunk in chunks(numbers):
+            await self._students_where(students, Student.student_no.in_(chunk))
+        id_numbers = {row.id_number for row in rows if row.id_number} - {s.id_number for s in students.values()}
+        for chunk in chunks(id_numbers):
+            await self._students_where(students, Student.id_number.in_(chunk))
         for student in students.values():
             if student.student_no:
                 self.by_no[student.student_no] = student
             if student.id_number:
                 self.by_id_number[student.id_number] = student
-            key = (student.school_class.school_id, student.name, student.birth_date)
+            key = (self.class_of[student.id][0], student.name, student.birth_date)
             self.by_identity.setdefault(key, []).append(student)
+
+    async def _students_where(self, students: dict[int, Student], condition: ColumnElement[bool]) -> None:
+        """Students with their class's school and name, without loading the classes as objects (a file's worth of
+        students is tens of thousands)."""
+        stmt = (
+            select(Student, SchoolClass.school_id, SchoolClass.name).join(SchoolClass)
+            .options(raiseload(Student.school_class), defer(Student.created_at), defer(Student.updated_at))
+            .where(condition)
+        )  # fmt: skip
+        for student, school_id, class_name in await self.session.execute(stmt):
+            students[student.id] = student
+            self.class_of[student.id] = (school_id, class_name)
 
     async def _load_guardianships(self) -> None:
         student_ids = {s.id for group in self.by_identity.values() for s in group}
         for chunk in chunks(student_ids):
-            stmt = select(Guardianship, Person).join(Person).where(Guardianship.student_id.in_(chunk))
-            for guardianship, person in await self.session.execute(stmt):
+            for guardianship in await self.session.scalars(
+                select(Guardianship).where(Guardianship.student_id.in_(chunk))
+            ):
                 self.guardianships.setdefault(guardianship.student_id, {})[guardianship.rank] = guardianship
-                self.guardians[person.id] = person
+        self.guardians = {person.id: person for person in self.people.by_phone.values()}
+        others = {g.person_id for ranks in self.guardianships.values() for g in ranks.values()} - self.guardians.keys()
+        for chunk in chunks(others):  # guardians whose number is not in the file (changed, or none)
+            found = await self.session.scalars(select(Person).options(PERSON_FIELDS).where(Person.id.in_(chunk)))
+            self.guardians.update((person.id, person) for person in found)
 
     async def _load_teacher_roles(self, rows: list[StudentRow]) -> None:
         class_ids = {c.id for row in rows if (c := self.places.school_class(*row.class_key))}
@@ -128,7 +142,7 @@ class RosterImport:
     def _note_move(self, row: StudentRow, student: Student) -> None:
         school_class = self.places.school_class(*row.class_key)
         if school_class is None or school_class.id != student.class_id:
-            self.report.moves.append((row.row, row.name, student.school_class.name, row.class_name))
+            self.report.moves.append((row.row, row.name, self.class_of[student.id][1], row.class_name))
 
     def _phone_errors(self, row: StudentRow) -> list[RowError]:
         entries = [(_PHONE_FIELDS[g.rank], g.phone, g.name) for g in row.guardians if g.phone]
