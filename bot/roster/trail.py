@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent, Base
@@ -25,6 +25,7 @@ class Trail:
         self._waiting: list[tuple[str, str, Any, dict[str, Any]]] = []
         self._events: list[dict[str, Any]] = []
         self._next_ids: dict[type[Base], int] = {}  # SQLite only: the next free id of each table numbered here
+        self._new: dict[type[Base], list[Base]] = {}  # new rows by table, inserted in bulk at `flush`
 
     async def number_new_rows(self, *models: type[Base]) -> None:
         """On SQLite, give the new rows of these tables (and the audit events) their ids at `add`."""
@@ -36,9 +37,11 @@ class Trail:
                 self._next_ids[model] = (largest or 0) + 1
 
     def add(self, row: Base) -> None:
-        """Add a new row to the session, numbered when its table is (see `number_new_rows`)."""
+        """A new row, numbered when its table is (see `number_new_rows`) and inserted at the next `flush` with the
+        other new rows of its table in one statement, outside the session's unit of work (which would track every
+        object and cost more than the insert itself). Nothing changes such a row after `add`."""
         self._number(row)
-        self.session.add(row)
+        self._new.setdefault(type(row), []).append(row)
 
     def _number(self, row: Base) -> None:
         next_id = self._next_ids.get(type(row))
@@ -59,9 +62,28 @@ class Trail:
 
     async def flush(self) -> None:
         await self.session.flush()
+        new, self._new = self._new, {}
+        for model, rows in new.items():  # in the order tables were first added: parents before their children
+            await self._insert(model, rows)
         waiting, self._waiting = self._waiting, []
         for action, entity, row, details in waiting:
             self.record(action, entity, row.id, **details)
         events, self._events = self._events, []
         if events:
             await self.session.execute(insert(AuditEvent), events)
+
+    async def _insert(self, model: type[Base], rows: list[Base]) -> None:
+        """One bulk insert; on PostgreSQL the ids come back in the rows' order and are set on them."""
+        values = [_column_values(row) for row in rows]
+        if model in self._next_ids:
+            await self.session.execute(insert(model), values)
+            return
+        stmt = insert(model).returning(model.id, sort_by_parameter_order=True)  # type: ignore[attr-defined]  # every table here has an integer id
+        for row, new_id in zip(rows, await self.session.scalars(stmt, values), strict=True):
+            row.id = new_id  # type: ignore[attr-defined]  # see above
+
+
+def _column_values(row: Base) -> dict[str, Any]:
+    """The row's column values; unset ones left out, so that their column defaults apply."""
+    values = {attr.key: getattr(row, attr.key) for attr in inspect(type(row)).column_attrs}
+    return {key: value for key, value in values.items() if value is not None}
