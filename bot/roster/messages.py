@@ -98,4 +98,5 @@ NOTHING_WRITTEN = _(
     "Rows with errors: {count}. Nothing was written: fix them and import again, "
     "or use --skip-invalid to import the other rows."
 )
+NOTHING_WRITTEN_FIX = _("Rows with errors: {count}. Nothing was written: fix them and import again.")
 SKIPPED = _("Rows with errors: {count}. They were skipped; the other rows were imported.")

@@ -107,5 +107,10 @@ def _outcome(report: ImportReport, locale: str) -> str:
         return gettext(messages.NO_ROWS, locale)
     if report.ok:
         return gettext(messages.DONE, locale).format(rows=report.rows)
-    msgid = messages.SKIPPED if report.written else messages.NOTHING_WRITTEN
+    if report.written:
+        msgid = messages.SKIPPED
+    elif len(report.error_rows) < report.rows:  # some rows are good: skipping the bad ones would import them
+        msgid = messages.NOTHING_WRITTEN
+    else:
+        msgid = messages.NOTHING_WRITTEN_FIX
     return gettext(msgid, locale).format(count=len(report.error_rows))

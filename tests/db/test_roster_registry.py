@@ -130,3 +130,14 @@ async def test_an_empty_table_is_a_warning_not_success(sessions, clock, db_url, 
     out = io.StringIO()
     assert await run_import_roster(settings, clock, path, out=out) == 1
     assert "Warning: the file has no student rows" in out.getvalue()
+
+
+async def test_skip_invalid_is_suggested_only_when_other_rows_are_good(sessions, clock, db_url, tmp_path):
+    settings = Settings(database_url=db_url, locale="en", _env_file=None)
+    bad = f"青山镇,第1小学,一年级1班,{KIDS[0].name},2019-02-30,,"
+    for rows, suggested in (([bad], False), ([bad, *class_rows("一年级1班", KIDS[1:2])], True)):
+        path = tmp_path / "roster.csv"
+        path.write_bytes(csv(CLASS_LIST, *rows))
+        out = io.StringIO()
+        assert await run_import_roster(settings, clock, path, out=out) == 1
+        assert ("--skip-invalid" in out.getvalue()) is suggested
