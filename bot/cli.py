@@ -12,8 +12,9 @@ from bot.calendar.file import run_import_calendar
 from bot.core.clock import Clock, FileClock, SystemClock, parse_instant
 from bot.core.settings import Settings
 from bot.demo import run_demo
+from bot.onboarding.invites import ROLE_CHOICES, InviteSelection
 from bot.onboarding.invites_cli import run_invites
-from bot.roster.cli import run_import_roster, run_import_staff
+from bot.roster.cli import ImportOptions, run_import_roster, run_import_staff
 from bot.runner import serve
 from bot.tick import run_tick_cli
 
@@ -31,21 +32,34 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="quanxue", description="劝学 Quanxue: keep every child in school.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="serve the bot (long polling) with its scheduler and notice sender")
-    roster = sub.add_parser("import-roster", help="import students, guardians and class teachers (CSV or XLSX)")
-    roster.add_argument("--county", help="county of the rows without a 县/county column")
+    roster = sub.add_parser("import-roster", help="import students, guardians and class teachers (xlsx, xls, ods, CSV)")
+    roster.add_argument("--yes", action="store_true", help="allow more than a few students to change class")
     staff = sub.add_parser("import-staff", help="import school officers, principals and township officers")
     for cmd in (roster, staff):
         cmd.add_argument("file", type=Path)
+        cmd.add_argument("--county", help="county of the rows without a 县/county column")
+        cmd.add_argument("--sheet", help="the sheet to read (default: the one whose header matches best)")
         cmd.add_argument("--skip-invalid", action="store_true", help="write the good rows even if some are bad")
+        cmd.add_argument("--dry-run", action="store_true", help="check the file and print the plan; write nothing")
     calendar = sub.add_parser("import-calendar", help="import terms, holidays and closures (TOML)")
     calendar.add_argument("file", type=Path)
-    invites = sub.add_parser("invites", help="issue invite codes and links for everyone not yet linked")
+    invites = sub.add_parser("invites", help="issue invite codes and links for people not linked and without a code")
     invites.add_argument("--format", choices=("table", "csv"), default="table")
     invites.add_argument("--output", type=Path, help="write to this file instead of the screen")
+    invites.add_argument("--school", help="only people of this school (staff, guardians of its students)")
+    invites.add_argument("--class", dest="class_name", help="only this class's teacher and guardians")
+    invites.add_argument("--role", choices=ROLE_CHOICES, help="only people with this role")
+    invites.add_argument("--person", help="only the person with this name or phone number")
+    invites.add_argument("--reissue", action="store_true",
+                         help="replace valid codes too (lost slips): the old codes stop working")
     tick = sub.add_parser("tick", help="run the scheduled work due now (or at --now) once, then exit")
     tick.add_argument("--now", type=parse_instant, help="ISO 8601 instant with offset, e.g. 2026-09-07T10:00+08:00")
     sub.add_parser("demo", help="play a scripted conversation offline and print the transcript")
     return p
+
+
+def _import_options(args: argparse.Namespace, confirm: bool) -> ImportOptions:
+    return ImportOptions(args.county, args.sheet, args.skip_invalid, args.dry_run, confirm)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
@@ -57,14 +71,15 @@ async def _dispatch(args: argparse.Namespace) -> int:
         case "run":
             return await serve(settings, clock)
         case "import-roster":
-            return await run_import_roster(settings, clock, args.file, county=args.county,
-                                           skip_invalid=args.skip_invalid)
+            return await run_import_roster(settings, clock, args.file, options=_import_options(args, args.yes))
         case "import-staff":
-            return await run_import_staff(settings, clock, args.file, skip_invalid=args.skip_invalid)
+            return await run_import_staff(settings, clock, args.file, options=_import_options(args, False))
         case "import-calendar":
             return await run_import_calendar(settings, clock, args.file)
         case "invites":
-            return await run_invites(settings, clock, fmt=args.format, output=args.output)
+            selection = InviteSelection(args.school, args.class_name, args.role, args.person)
+            return await run_invites(settings, clock, fmt=args.format, output=args.output, selection=selection,
+                                     reissue=args.reissue)
         case _:
             return await run_tick_cli(settings, args.now or clock.now())
 

@@ -97,6 +97,7 @@ class Student(Base):
     gender: Mapped[str | None] = mapped_column(String(1))  # "M" / "F"
     birth_date: Mapped[date | None] = mapped_column(Date)
     student_no: Mapped[str | None] = mapped_column(String(40), unique=True)  # 学籍号; never leaves the database
+    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)  # 身份证件号; never leaves the database
     status: Mapped[str] = mapped_column(String(20), default=EnrolmentStatus.ENROLLED)
     tags: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime]

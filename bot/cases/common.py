@@ -358,6 +358,20 @@ def deliver_by_hand(
                      f"by-hand:{case.id}:{document}:{guardian.id}", case)
 
 
+def visit_without_guardian(
+    batch: NoticeBatch, case: Case, cast: Cast, document: str, deadline: date | None
+) -> list[Told]:
+    """A child with no guardian on file (事实无人抚养, orphans): the notice can go to nobody, so the school's
+    officers are asked for a home visit, as for a guardian the bot cannot reach."""
+    values = {
+        "child": cast.student.name, "class_name": cast.school_class.name, "guardian": "", "relation": "",
+        "document": document, "deadline": deadline, "has_phone": False, "why": "no_guardian",
+        "ref": case_ref(case, batch.settings),
+    }  # fmt: skip
+    return tell_many(batch, cast.school_staff, Recipient.SCHOOL_OFFICER, "deliver_by_hand", values,
+                     f"by-hand:{case.id}:{document}:no-guardian", case)
+
+
 def tell_guardians(
     batch: NoticeBatch, case: Case, cast: Cast, template: str, base: dict[str, Any], deadline: date | None,
     actions: list[list[Action]] | None = None,
@@ -365,6 +379,8 @@ def tell_guardians(
     """`template` to every guardian (key `template:case:guardian`); for those it cannot reach, the school's
     officers are asked to deliver it by hand."""
     told: list[Told] = []
+    if not cast.guardians:
+        told += visit_without_guardian(batch, case, cast, template, deadline)
     for person, relation in cast.guardians:
         values = base | {"guardian": person.name, "relation": relation or ""}
         item = tell(batch, person, Recipient.GUARDIAN, template, values, f"{template}:{case.id}:{person.id}", case,

@@ -1,7 +1,10 @@
-"""`quanxue invites`: a fresh invite code and link for everyone not yet linked, as a table or CSV to print or share.
+"""`quanxue invites`: an invite code and link for everyone not yet linked and without a valid code, as a table or
+CSV to print or share; `--school`, `--class`, `--role`, `--person` narrow the selection, `--reissue` replaces valid
+codes on purpose (lost slips: the old codes stop working).
 
-Only the codes' hashes are stored, so a code can be shown once: every run issues new codes and the person's older
-unused codes stop working. The output is written before the transaction commits, so a failed write changes nothing.
+Only the codes' hashes are stored, so a code can be shown once. The output says how many codes are new and how many
+selected people already hold a valid one. It is written before the transaction commits, so a failed write changes
+nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from bot.core.clock import Clock, to_local
 from bot.core.i18n import gettext
 from bot.core.settings import Settings
 from bot.onboarding import service as ob
+from bot.onboarding.invites import InviteBatch, InviteSelection, issue_selected
 from storage.db import create_engine, create_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
@@ -105,6 +109,22 @@ def _write_private(path: Path, text: str, encoding: str) -> None:
         handle.write(text)
 
 
+def _counts(batch: InviteBatch, locale: str) -> str:
+    return gettext(
+        "New codes: {new}. Already holding a valid code: {holding} (their slips stay valid; --reissue replaces "
+        "lost ones). Codes are shown only now.", locale
+    ).format(new=len(batch.issued), holding=batch.holding)
+
+
+def _nothing_new(batch: InviteBatch, locale: str) -> str:
+    if batch.holding:
+        return gettext(
+            "No new codes: all {holding} selected people already hold a valid code (use --reissue for lost slips).",
+            locale,
+        ).format(holding=batch.holding)
+    return gettext("Everyone is linked already: no invite codes were issued.", locale)
+
+
 async def run_invites(
     settings: Settings,
     clock: Clock,
@@ -113,6 +133,8 @@ async def run_invites(
     output: Path | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    selection: InviteSelection | None = None,
+    reissue: bool = False,
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     locale = settings.locale
@@ -136,9 +158,10 @@ async def run_invites(
         sessions = create_sessionmaker(engine)
         async with sessions() as session, session.begin():
             now = clock.now()
-            invites = await ob.issue_invites(session, now, settings.invite_ttl_days)
+            batch = await issue_selected(session, now, settings.invite_ttl_days, selection, reissue=reissue)
+            invites = batch.issued
             if not invites:
-                print(gettext("Everyone is linked already: no invite codes were issued.", locale), file=out)
+                print(_nothing_new(batch, locale), file=out)
                 return 0
             header, rows = headers(locale), invite_rows(invites, username, locale)
             expires = to_local(invites[0].expires_at, settings.tz).date().isoformat()
@@ -146,8 +169,7 @@ async def run_invites(
                 gettext("{count} invite codes, valid until {date}. Each code works once.", locale).format(
                     count=len(invites), date=expires)
                 + "\n"
-                + gettext("Codes are shown only now: running this again issues new codes and the older unused "
-                          "ones stop working.", locale)
+                + _counts(batch, locale)
                 + "\n"
             )
             if fmt == "csv":

@@ -4,8 +4,9 @@ Plain Python, no aiogram: the CLI (`quanxue invites`) and the bot's handlers cal
 function takes the session and `now` (from the injected clock) and returns plain results; none of them commits.
 
 Invite codes are random (`secrets`), `CODE_LENGTH` characters from `ALPHABET` (no 0/O, 1/I/L), and only their
-SHA-256 is stored: a code cannot be printed twice, so every `issue_invites` run issues fresh codes and revokes the
-person's older unused ones. A code is single-use and expires (`Settings.invite_ttl_days`). Wrong, expired or used
+SHA-256 is stored: a code cannot be printed twice. `issue_invites` gives codes only to people without a valid one;
+bot.onboarding.invites selects people (school, class, role, person) and reissues on purpose, revoking older codes.
+A code is single-use and expires (`Settings.invite_ttl_days`). Wrong, expired or used
 codes and unmatched phone numbers are recorded as `LinkAttempt` rows per account; after
 `Settings.link_attempts_allowed` of them within `Settings.link_attempts_window_minutes` the account is throttled
 and codes are not even checked until the window has passed.
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import audit
@@ -148,7 +149,7 @@ class Profile:
         return bool(self.children)
 
 
-async def _roles_of(session: AsyncSession, person_ids: list[int]) -> dict[int, list[RoleLink]]:
+async def roles_of(session: AsyncSession, person_ids: list[int]) -> dict[int, list[RoleLink]]:
     school_id = func.coalesce(StaffRole.school_id, SchoolClass.school_id)
     township_id = func.coalesce(StaffRole.township_id, School.township_id)
     rows = await session.execute(
@@ -168,7 +169,7 @@ async def _roles_of(session: AsyncSession, person_ids: list[int]) -> dict[int, l
     return roles
 
 
-async def _children_of(session: AsyncSession, person_ids: list[int]) -> dict[int, list[ChildLink]]:
+async def children_of(session: AsyncSession, person_ids: list[int]) -> dict[int, list[ChildLink]]:
     rows = await session.execute(
         select(Guardianship.person_id, Student.name, SchoolClass.name, School.name)
         .join(Student, Student.id == Guardianship.student_id)
@@ -187,8 +188,8 @@ async def profile(session: AsyncSession, person_id: int) -> Profile:
     person = await session.get(Person, person_id)
     if person is None:
         raise LookupError(f"no person {person_id}")
-    roles = await _roles_of(session, [person_id])
-    children = await _children_of(session, [person_id])
+    roles = await roles_of(session, [person_id])
+    children = await children_of(session, [person_id])
     return Profile(person.id, person.name, person.locale, tuple(roles[person_id]), tuple(children[person_id]))
 
 
@@ -230,49 +231,14 @@ class Invite:
         return tuple(seen)
 
 
-def _linked(channel: str):
-    return exists().where(ContactPoint.person_id == Person.id, ContactPoint.channel == channel)
-
-
 async def issue_invites(
     session: AsyncSession, now: datetime, ttl_days: int, *, channel: str = Channel.TELEGRAM
 ) -> list[Invite]:
-    """A new code for every person with a staff role or an active child's guardianship not yet linked on `channel`.
+    """A code for every person with a staff role or an active child's guardianship, not yet linked on `channel`
+    and without a valid code (bot.onboarding.invites selects, filters and reissues)."""
+    from bot.onboarding.invites import issue_selected
 
-    The person's older unused codes are revoked: only hashes are stored, so codes cannot be printed again, and
-    the newest printout is the valid one.
-    """
-    has_role = exists().where(StaffRole.person_id == Person.id)
-    has_child = exists().where(
-        Guardianship.person_id == Person.id,
-        Guardianship.student_id == Student.id,
-        Student.status.in_(ACTIVE_STATUSES),
-    )
-    people = list(await session.scalars(select(Person).where(~_linked(channel), has_role | has_child)))
-    if not people:
-        return []
-    ids = [person.id for person in people]
-    roles = await _roles_of(session, ids)
-    children = await _children_of(session, ids)
-    await session.execute(
-        update(InviteCode)
-        .where(InviteCode.person_id.in_(ids), InviteCode.used_at.is_(None), InviteCode.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    expires_at = now + timedelta(days=ttl_days)
-    invites: list[Invite] = []
-    for person in people:
-        code = generate_code()
-        row = InviteCode(person_id=person.id, code_hash=hash_code(code), created_at=now, expires_at=expires_at)
-        session.add(row)
-        await session.flush()
-        audit.record(session, now, "invite_issued", "person", person.id, actor="cli", invite_code_id=row.id)
-        invites.append(
-            Invite(person.id, person.name, tuple(roles[person.id]), tuple(children[person.id]), code, expires_at)
-        )
-    # staff first; guardians by class and child, the order a class teacher hands the slips out in
-    invites.sort(key=lambda i: (not i.roles, i.units, [child.name for child in i.children], i.name))
-    return invites
+    return (await issue_selected(session, now, ttl_days, channel=channel)).issued
 
 
 # --- linking ------------------------------------------------------------------------------------------------------
@@ -436,7 +402,7 @@ async def link_by_contact(
         return _wrong(session, now, channel, address, LinkOutcome.NO_MATCH)
     if await session.scalar(select(StaffRole.id).where(StaffRole.person_id == person.id).limit(1)) is not None:
         return LinkResult(LinkOutcome.STAFF_USE_CODE)
-    if not (await _children_of(session, [person.id]))[person.id]:
+    if not (await children_of(session, [person.id]))[person.id]:
         return _wrong(session, now, channel, address, LinkOutcome.NO_MATCH)
     if await _has_contact(session, person.id, channel):
         return _wrong(session, now, channel, address, LinkOutcome.PERSON_LINKED_ELSEWHERE)

@@ -36,7 +36,16 @@ from bot.families.leave import approved_leave
 from bot.notices.absence import GuardianReach, RollCallChanges, notify_guardians
 from bot.notices.outbox import Delivery
 from bot.rollcall.view import ErrorCode, Mark, RollCallError, RollCallView, page_count
-from storage.models import Absence, AbsenceReason, EnrolmentStatus, Role, RollCall, SchoolClass, Student
+from storage.models import (
+    Absence,
+    AbsenceReason,
+    EnrolmentStatus,
+    Guardianship,
+    Role,
+    RollCall,
+    SchoolClass,
+    Student,
+)
 
 TEACHER_REASONS = (AbsenceReason.SICK, AbsenceReason.PERSONAL, AbsenceReason.UNEXPLAINED, AbsenceReason.UNKNOWN)
 RETURN_REASONS = (AbsenceReason.SICK, AbsenceReason.PERSONAL)  # absences that may carry an expected return date
@@ -86,6 +95,7 @@ class Summary:
     notified: tuple[Reach, ...] = ()
     unreachable: tuple[Reach, ...] = ()
     return_candidates: tuple[Mark, ...] = ()  # absent students an expected return can be set for
+    no_guardian: tuple[Mark, ...] = ()  # newly absent with no guardian on file: nobody is told, phone or visit
 
 
 @dataclass
@@ -260,7 +270,17 @@ async def _record(
         corrected=corrected, present=view.present_count, total=len(view.marks), absent=tuple(view.absent),
         withdrawn=tuple(Mark(sid, names.get(sid, "")) for sid in sorted(withdrawn)),
         notified=notified, unreachable=unreachable, return_candidates=_return_candidates(view.absent),
+        no_guardian=await _without_guardian(session, [a.student_id for a in changes.new], names),
     )
+
+
+async def _without_guardian(session: AsyncSession, student_ids: list[int], names: dict[int, str]) -> tuple[Mark, ...]:
+    """Of these students, those with no guardian on file (事实无人抚养, orphans): their absence notices go nowhere."""
+    if not student_ids:
+        return ()
+    stmt = select(Guardianship.student_id).where(Guardianship.student_id.in_(student_ids))
+    guarded = set(await session.scalars(stmt))
+    return tuple(Mark(sid, names.get(sid, "")) for sid in sorted(student_ids) if sid not in guarded)
 
 
 async def _write_absences(

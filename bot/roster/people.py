@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from bot.roster.report import ImportReport
 from bot.roster.trail import Trail
 from storage.models import Person
 
-CHUNK = 500  # keeps IN (…) lists well inside every backend's parameter limit
+CHUNK = 2000  # keeps IN (…) lists well inside every backend's parameter limit (32,766 on SQLite and asyncpg)
+# What an import compares and changes; the timestamps are written, never read (their UTC conversion costs time).
+PERSON_FIELDS = load_only(Person.id, Person.name, Person.phone)
 
 OUTCOME_RANK = {"unchanged": 0, "updated": 1, "created": 2}
 
@@ -29,9 +32,9 @@ class People:
 
     async def load(self, phones: Iterable[str]) -> None:
         for chunk in chunks(set(phones)):
-            for person in await self.trail.session.scalars(select(Person).where(Person.phone.in_(chunk))):
-                if person.phone is not None:  # always, by the query; narrows the column's type
-                    self.by_phone[person.phone] = person
+            stmt = select(Person).options(PERSON_FIELDS).where(Person.phone.in_(chunk))
+            for person in await self.trail.session.scalars(stmt):
+                self.by_phone[person.phone or ""] = person
 
     def name_conflict(self, phone: str, name: str) -> bool:
         """True when the database already has this phone under another name."""
@@ -41,7 +44,7 @@ class People:
     def create(self, name: str, phone: str | None) -> Person:
         """A new person, added to the session (its id comes with the next flush)."""
         person = Person(name=name, phone=phone, created_at=self.trail.now, updated_at=self.trail.now)
-        self.trail.session.add(person)
+        self.trail.add(person)
         if phone:
             self.by_phone[phone] = person
         self.trail.created("person.created", "person", person)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -13,6 +14,16 @@ from storage.models import County, School, SchoolClass, Township
 
 Place = TypeVar("Place", County, Township, School, SchoolClass)
 _KINDS = {County: "county", Township: "township", School: "school", SchoolClass: "class"}
+_CLASS_NOISE = re.compile(r"[\s()（）〔〕\[\]【】「」]")
+_NUMERALS = dict(zip("〇零一二两三四五六七八九", "001223456789", strict=True))
+_TENS = re.compile(r"([一二三四五六七八九]?)十([一二三四五六七八九]?)")
+
+
+def class_key(name: str) -> str:
+    """What makes two spellings one class: 四年级（2）班, 四年级(2)班, 4年级2班 and 四年级二班 are one."""
+    key = _CLASS_NOISE.sub("", name.translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}))
+    key = _TENS.sub(lambda m: str(int(_NUMERALS.get(m[1], "1")) * 10 + int(_NUMERALS.get(m[2], "0"))), key)
+    return "".join(_NUMERALS.get(char, char) for char in key).casefold()
 
 
 class Places:
@@ -38,21 +49,21 @@ class Places:
         classes = await self.session.scalars(
             select(SchoolClass).where(SchoolClass.school_id.in_([s.id for s in self.schools.values()]))
         )
-        self.classes = {(c.school_id, c.name): c for c in classes}
+        self.classes = {(c.school_id, class_key(c.name)): c for c in classes}
 
     # --- lookups (no writes) ---
 
-    def township(self, county: str, name: str) -> Township | None:
+    def township(self, county: str, name: str | None) -> Township | None:
         found = self.counties.get(county)
-        return self.townships.get((found.id, name)) if found is not None else None
+        return self.townships.get((found.id, name)) if found and name else None
 
-    def school(self, county: str, township: str, name: str) -> School | None:
+    def school(self, county: str, township: str | None, name: str) -> School | None:
         found = self.township(county, township)
-        return self.schools.get((found.id, name)) if found is not None else None
+        return self.schools.get((found.id, name)) if found else None
 
-    def school_class(self, county: str, township: str, school: str, name: str) -> SchoolClass | None:
+    def school_class(self, county: str, township: str | None, school: str, name: str) -> SchoolClass | None:
         found = self.school(county, township, school)
-        return self.classes.get((found.id, name)) if found is not None else None
+        return self.classes.get((found.id, class_key(name))) if found else None
 
     def schools_named(self, county: str, name: str, township: str | None = None) -> list[School]:
         """The county's schools with this name (in `township` when given): more than one is ambiguous."""
@@ -63,6 +74,11 @@ class Places:
             t for (c_id, t_name), t in self.townships.items() if c_id == found.id and township in (None, t_name)
         ]
         return [school for t in townships if (school := self.schools.get((t.id, name)))]
+
+    def township_of(self, county: str, school: str) -> list[str]:
+        """The townships that have a school of this name in the county (for files without a 乡镇 column)."""
+        names = {township.id: name for (_, name), township in self.townships.items()}
+        return [names[school_row.township_id] for school_row in self.schools_named(county, school)]
 
     # --- get or create ---
 
@@ -76,7 +92,7 @@ class Places:
             self.schools, (township_row.id, school), lambda: School(township_id=township_row.id, name=school)
         )
         return await self._get(
-            self.classes, (school_row.id, name), lambda: SchoolClass(school_id=school_row.id, name=name)
+            self.classes, (school_row.id, class_key(name)), lambda: SchoolClass(school_id=school_row.id, name=name)
         )
 
     async def _get(self, cache: dict, key, new: Callable[[], Place]) -> Place:

@@ -13,22 +13,33 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
+from bot.roster.columns import TAG_COLUMNS
 from bot.roster.reading import Cell, Row, Table
 from bot.roster.values import (
     MAX_LENGTH,
     RELATION_LENGTH,
     Invalid,
+    check_birth_date,
+    id_birth_date,
+    id_gender,
     parse_birth_date,
+    parse_disability,
     parse_gender,
+    parse_id_number,
     parse_phone,
+    parse_phones,
     parse_role,
+    parse_status,
+    parse_student_no,
     parse_tags,
+    parse_yes,
     person_name,
     text,
 )
-from storage.models import Role
+from storage.models import EnrolmentStatus, Role
 
-ROSTER_REQUIRED = ("township", "school", "class", "name", "birth_date", "guardian", "guardian_phone")
+ROSTER_REQUIRED = ("school", "class", "name")
+IDENTITY_COLUMNS = ("birth_date", "id_number", "student_no")  # at least one of them
 STAFF_REQUIRED = ("name", "phone", "role", "unit")
 
 T = TypeVar("T")
@@ -41,7 +52,7 @@ class RowError:
     row: int
     field: str | None
     code: str
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # `field` is the attribute above
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,7 @@ class TeacherEntry:
 class StudentRow:
     row: int
     county: str
-    township: str
+    township: str | None  # None until the importer finds the school's township (the registry has no 乡镇 column)
     school: str
     class_name: str
     name: str
@@ -73,13 +84,16 @@ class StudentRow:
     teacher: TeacherEntry | None
     tags: tuple[str, ...]
     columns: frozenset[str]  # the optional columns the file has: only those are brought up to date
+    id_number: str | None = None
+    status: EnrolmentStatus | None = None
+    warnings: tuple[RowError, ...] = ()
 
     @property
     def class_key(self) -> tuple[str, str, str, str]:
-        return (self.county, self.township, self.school, self.class_name)
+        return (self.county, self.township or "", self.school, self.class_name)
 
     @property
-    def identity(self) -> tuple[str, str, str, str, date | None]:
+    def identity(self) -> tuple[str, str | None, str, str, date | None]:
         return (self.county, self.township, self.school, self.name, self.birth_date)
 
 
@@ -104,6 +118,16 @@ def check_columns(table: Table, required: Iterable[str]) -> list[RowError]:
     return missing + doubled
 
 
+def check_roster_columns(table: Table) -> list[RowError]:
+    """Roster columns: school, class and name; a birth date, ID number or 学籍号; a phone column with guardians."""
+    errors = check_columns(table, ROSTER_REQUIRED)
+    if not any(name in table.headers for name in IDENTITY_COLUMNS):
+        errors.insert(0, RowError(table.header_row, "birth_date", "missing_identity_column"))
+    if "guardian" in table.headers and "guardian_phone" not in table.headers:
+        errors.insert(0, RowError(table.header_row, "guardian_phone", "missing_column"))
+    return errors
+
+
 # --- one row ---------------------------------------------------------------------------------------------------
 
 
@@ -114,12 +138,15 @@ class _Fields:
         self.number = number
         self.values = values
         self.errors: list[RowError] = []
+        self.warnings: list[RowError] = []
 
     def get(self, name: str, parse: Callable[[Cell], T], *, required: bool = False) -> T | None:
         try:
             result = parse(self.values.get(name))
         except Invalid as exc:
-            self.errors.append(RowError(self.number, name, exc.code, exc.params))
+            value = self.values.get(name)
+            params = {"value": str(value), **exc.params} if value is not None else exc.params
+            self.errors.append(RowError(self.number, name, exc.code, params))
             return None
         if result is None and required:
             self.errors.append(RowError(self.number, name, "required"))
@@ -127,6 +154,12 @@ class _Fields:
 
     def fail(self, name: str, code: str, **params: Any) -> None:
         self.errors.append(RowError(self.number, name, code, params))
+
+    def warn(self, column: str, code: str, **params: Any) -> None:
+        self.warnings.append(RowError(self.number, column, code, params))
+
+    def failed(self, *names: str) -> bool:
+        return any(error.field in names for error in self.errors)
 
 
 def _limited(name: str) -> Callable[[Cell], str | None]:
@@ -140,49 +173,105 @@ def _relation(value: Cell) -> str | None:
 def student_row(number: int, values: dict[str, Cell], *, today: date, county: str) -> StudentRow | list[RowError]:
     """One roster row, or its errors."""
     f = _Fields(number, values)
-    places = [f.get(name, _limited(name), required=True) for name in ("township", "school", "class")]
+    township = f.get("township", _limited("township"))
+    school = f.get("school", _limited("school"), required=True)
+    class_name = _class_name(f)
     name = f.get("name", person_name, required=True)
-    student_no = f.get("student_no", lambda v: (text(v, MAX_LENGTH["student_no"]) or "").upper() or None)
+    student_no = f.get("student_no", lambda v: parse_student_no(v, MAX_LENGTH["student_no"]))
+    id_number = f.get("id_number", parse_id_number)
     gender = f.get("gender", parse_gender)
     born = f.get("birth_date", lambda value: parse_birth_date(value, today))
-    if born is None and student_no is None and "birth_date" not in {e.field for e in f.errors}:
+    if id_number:
+        born, gender = _from_id_number(f, id_number, born, gender, today)
+    if born is None and student_no is None and id_number is None and not f.failed(*IDENTITY_COLUMNS):
         f.fail("birth_date", "no_identity")
     guardians = _guardians(f)
     teacher = _teacher(f)
-    tags = f.get("tags", parse_tags) or ()
+    tags = _tags(f)
+    status = f.get("status", parse_status)
     row_county = f.get("county", _limited("county")) or county
-    if f.errors:
+    if f.errors or not (school and class_name and name):
         return f.errors
-    township, school, class_name = places
-    # required fields: missing ones were errors above
-    assert township is not None and school is not None and class_name is not None and name is not None
-    optional = frozenset(values) - set(ROSTER_REQUIRED)
+    if not guardians:
+        f.warn("guardian", "no_guardian", name=name)
+    columns = frozenset(values) | ({"gender", "birth_date"} if id_number else set())
+    if any(column in TAG_COLUMNS for column in values):
+        columns |= {"tags"}
     return StudentRow(
         number, row_county, township, school, class_name, name, student_no, gender, born, guardians, teacher, tags,
-        optional,
+        columns - set(ROSTER_REQUIRED), id_number, status, tuple(f.warnings),
     )  # fmt: skip
 
 
+def _class_name(f: _Fields) -> str | None:
+    """年级 and 班级 in one name when the file has both: 五年级 + (1)班 → 五年级(1)班; 五年级 + 1 → 五年级1班."""
+    class_name = f.get("class", _limited("class"), required=True)
+    grade = f.get("grade", _limited("class"))
+    if class_name and class_name.isdigit():
+        class_name += "班"
+    if class_name and grade and not class_name.startswith(grade):
+        class_name = grade + class_name
+    return class_name
+
+
+def _from_id_number(
+    f: _Fields, id_number: str, born: date | None, gender: str | None, today: date
+) -> tuple[date | None, str | None]:
+    """The birth date and gender inside the ID number, when their columns are missing or blank; a different
+    birth date in its column is an error (one of them is mistyped)."""
+    id_born = id_birth_date(id_number)
+    if born is not None and id_born != born:
+        f.fail("birth_date", "id_birth_mismatch")
+        return born, gender
+    if born is None and id_born is not None:
+        try:
+            born = check_birth_date(id_born, today)
+        except Invalid as exc:
+            f.fail("id_number", exc.code, **exc.params)
+    return born, gender or id_gender(id_number)
+
+
+def _tags(f: _Fields) -> tuple[str, ...]:
+    tags = list(f.get("tags", parse_tags) or ())
+    for column, (tag, _) in TAG_COLUMNS.items():
+        parse = parse_disability if column == "tag_disabled" else parse_yes
+        if f.get(column, parse) and tag not in tags:
+            tags.append(tag)
+    return tuple(tags)
+
+
 def _guardians(f: _Fields) -> tuple[GuardianEntry, ...]:
-    first = _guardian(f, 1, "guardian", "guardian_phone", "relation", required=True)
-    second = _guardian(f, 2, "guardian2", "guardian2_phone", "relation2", required=False)
+    """Up to two guardians. A registry member marked 是否监护人 = 否 is not one; a second number in the first
+    guardian's phone cell goes to guardian 2 when their phone is blank."""
+    first, first_more = _guardian(f, 1, "guardian", "guardian_phone", "relation", "guardian_flag")
+    second, second_more = _guardian(f, 2, "guardian2", "guardian2_phone", "relation2", "guardian2_flag")
     if first and second and first.phone and first.phone == second.phone:
         f.fail("guardian2_phone", "same_guardian_twice")
         return (first,)
-    return tuple(entry for entry in (first, second) if entry)
+    if first_more and second and second.phone is None:
+        second, first_more = GuardianEntry(2, second.name, first_more[0], second.relation), first_more[1:]
+    if first_more or second_more:
+        f.warn(
+            "guardian_phone" if first_more else "guardian2_phone", "extra_phones", count=len(first_more + second_more)
+        )
+    guardians = [entry for entry in (first, second) if entry]
+    return tuple(GuardianEntry(rank, g.name, g.phone, g.relation) for rank, g in enumerate(guardians, start=1))
 
 
 def _guardian(
-    f: _Fields, rank: int, name_field: str, phone_field: str, relation_field: str, *, required: bool
-) -> GuardianEntry | None:
-    name = f.get(name_field, person_name, required=required)
-    phone = f.get(phone_field, parse_phone)
+    f: _Fields, rank: int, name_field: str, phone_field: str, relation_field: str, flag_field: str
+) -> tuple[GuardianEntry | None, tuple[str, ...]]:
+    """The guardian and any further numbers in their phone cell (kept nowhere: a person has one number)."""
+    name = f.get(name_field, person_name)
+    phones = f.get(phone_field, parse_phones) or ()
     relation = f.get(relation_field, _relation)
+    if flag_field in f.values and f.values[flag_field] is not None and not parse_yes(f.values[flag_field]):
+        return None, ()
     if name is None:
-        if not required and (phone is not None or relation is not None):
+        if phones or relation is not None:
             f.fail(name_field, "name_missing")
-        return None
-    return GuardianEntry(rank, name, phone, relation)
+        return None, ()
+    return GuardianEntry(rank, name, phones[0] if phones else None, relation), phones[1:]
 
 
 def _teacher(f: _Fields) -> TeacherEntry | None:
@@ -204,9 +293,8 @@ def staff_row(number: int, values: dict[str, Cell], *, county: str) -> StaffRow 
     unit = f.get("unit", _limited("unit"), required=True)
     township = f.get("township", _limited("township"))
     row_county = f.get("county", _limited("county")) or county
-    if f.errors:
+    if f.errors or name is None or phone is None or role is None or unit is None:
         return f.errors
-    assert name is not None and phone is not None and role is not None and unit is not None  # required: see above
     return StaffRow(number, row_county, name, phone, role, unit, township)
 
 
@@ -241,13 +329,17 @@ def validate_staff(rows: list[Row], *, county: str) -> tuple[list[StaffRow], lis
 
 
 def _duplicate_students(rows: list[StudentRow]) -> list[RowError]:
-    """The same 学籍号 twice; or the same (school, name, birth date) where either row lacks a 学籍号."""
+    """The same 学籍号 or ID number twice; or the same (school, name, birth date) where either row lacks a 学籍号."""
     errors: list[RowError] = []
     by_number: dict[str, int] = {}
+    by_id_number: dict[str, int] = {}
     by_identity: dict[tuple, StudentRow] = {}
     for row in rows:
         if row.student_no and row.student_no in by_number:
             errors.append(RowError(row.row, "student_no", "duplicate_student_no", {"other": by_number[row.student_no]}))
+            continue
+        if row.id_number and by_id_number.setdefault(row.id_number, row.row) != row.row:
+            errors.append(RowError(row.row, "id_number", "duplicate_id_number", {"other": by_id_number[row.id_number]}))
             continue
         earlier = by_identity.get(row.identity)
         if earlier and not (earlier.student_no and row.student_no):

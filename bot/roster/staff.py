@@ -74,6 +74,7 @@ class StaffImport:
     async def apply(self, rows: list[StaffRow], *, keep_phones: set[str]) -> None:
         """Add the listed roles; remove a listed person's other school/township roles unless one of their rows
         had an error (`keep_phones`), since the file then does not say all of them."""
+        await self.trail.number_new_rows(Person, StaffRole)
         by_phone: dict[str, list[StaffRow]] = defaultdict(list)
         for row in rows:
             by_phone[row.phone].append(row)
@@ -98,10 +99,10 @@ class StaffImport:
                 self.trail.record("staff_role.deleted", "staff_role", row.id, person_id=person.id)
                 self.report.count("role", "removed")
                 changed = True
-        for role, school_id, township_id in sorted(wanted - have.keys(), key=str):
-            new = StaffRole(person_id=person.id, role=role, school_id=school_id, township_id=township_id)
-            self.session.add(new)
-            self.trail.created("staff_role.created", "staff_role", new, person_id=person.id, role=str(role))
+        for kind, school_id, township_id in sorted(wanted - have.keys(), key=str):
+            new = StaffRole(person_id=person.id, role=kind, school_id=school_id, township_id=township_id)
+            self.trail.add(new)
+            self.trail.created("staff_role.created", "staff_role", new, person_id=person.id, role=str(kind))
             self.report.count("role", "created")
             changed = True
         self.report.count("role", "unchanged", len(wanted & have.keys()))

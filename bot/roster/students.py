@@ -3,14 +3,16 @@ student, their guardianships and their class's homeroom teacher, auditing every 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer, raiseload
 
-from bot.roster.people import People, chunks
+from bot.roster.people import PERSON_FIELDS, People, chunks
 from bot.roster.places import Places
+from bot.roster.progress import Progress
 from bot.roster.report import ImportReport
 from bot.roster.rows import GuardianEntry, RowError, StudentRow
 from bot.roster.trail import Trail
@@ -27,6 +29,8 @@ class RosterImport:
         self.places = Places(self.trail, report)
         self.people = People(self.trail)
         self.by_no: dict[str, Student] = {}
+        self.by_id_number: dict[str, Student] = {}
+        self.class_of: dict[int, tuple[int, str]] = {}  # student id → their class's (school id, name)
         self.by_identity: dict[tuple, list[Student]] = {}  # (school id, name, birth date) → students
         self.guardianships: dict[int, dict[int, Guardianship]] = {}  # student id → rank → guardianship
         self.guardians: dict[int, Person] = {}  # person id → person, for every loaded guardianship
@@ -36,9 +40,25 @@ class RosterImport:
 
     # --- loading -------------------------------------------------------------------------------------------------
 
-    async def load(self, rows: list[StudentRow]) -> None:
-        """Everything the rows can touch, in a few set-based queries."""
+    async def load_places(self, rows: list[StudentRow]) -> tuple[list[StudentRow], list[RowError]]:
+        """The counties' places; rows without a 乡镇 get their school's township (errors when none or several)."""
         await self.places.load({row.county for row in rows})
+        resolved: list[StudentRow] = []
+        errors: list[RowError] = []
+        for row in rows:
+            if row.township is not None:
+                resolved.append(row)
+                continue
+            townships = self.places.township_of(row.county, row.school)
+            if len(townships) == 1:
+                resolved.append(replace(row, township=townships[0]))
+            else:
+                code = "ambiguous_school" if townships else "new_school_needs_township"
+                errors.append(RowError(row.row, "school", code, {"unit": row.school, "county": row.county}))
+        return resolved, errors
+
+    async def load(self, rows: list[StudentRow]) -> None:
+        """Everything the rows can touch, in a few set-based queries (after `load_places`)."""
         self.file_phones = {g.phone for row in rows for g in row.guardians if g.phone}
         self.file_phones |= {row.teacher.phone for row in rows if row.teacher}
         await self.people.load(self.file_phones)
@@ -47,35 +67,56 @@ class RosterImport:
         await self._load_teacher_roles(rows)
 
     async def _load_students(self, rows: list[StudentRow]) -> None:
+        """The students of the file's schools, then those of its 学籍号 and ID numbers in other schools."""
         students: dict[int, Student] = {}
-        for chunk in chunks({row.student_no for row in rows if row.student_no}):
-            students.update(
-                (s.id, s) for s in await self.session.scalars(select(Student).where(Student.student_no.in_(chunk)))
-            )
         school_ids = {school.id for row in rows if (school := self.places.school(row.county, row.township, row.school))}
         for chunk in chunks(school_ids):
-            stmt = select(Student).join(SchoolClass).where(SchoolClass.school_id.in_(chunk))
-            students.update((s.id, s) for s in await self.session.scalars(stmt))
+            await self._students_where(students, SchoolClass.school_id.in_(chunk))
+        numbers = {row.student_no for row in rows if row.student_no} - {s.student_no for s in students.values()}
+        for chunk in chunks(numbers):
+            await self._students_where(students, Student.student_no.in_(chunk))
+        id_numbers = {row.id_number for row in rows if row.id_number} - {s.id_number for s in students.values()}
+        for chunk in chunks(id_numbers):
+            await self._students_where(students, Student.id_number.in_(chunk))
         for student in students.values():
             if student.student_no:
                 self.by_no[student.student_no] = student
-            key = (student.school_class.school_id, student.name, student.birth_date)
+            if student.id_number:
+                self.by_id_number[student.id_number] = student
+            key = (self.class_of[student.id][0], student.name, student.birth_date)
             self.by_identity.setdefault(key, []).append(student)
+
+    async def _students_where(self, students: dict[int, Student], condition: ColumnElement[bool]) -> None:
+        """Students with their class's school and name, without loading the classes as objects (a file's worth of
+        students is tens of thousands)."""
+        stmt = (
+            select(Student, SchoolClass.school_id, SchoolClass.name).join(SchoolClass)
+            .options(raiseload(Student.school_class), defer(Student.created_at), defer(Student.updated_at))
+            .where(condition)
+        )  # fmt: skip
+        for student, school_id, class_name in await self.session.execute(stmt):
+            students[student.id] = student
+            self.class_of[student.id] = (school_id, class_name)
 
     async def _load_guardianships(self) -> None:
         student_ids = {s.id for group in self.by_identity.values() for s in group}
         for chunk in chunks(student_ids):
-            stmt = select(Guardianship, Person).join(Person).where(Guardianship.student_id.in_(chunk))
-            for guardianship, person in await self.session.execute(stmt):
+            for guardianship in await self.session.scalars(
+                select(Guardianship).where(Guardianship.student_id.in_(chunk))
+            ):
                 self.guardianships.setdefault(guardianship.student_id, {})[guardianship.rank] = guardianship
-                self.guardians[person.id] = person
+        self.guardians = {person.id: person for person in self.people.by_phone.values()}
+        others = {g.person_id for ranks in self.guardianships.values() for g in ranks.values()} - self.guardians.keys()
+        for chunk in chunks(others):  # guardians whose number is not in the file (changed, or none)
+            found = await self.session.scalars(select(Person).options(PERSON_FIELDS).where(Person.id.in_(chunk)))
+            self.guardians.update((person.id, person) for person in found)
 
     async def _load_teacher_roles(self, rows: list[StudentRow]) -> None:
         class_ids = {c.id for row in rows if (c := self.places.school_class(*row.class_key))}
         for chunk in chunks(class_ids):
             stmt = select(StaffRole).where(StaffRole.role == Role.CLASS_TEACHER, StaffRole.class_id.in_(chunk))
             for role in await self.session.scalars(stmt.order_by(StaffRole.id)):
-                self.teacher_roles.setdefault(role.class_id, []).append(role)
+                self.teacher_roles.setdefault(role.class_id or 0, []).append(role)
 
     # --- checks against the database -----------------------------------------------------------------------------
 
@@ -95,7 +136,13 @@ class RosterImport:
                 else:
                     matched_by[student.id] = row.row
                     self.matched[row.row] = student
+                    self._note_move(row, student)
         return errors
+
+    def _note_move(self, row: StudentRow, student: Student) -> None:
+        school_class = self.places.school_class(*row.class_key)
+        if school_class is None or school_class.id != student.class_id:
+            self.report.moves.append((row.row, row.name, self.class_of[student.id][1], row.class_name))
 
     def _phone_errors(self, row: StudentRow) -> list[RowError]:
         entries = [(_PHONE_FIELDS[g.rank], g.phone, g.name) for g in row.guardians if g.phone]
@@ -108,24 +155,30 @@ class RosterImport:
         ]
 
     def _candidates(self, row: StudentRow) -> list[Student]:
-        """By 学籍号 when given; else (or when the 学籍号 is new) by school, name and birth date."""
+        """By 学籍号 when given; else by ID number; else (or when they are new) by school, name and birth date."""
         if row.student_no and row.student_no in self.by_no:
             return [self.by_no[row.student_no]]
+        if row.id_number and row.id_number in self.by_id_number:
+            return [self.by_id_number[row.id_number]]
         school = self.places.school(row.county, row.township, row.school)
         if school is None:
             return []
         candidates = self.by_identity.get((school.id, row.name, row.birth_date), [])
-        return [s for s in candidates if s.student_no is None] if row.student_no else candidates
+        if row.student_no:
+            candidates = [s for s in candidates if s.student_no is None]
+        return [s for s in candidates if s.id_number is None] if row.id_number else candidates
 
     # --- writing -------------------------------------------------------------------------------------------------
     # Two passes, so that new rows are inserted in a few batches: first students and people (no ids needed), then,
     # once they have ids, guardianships and class-teacher roles.
 
-    async def apply(self, rows: list[StudentRow]) -> None:
+    async def apply(self, rows: list[StudentRow], *, progress: Progress | None = None) -> None:
+        await self.trail.number_new_rows(Student, Person, Guardianship, StaffRole)
         placed: list[_Placed] = []
         teachers: dict[int, tuple[SchoolClass, Person]] = {}
-        for row in rows:
-            school_class = await self.places.get_class(*row.class_key)
+        classes = {key: await self.places.get_class(*key) for key in dict.fromkeys(row.class_key for row in rows)}
+        for row in progress.rows(rows) if progress else rows:
+            school_class = classes[row.class_key]
             student, outcome = self._upsert_student(row, school_class)
             wanted = {g.rank: (self._guardian_person(g, student), g) for g in row.guardians}
             placed.append(_Placed(row, student, outcome, wanted))
@@ -149,9 +202,10 @@ class RosterImport:
         if student is None:
             student = Student(
                 class_id=school_class.id, name=row.name, gender=row.gender, birth_date=row.birth_date,
-                student_no=row.student_no, tags=list(row.tags), created_at=self.now, updated_at=self.now,
+                student_no=row.student_no, id_number=row.id_number, tags=list(row.tags), created_at=self.now,
+                updated_at=self.now, **({"status": row.status} if row.status else {}),
             )  # fmt: skip
-            self.session.add(student)
+            self.trail.add(student)
             self.trail.created("student.created", "student", student, class_id=school_class.id)
             return student, "created"
         return student, "updated" if self._update_student(student, row, school_class) else "unchanged"
@@ -162,6 +216,10 @@ class RosterImport:
             wanted["birth_date"] = row.birth_date
         if row.student_no:
             wanted["student_no"] = row.student_no
+        if row.id_number:
+            wanted["id_number"] = row.id_number
+        if row.status:
+            wanted["status"] = row.status
         if "gender" in row.columns:
             wanted["gender"] = row.gender
         if "tags" in row.columns:
@@ -224,10 +282,10 @@ class RosterImport:
         current = existing.get(rank)
         if current is None:
             current = Guardianship(student_id=student.id, person_id=person.id, rank=rank, relation=entry.relation)
-            self.session.add(current)
+            self.trail.add(current)
             existing[rank] = current
             self.guardians[person.id] = person
-            details = {"student_id": student.id, "person_id": person.id}
+            details: dict[str, object] = {"student_id": student.id, "person_id": person.id}
             self.trail.created("guardianship.created", "guardianship", current, **details)
             return True
         if _RELATION_FIELDS[rank] in row.columns and current.relation != entry.relation:
@@ -243,8 +301,8 @@ class RosterImport:
         keep = next((r for r in roles if r.person_id == person.id), roles[0] if roles else None)
         if keep is None:
             keep = StaffRole(person_id=person.id, role=Role.CLASS_TEACHER, class_id=school_class.id)
-            self.session.add(keep)
-            details = {"person_id": person.id, "class_id": school_class.id}
+            self.trail.add(keep)
+            details: dict[str, object] = {"person_id": person.id, "class_id": school_class.id}
             self.trail.created("staff_role.created", "staff_role", keep, **details)
             self.report.count("teacher", "created")
             return

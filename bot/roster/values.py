@@ -8,8 +8,8 @@ from datetime import date
 from typing import Any
 
 from bot.core.phones import normalize_phone
-from bot.roster.reading import Cell
-from storage.models import Role
+from bot.roster.reading import Cell, LostDigits
+from storage.models import EnrolmentStatus, Role
 
 MIN_AGE, MAX_AGE = 3, 20
 MAX_LENGTH = {"county": 100, "township": 100, "school": 100, "unit": 100, "class": 50, "student_no": 40}
@@ -29,6 +29,26 @@ _TAG_LOOKUP = {alias.casefold(): tag for tag, aliases in KNOWN_TAGS.items() for 
 _TAG_SEPARATORS = re.compile(r"[、,，;；]")
 
 _GENDERS = {"男": "M", "男性": "M", "m": "M", "male": "M", "女": "F", "女性": "F", "f": "F", "female": "F"}
+_GENDERS |= {"1": "M", "2": "F", "1-男": "M", "2-女": "F", "1男": "M", "2女": "F"}  # the registry's codes
+_YES = {"是", "1", "y", "yes", "true", "√", "✓", "有", "1-是"}
+_NO_DISABILITY = {"无", "否", "非残疾", "0", "n", "no", "false", "2-否", "0-否"}
+# 学籍状态 as the registry and schools write it → the student's status.
+_STATUSES = {
+    "在籍": EnrolmentStatus.ENROLLED, "在读": EnrolmentStatus.ENROLLED, "在校": EnrolmentStatus.ENROLLED,
+    "正常": EnrolmentStatus.ENROLLED, "enrolled": EnrolmentStatus.ENROLLED,
+    "休学": EnrolmentStatus.SUSPENDED, "suspended": EnrolmentStatus.SUSPENDED,
+    "延缓入学": EnrolmentStatus.DEFERRED, "deferred": EnrolmentStatus.DEFERRED,
+    "送教上门": EnrolmentStatus.HOME_TEACHING, "home_teaching": EnrolmentStatus.HOME_TEACHING,
+    "转出": EnrolmentStatus.TRANSFERRED, "转学": EnrolmentStatus.TRANSFERRED,
+    "transferred": EnrolmentStatus.TRANSFERRED,
+    "毕业": EnrolmentStatus.GRADUATED, "graduated": EnrolmentStatus.GRADUATED,
+}  # fmt: skip
+_GARBLED = re.compile("[?？\ufffd]")
+_SCIENTIFIC = re.compile(r"\d(\.\d+)?E\+?\d+", re.IGNORECASE)  # 4.10102E+17: a long number a spreadsheet rounded
+_PHONE_SPLIT = re.compile(r"\s*[/,;、或]\s*|(?<=\d{11})\s+")  # 139…/138…, 139… 138… (after full-width → half)
+_ID_NUMBER = re.compile(r"\d{17}[\dX]")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
 _ROLES = {
     Role.SCHOOL_ADMIN: ("控辍专干", "控輟專幹", "学校控辍专干", "school_admin"),
     Role.PRINCIPAL: ("校长", "校長", "principal"),
@@ -59,8 +79,11 @@ def text(value: Cell, max_length: int | None = None) -> str | None:
 
 
 def person_name(value: Cell) -> str | None:
-    """Whitespace collapsed; removed altogether in Chinese names ('王  丽' → '王丽')."""
+    """Whitespace collapsed; removed altogether in Chinese names ('王  丽' → '王丽'). A `?` where a character was
+    is refused: a file saved as GBK CSV replaces rare characters with it, and 吉? is nobody's name."""
     name = text(value)
+    if name and _GARBLED.search(name):
+        raise Invalid("garbled_name")
     if name and not _ASCII_LETTER.search(name):
         name = name.replace(" ", "")
     if name and len(name) > NAME_LENGTH:
@@ -99,14 +122,26 @@ def check_birth_date(born: date, today: date) -> date:
 def parse_gender(value: Cell) -> str | None:
     if value is None:
         return None
-    gender = _GENDERS.get(str(value).strip().casefold())
+    gender = _GENDERS.get(str(value).replace(" ", "").casefold())
     if gender is None:
         raise Invalid("bad_gender")
     return gender
 
 
+def parse_phones(value: Cell) -> tuple[str, ...]:
+    """One or more numbers in a cell ('13900040004/13900040014'), each as `parse_phone` makes it."""
+    raw = text(value)
+    if raw is None:
+        return ()
+    exact(value)
+    parts = [part for part in _PHONE_SPLIT.split(raw) if part]
+    phones = (parse_phone(part) for part in parts)
+    return tuple(dict.fromkeys(phone for phone in phones if phone))
+
+
 def parse_phone(value: Cell) -> str | None:
     """Normalised; a mainland number must be an 11-digit mobile or a landline with its area code."""
+    exact(value)
     try:
         phone = normalize_phone(text(value))
     except ValueError as exc:
@@ -114,6 +149,66 @@ def parse_phone(value: Cell) -> str | None:
     if phone and not (phone.startswith("+") or _MAINLAND_PHONE.fullmatch(phone)):
         raise Invalid("bad_phone")
     return phone
+
+
+def exact(value: Cell) -> None:
+    """Refuse a long number that a spreadsheet stored as a number and rounded (lost its last digits)."""
+    if isinstance(value, LostDigits) or (isinstance(value, str) and _SCIENTIFIC.fullmatch(value)):
+        raise Invalid("lost_digits", value=str(value))
+
+
+def parse_student_no(value: Cell, max_length: int) -> str | None:
+    exact(value)
+    return (text(value, max_length) or "").upper() or None
+
+
+def parse_id_number(value: Cell) -> str | None:
+    """An 18-character resident ID number (身份证号) with a valid check character, in capitals."""
+    exact(value)
+    number = (text(value) or "").replace(" ", "").upper()
+    if not number:
+        return None
+    if not _ID_NUMBER.fullmatch(number):
+        raise Invalid("bad_id_number")
+    total = sum(int(digit) * weight for digit, weight in zip(number, _ID_WEIGHTS, strict=False))
+    if _ID_CHECK[total % 11] != number[17]:
+        raise Invalid("bad_id_checksum")
+    if id_birth_date(number) is None:
+        raise Invalid("bad_id_number")
+    return number
+
+
+def id_birth_date(number: str) -> date | None:
+    try:
+        return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return None
+
+
+def id_gender(number: str) -> str:
+    return "M" if int(number[16]) % 2 else "F"
+
+
+def parse_yes(value: Cell) -> bool:
+    """是 / 1 / Y … in a yes-or-no column (是否留守儿童)."""
+    return value is not None and str(value).strip().casefold() in _YES
+
+
+def parse_disability(value: Cell) -> bool:
+    """A 残疾类别 column: any category but 无 / 非残疾 means the child has a disability."""
+    return value is not None and str(value).strip().casefold() not in _NO_DISABILITY
+
+
+def parse_status(value: Cell) -> EnrolmentStatus | None:
+    """学籍状态: 在籍, 休学, 转出, 送教上门 … ('01-在籍' and '在籍学生' too)."""
+    raw = text(value)
+    if raw is None:
+        return None
+    key = re.sub(r"^\d+[-_]?|学生$", "", raw).casefold()
+    status = _STATUSES.get(key)
+    if status is None:
+        raise Invalid("bad_status")
+    return status
 
 
 def parse_tags(value: Cell) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram
 from bot.onboarding import service as ob
+from bot.onboarding.invites import issue_selected
 from bot.onboarding.invites_cli import display_width, run_invites
 from storage.models import AuditEvent, Consent, ContactPoint, InviteCode, LinkAttempt, Person, Role
 from tests.seed import seed_world
@@ -139,7 +140,10 @@ async def test_reissue_revokes_older_unused_codes(sessions, clock, settings, wor
     linked = await redeem(sessions, clock, settings, "1001", first["王丽"].code)
     assert linked.linked
     clock.advance(timedelta(days=1))
-    second = await issue(sessions, clock)
+    assert await issue(sessions, clock) == {}  # everyone else holds a valid code: their slips stay valid
+    async with sessions() as session, session.begin():
+        batch = await issue_selected(session, clock.now(), 30, reissue=True)  # lost slips: replaced on purpose
+    second = {invite.name: invite for invite in batch.issued}
     assert "王丽" not in second  # linked people get no new code
     assert set(second) == {"赵强", "孙敏", "李建国", "张奶奶", "张伟"}
     old = await redeem(sessions, clock, settings, "2002", first["赵强"].code)

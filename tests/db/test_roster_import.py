@@ -165,7 +165,7 @@ async def test_cli_exit_codes_and_localized_errors(sessions, clock, db_url, tmp_
     bad.write_text(ROSTER.replace("2018-03-05", "2018-02-30"), encoding="utf-8")
     out = io.StringIO()
     assert await run_import_roster(settings, clock, bad, county="临河县", out=out) == 1
-    assert "row 3, 出生日期: not a valid date (write it like 2015-03-04)" in out.getvalue()
+    assert out.getvalue().startswith("row 3, 出生日期 “2018-02-30”: not a valid date (write it like 2015-03-04)\n")
     assert "Nothing was written" in out.getvalue()
 
     out = io.StringIO()
@@ -463,7 +463,7 @@ async def test_staff_units_roles_and_ambiguity(sessions, clock):
     )
     assert [(e.row, e.field, e.code, e.params) for e in report.errors] == [
         (2, "unit", "ambiguous_school", {"unit": "白石村小学"}),
-        (3, "role", "bad_role", {}),
+        (3, "role", "bad_role", {"value": "教导主任"}),  # the value is quoted back
         (4, "unit", "unknown_school", {"unit": "青山镇第二小学", "county": "本县"}),
         (5, "unit", "unknown_township", {"unit": "青石镇", "county": "本县"}),
         (6, "phone", "phone_name_conflict_db", {}),
