@@ -25,6 +25,7 @@ from storage.models import (
     Role,
     Student,
     SupportReferral,
+    Township,
 )
 
 from .common import (
@@ -32,6 +33,8 @@ from .common import (
     TOWNSHIP_STAGES,
     case_for,
     cast_of,
+    county_of,
+    is_county_officer,
     is_class_teacher,
     is_guardian,
     is_school_officer,
@@ -69,14 +72,15 @@ async def list_cases(
 ) -> list[CaseSummary]:
     """The cases in the actor's scope, most urgent first (deadline passed, then the nearest deadline, then the
     oldest). With `stage=None`: a school's officers see its cases before closing; a class teacher their
-    classes' ones; a township officer the township's reported, ordered and legal cases; a guardian their
-    children's. `stage=ALL_OPEN` lists every stage before closing (a township officer sees the schools' OPEN
-    cases too); a `CaseStage` value lists only that stage (CLOSED: the newest `CLOSED_LIMIT`)."""
+    classes' ones; a township officer the township's reported, ordered and legal cases; a county officer those of
+    every township of the county; a guardian their children's. `stage=ALL_OPEN` lists every stage before closing
+    (a township or county officer sees the schools' OPEN cases too); a `CaseStage` value lists only that stage (CLOSED: the newest `CLOSED_LIMIT`)."""
     if stage not in (None, ALL_OPEN, *CaseStage):
         return []
     schools = {s.school_id for s in actor.roles if s.role in (Role.SCHOOL_ADMIN, Role.PRINCIPAL) and s.school_id}
     classes = {s.class_id for s in actor.roles if s.role is Role.CLASS_TEACHER and s.class_id}
     townships = {s.township_id for s in actor.roles if s.role is Role.TOWNSHIP_OFFICER and s.township_id}
+    counties = {s.county_id for s in actor.roles if s.role is Role.COUNTY_OFFICER and s.county_id}
     if stage is None or stage == ALL_OPEN:
         stages: tuple[str, ...] = OPEN_STAGES
         township_stages: tuple[str, ...] = TOWNSHIP_STAGES if stage is None else OPEN_STAGES
@@ -87,6 +91,9 @@ async def list_cases(
         scope.append(Case.school_id.in_(schools) & Case.stage.in_(stages))
     if townships:
         scope.append(Case.township_id.in_(townships) & Case.stage.in_(township_stages))
+    if counties:
+        in_county = select(Township.id).where(Township.county_id.in_(counties))
+        scope.append(Case.township_id.in_(in_county) & Case.stage.in_(township_stages))
     if classes:
         scope.append(Case.student_id.in_(select(Student.id).where(Student.class_id.in_(classes)))
                      & Case.stage.in_(stages))
@@ -123,8 +130,9 @@ async def case_detail(
     case, _student, school_class = await case_for(session, actor, case_id, lock=False)
     audit.record(session, now, "case.viewed", "case", case.id, actor_person_id=actor.person_id,
                  student_id=case.student_id)
-    staff = (is_school_officer(actor, case) or is_township_officer(actor, case)
-             or is_class_teacher(actor, school_class.id))
+    in_charge = (is_school_officer(actor, case) or is_township_officer(actor, case)
+                 or is_class_teacher(actor, school_class.id))
+    staff = in_charge or is_county_officer(actor, await county_of(session, case))
     summary = (await summarize(session, settings, policy, now, [case]))[0]
     cast = await cast_of(session, case)
     guardians = tuple(
@@ -202,7 +210,7 @@ async def case_detail(
         legal_steps=tuple(legal),
         next_legal_step=next_legal_step(legal) if policy.legal_steps.enabled else None,
         actions=available_actions(actor, case, school_class.id, legal_open),
-        in_charge=staff,
+        in_charge=in_charge,
         legal_steps_open=legal_open,
         court_application_from=court_from,
     )
@@ -234,7 +242,7 @@ def available_actions(
         can.add(CaseAction.LEGAL_STEP)
     if school or township:
         can.add(CaseAction.CLOSE)
-    elif teacher:
+    elif teacher and case.stage == CaseStage.OPEN:
         can.add(CaseAction.CLOSE_RETURNED)
     if guardian:
         can |= {CaseAction.ANSWER, CaseAction.REQUEST_SUPPORT}
