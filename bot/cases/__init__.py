@@ -5,7 +5,9 @@ The service API (no aiogram; handlers, the CLI and the tick call the same functi
 caller's transaction, and raises `CaseError(code)` on refusal:
 
 - reading: `list_cases`, `case_detail`
-- the school: `record_persuasion`, `report_to_township`, `request_support`, `resolve_referral`, `close_case`
+- the school: `confirm_persuasion_notice` (the 劝学书, one tap), `record_persuasion`, `report_to_township`,
+  `request_support`, `resolve_referral`, `close_case`
+- the county: `list_cases`, `case_detail` (reads; it receives a copy of each 辍学报告 and 复学通知书)
 - the township: `issue_return_order`, `record_legal_step` (only where the policy enables legal steps; `check_legal_step`
   tells beforehand whether it would be refused), `close_case`
 - the class teacher: `record_persuasion`, `student_marked_present` then `close_case(…, RETURNED)`
@@ -18,6 +20,7 @@ from .actions import (
     answer_persuasion_notice,
     check_legal_step,
     close_case,
+    confirm_persuasion_notice,
     issue_return_order,
     record_legal_step,
     record_persuasion,
@@ -30,6 +33,7 @@ from .ladder import LadderReport, run_ladder
 from .model import (
     ANSWER_LABELS,
     CASE_ACTION,
+    CONFIRM_ACTION,
     RETURNED_ACTION,
     SUPPORT_ACTION,
     SUPPORT_LABELS,
@@ -62,6 +66,7 @@ __all__ = [
     "ALL_OPEN",
     "ANSWER_LABELS",
     "CASE_ACTION",
+    "CONFIRM_ACTION",
     "RETURNED_ACTION",
     "SUPPORT_ACTION",
     "SUPPORT_LABELS",
@@ -92,6 +97,7 @@ __all__ = [
     "case_detail",
     "check_legal_step",
     "close_case",
+    "confirm_persuasion_notice",
     "issue_return_order",
     "list_cases",
     "record_legal_step",

@@ -38,6 +38,7 @@ from .common import (
     case_ref,
     cast_of,
     check_stage,
+    claim,
     clip,
     deadline_after,
     is_class_teacher,
@@ -54,6 +55,7 @@ from .common import (
 )
 from .facts import legal_step_refusals, legal_steps_of, report_values_many
 from .model import (
+    REPORT_DUTY_REASONS,
     ActionResult,
     Attitude,
     CaseError,
@@ -64,11 +66,11 @@ from .model import (
     PersuasionInput,
     PersuasionMethod,
     ReasonFound,
-    REPORT_DUTY_REASONS,
     Recipient,
     SupportKind,
     Told,
 )
+from .notice import PERSUASION_STEP, absent_days, notice_values, send_notice
 from .outbox import NoticeBatch
 
 MAX_NAMES = 200  # characters of `visitors` / `people_met`
@@ -135,6 +137,41 @@ async def record_persuasion(
     return ActionResult(await summary_of(session, settings, policy, now, case), ref_id=attempt.id)
 
 
+# --- the 劝学书 confirmed by the school's officer ------------------------------------------------------------------
+
+
+async def confirm_persuasion_notice(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    case_id: int,
+    *,
+    expected_stage: str | None = None,
+) -> ActionResult:
+    """The school's officer confirms the 劝学书 with one tap (policy `suspected_dropout.persuasion_notice =
+    "officer_confirms"`): it goes to every guardian now (by hand through the officers for those it cannot reach),
+    with the return deadline counted from today. A school officer of the case's school, on an OPEN case. A second
+    tap (or a notice that went out automatically) changes nothing."""
+    case, _student, _class = await case_for(session, actor, case_id)
+    if not is_school_officer(actor, case):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    check_stage(case, (CaseStage.OPEN,), expected_stage)
+    if not await claim(session, now, [(case.id, PERSUASION_STEP)]):
+        return ActionResult(await summary_of(session, settings, policy, now, case), changed=False)
+    today = local_today(settings, now)
+    case.persuasion_deadline = await deadline_after(session, policy.suspected_dropout.persuasion_deadline,
+                                                    case.school_id, today)
+    cast = await cast_of(session, case)
+    batch = await batch_for(session, settings, now, [cast])
+    batch.event(case, actor, "persuasion_notice_sent", deadline=case.persuasion_deadline.isoformat())
+    values = notice_values(batch, case, cast, await absent_days(session, case, today), today)
+    told = send_notice(batch, case, cast, values)
+    await batch.flush()
+    return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))
+
+
 # --- report upward (辍学报告) ---------------------------------------------------------------------------------------
 
 
@@ -178,8 +215,8 @@ def file_report(
     batch.event(case, actor, "reported", stage=CaseStage.REPORTED.value, why=why, note=note)
     values = values | {"why": why, "note": note or "", "by": actor.name if actor else ""}
     skip = {actor.person_id} if actor else set()
-    told = tell_many(batch, cast.township_officers, Recipient.TOWNSHIP_OFFICER, "case_reported", values,
-                     f"case-reported:{case.id}", case)
+    told = tell_many(batch, cast.township_officers, Recipient.TOWNSHIP_OFFICER, "case_reported",
+                     values | {"county_copy": False}, f"case-reported:{case.id}", case)
     told += tell_many(batch, cast.county_officers, Recipient.COUNTY_OFFICER, "case_reported",
                       values | {"county_copy": True}, f"case-reported-county:{case.id}", case)
     school_values = values | {"no_township": not cast.township_officers}
@@ -206,7 +243,8 @@ async def issue_return_order(
     art. 83). A township officer of the case's township, on a REPORTED case. Every guardian receives the
     复学通知书 notice (addressed to the parents or legal guardians; a carer, 被委托人, receives it marked as a copy);
     for each one it cannot reach, the school's officers are asked to deliver it by hand. The county education
-    bureau's officers receive a copy; the class teachers and school officers are told. The message informs: the formal notice is printed and served."""
+    bureau's officers receive a copy; the class teachers and school officers are told. The message informs: the
+    formal notice is printed and served."""
     case, _student, _class = await case_for(session, actor, case_id)
     if not is_township_officer(actor, case):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
@@ -422,9 +460,10 @@ async def request_support(
     kind: SupportKind | str,
     note: str | None = None,
 ) -> ActionResult:
-    """Put a support referral on the case (cost → 资助, transport, learning → learning support, family care) for the school officer to arrange, and tell the school's officers. A guardian of the student, or the
-    class teacher or a school officer on the family's behalf. An open referral of the same kind is not repeated
-    (`changed` False). `ref_id` is the referral's id."""
+    """Put a support referral on the case (cost → 资助, transport, learning → learning support, family care) for
+    the school officer to arrange, and tell the school's officers. A guardian of the student, or the class teacher
+    or a school officer on the family's behalf. An open referral of the same kind is not repeated (`changed`
+    False). `ref_id` is the referral's id."""
     case, _student, school_class = await case_for(session, actor, case_id)
     if not (is_guardian(actor, case) or is_school_officer(actor, case) or is_class_teacher(actor, school_class.id)):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
@@ -518,6 +557,7 @@ async def student_marked_present(
 __all__ = [
     "answer_persuasion_notice",
     "close_case",
+    "confirm_persuasion_notice",
     "issue_return_order",
     "record_legal_step",
     "record_persuasion",

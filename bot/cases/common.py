@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar.days import load_calendar
 from bot.core.clock import to_local
-from bot.core.policy import Duration, Policy, Unit
+from bot.core.policy import Duration, Policy
 from bot.core.scope import Actor
 from bot.core.settings import Settings
 from bot.notices.outbox import Action, Delivery
@@ -27,6 +29,7 @@ from storage.models import (
     CaseEvent,
     CaseOutcome,
     CaseStage,
+    CaseStep,
     ContactPoint,
     Guardianship,
     Person,
@@ -54,9 +57,9 @@ def local_today(settings: Settings, now: datetime) -> date:
 
 
 async def deadline_after(session: AsyncSession, duration: Duration, school_id: int, day: date) -> date:
-    """The day `duration` after `day` (school days counted on the school's calendar)."""
-    calendar = await load_calendar(session, school_id) if duration.unit is Unit.SCHOOL_DAYS else None
-    return duration.after(day, calendar)
+    """The deadline `duration` after `day` on the school's calendar: school days counted on it, a calendar-day
+    deadline moved to the next school day."""
+    return duration.after(day, await load_calendar(session, school_id))
 
 
 def case_ref(case: Case, settings: Settings) -> str:
@@ -66,6 +69,29 @@ def case_ref(case: Case, settings: Settings) -> str:
 
 def is_dialect(session: AsyncSession, name: str) -> bool:
     return session.bind.dialect.name == name
+
+
+CHUNK = 500  # rows per multi-row INSERT
+
+
+def insert_for(session: AsyncSession):
+    return pg_insert if is_dialect(session, "postgresql") else sqlite_insert
+
+
+async def claim(session: AsyncSession, now: datetime, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Insert `CaseStep(case_id, step)` rows, skipping existing ones; returns the pairs this call claimed. A pair
+    another transaction claimed first is not returned (on PostgreSQL the insert waits for that transaction)."""
+    claimed: set[tuple[int, str]] = set()
+    pairs = list(dict.fromkeys(pairs))
+    for start in range(0, len(pairs), CHUNK):
+        rows = [{"case_id": case_id, "step": step, "done_at": now} for case_id, step in pairs[start:start + CHUNK]]
+        stmt = (
+            insert_for(session)(CaseStep).values(rows)
+            .on_conflict_do_nothing(index_elements=["case_id", "step"])
+            .returning(CaseStep.case_id, CaseStep.step)
+        )
+        claimed |= {(case_id, step) for case_id, step in await session.execute(stmt)}
+    return claimed
 
 
 def clip(text: str | None) -> str | None:
@@ -314,8 +340,9 @@ async def load_casts(session: AsyncSession, cases: Iterable[Case]) -> dict[int, 
 def offices_of(township: Township | None, school_phone: str | None) -> Offices:
     if township is None:
         return Offices(school_phone=school_phone or "")
-    return Offices(school_phone=school_phone or "", township=township.name,
-                   issuer=township.issuer_name or f"{township.name}人民政府", township_phone=township.office_phone or "")
+    issuer = township.issuer_name or f"{township.name}人民政府"
+    return Offices(school_phone=school_phone or "", township=township.name, issuer=issuer,
+                   township_phone=township.office_phone or "")
 
 
 async def cast_of(session: AsyncSession, case: Case) -> Cast:

@@ -34,8 +34,8 @@ from .common import (
     case_for,
     cast_of,
     county_of,
-    is_county_officer,
     is_class_teacher,
+    is_county_officer,
     is_guardian,
     is_school_officer,
     is_township_officer,
@@ -56,6 +56,7 @@ from .model import (
     LegalStepKind,
     ReferralView,
 )
+from .notice import notice_sent_on
 
 ALL_OPEN = "all"  # list_cases(stage=ALL_OPEN): every stage before closing, whatever the role
 CLOSED_LIMIT = 200  # closed cases listed at most (newest first)
@@ -74,7 +75,8 @@ async def list_cases(
     oldest). With `stage=None`: a school's officers see its cases before closing; a class teacher their
     classes' ones; a township officer the township's reported, ordered and legal cases; a county officer those of
     every township of the county; a guardian their children's. `stage=ALL_OPEN` lists every stage before closing
-    (a township or county officer sees the schools' OPEN cases too); a `CaseStage` value lists only that stage (CLOSED: the newest `CLOSED_LIMIT`)."""
+    (a township or county officer sees the schools' OPEN cases too); a `CaseStage` value lists only that stage
+    (CLOSED: the newest `CLOSED_LIMIT`)."""
     if stage not in (None, ALL_OPEN, *CaseStage):
         return []
     schools = {s.school_id for s in actor.roles if s.role in (Role.SCHOOL_ADMIN, Role.PRINCIPAL) and s.school_id}
@@ -167,7 +169,7 @@ async def case_detail(
         await _add_names(session, names, {r.recorded_by for r in rows} | {e.actor_person_id for e in event_rows})
         attempts = tuple(
             AttemptView(r.id, r.on_day, r.method, r.visitors, r.people_met, r.reason_found, r.attitude, r.next_step,
-                        r.succeeded, names.get(r.recorded_by, ""))
+                        r.succeeded, names.get(r.recorded_by, ""), r.authorities_told)
             for r in rows
         )
         events = tuple(
@@ -184,6 +186,7 @@ async def case_detail(
                      r.resolved_at, r.note)
         for r in referral_rows
     )
+    pending = case.stage == CaseStage.OPEN and case.id not in await notice_sent_on(session, [case.id])
     recorded = await legal_steps_of(session, case.id)
     legal = [step for step, _ in recorded]
     today = local_today(settings, now)
@@ -209,10 +212,11 @@ async def case_detail(
         events=events,
         legal_steps=tuple(legal),
         next_legal_step=next_legal_step(legal) if policy.legal_steps.enabled else None,
-        actions=available_actions(actor, case, school_class.id, legal_open),
+        actions=available_actions(actor, case, school_class.id, legal_open, notice_pending=pending),
         in_charge=in_charge,
         legal_steps_open=legal_open,
         court_application_from=court_from,
+        notice_pending=pending,
     )
 
 
@@ -223,10 +227,11 @@ async def _add_names(session: AsyncSession, names: dict[int, str], ids: set[int 
 
 
 def available_actions(
-    actor: Actor, case: Case, class_id: int, legal_open: Collection[LegalStepKind]
+    actor: Actor, case: Case, class_id: int, legal_open: Collection[LegalStepKind], *, notice_pending: bool = False
 ) -> frozenset[CaseAction]:
     """What `actor` may do on `case` now (the actions check the same rules again when called). `legal_open`: the
-    legal steps that may be recorded today (none where the policy provides none)."""
+    legal steps that may be recorded today (none where the policy provides none); `notice_pending`: the 劝学书
+    waits for the school officer's confirmation."""
     if case.stage == CaseStage.CLOSED:
         return frozenset()
     school, township = is_school_officer(actor, case), is_township_officer(actor, case)
@@ -236,6 +241,8 @@ def available_actions(
         can |= {CaseAction.RECORD_PERSUASION, CaseAction.REQUEST_SUPPORT}
     if school and case.stage == CaseStage.OPEN:
         can.add(CaseAction.REPORT)
+        if notice_pending:
+            can.add(CaseAction.CONFIRM_NOTICE)
     if township and case.stage == CaseStage.REPORTED:
         can.add(CaseAction.ISSUE_ORDER)
     if township and legal_open:
