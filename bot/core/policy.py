@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
 from calendar import monthrange
+from collections.abc import Callable
 from datetime import date, time, timedelta
 from enum import StrEnum
 from functools import lru_cache

@@ -270,6 +270,6 @@ async def test_the_history_is_only_appended(sessions, settings, world: World):
         now = await history()
         assert now[: len(seen)] == seen and len(now) == len(seen) + 1
         seen = now
-    assert [kind for _, kind, *_ in seen] == ["opened", "persuasion_notice_sent", "persuasion_recorded", "guardian_answer", "reported",
-                                             "return_order_issued", "closed"]
+    assert [kind for _, kind, *_ in seen] == ["opened", "persuasion_notice_sent", "persuasion_recorded",
+                                             "guardian_answer", "reported", "return_order_issued", "closed"]
     assert seen[0][3] == "scheduler" and seen[-1][4] == world.township_officer.id

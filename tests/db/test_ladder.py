@@ -267,8 +267,8 @@ async def test_the_whole_ladder_from_absence_to_return_and_watch(sessions, setti
     assert case.order_deadline == date(2026, 10, 8)  # ten days land on Sunday Oct 4, in the holiday: moved
     [order] = await outbox(sessions, "return_order")
     assert order.person_id == world.grandma_zhang.id
-    for text in ("第五十八条", "第八十三条", "第五条", "第十六条", "第十七条", "2026年10月8日", "青山镇人民政府", "正式",
-                 "逾期仍未送孩子返校的，将依法作进一步处理"):
+    for text in ("第五十八条", "第八十三条", "第五条", "第十六条", "第十七条", "2026年10月8日", "青山镇人民政府",
+                 "正式", "逾期仍未送孩子返校的，将依法作进一步处理"):
         assert text in order.text
     assert len(await outbox(sessions, "deliver_by_hand")) == 2  # the 劝学书 and the 复学通知书
     assert await recipients(sessions, "case_moved") == sorted([world.officer.id, world.teacher.id])
