@@ -4,7 +4,7 @@ The service API (no aiogram; handlers, the CLI and the tick call the same functi
 (session, settings, policy, now, actor, …), checks scope, appends history, audits and queues notices in the
 caller's transaction, and raises `CaseError(code)` on refusal:
 
-- reading: `list_cases`, `case_detail`
+- reading: `list_cases`, `case_detail`, `list_watch_items` (absence patterns: 多次旷课, excused days piling up)
 - the school: `confirm_persuasion_notice` (the 劝学书, one tap), `record_persuasion`, `report_to_township`,
   `request_support`, `resolve_referral`, `close_case`
 - the county: `list_cases`, `case_detail` (reads; it receives a copy of each 辍学报告 and 复学通知书)
@@ -59,8 +59,9 @@ from .model import (
     ReferralView,
     SupportKind,
     Told,
+    WatchItemView,
 )
-from .queries import ALL_OPEN, case_detail, list_cases
+from .queries import ALL_OPEN, case_detail, list_cases, list_watch_items
 
 __all__ = [
     "ALL_OPEN",
@@ -93,6 +94,7 @@ __all__ = [
     "ReferralView",
     "SupportKind",
     "Told",
+    "WatchItemView",
     "answer_persuasion_notice",
     "case_detail",
     "check_legal_step",
@@ -100,6 +102,7 @@ __all__ = [
     "confirm_persuasion_notice",
     "issue_return_order",
     "list_cases",
+    "list_watch_items",
     "record_legal_step",
     "record_persuasion",
     "report_to_township",

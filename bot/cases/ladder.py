@@ -96,6 +96,7 @@ from .facts import family_answers_many, report_values_many
 from .model import LEGAL_ORDER, RETURNED_ACTION, RETURNED_LABEL, PersuasionMethod, Recipient
 from .notice import PERSUASION_STEP, confirm_actions, notice_sent_on, notice_values, send_notice
 from .outbox import NoticeBatch
+from .patterns import raise_watch_items
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class LadderReport:
     no_home_visit: int = 0
     confirm_reminders: int = 0
     orders_overdue: int = 0
+    watch_items: int = 0
     watch_ended: int = 0
     return_reminders: int = 0
     return_escalations: int = 0
@@ -139,6 +141,7 @@ async def run_ladder(session: AsyncSession, settings: Settings, policy: Policy, 
     report.reported, report.reports_waiting, report.no_home_visit = await _report_upward(
         batch, policy, today, school_day)
     report.orders_overdue = await _orders_overdue(batch, policy, today, school_day)
+    report.watch_items = await raise_watch_items(batch, policy, today, school_day)
     report.watch_ended = await _watch_ended(batch, today)
     report.return_reminders, report.return_escalations = await _return_reminders(batch, policy, today, calendars)
     await batch.flush()

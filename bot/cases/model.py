@@ -289,6 +289,20 @@ class CaseDetail:
     notice_pending: bool = False  # the 劝学书 waits for the school officer's confirmation
 
 
+@dataclass(frozen=True)
+class WatchItemView:
+    """A pattern of absences this month (多次旷课, or excused days piling up): on the case list, not a case."""
+
+    id: int
+    student_id: int
+    student_name: str
+    class_name: str
+    kind: str  # "unexplained" or "excused"
+    month: date  # its first day
+    days: int
+    raised_at: datetime
+
+
 # --- results ------------------------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ Viewing a child's file is logged (未成年人网络保护条例 art. 36): an au
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,8 +55,10 @@ from .model import (
     GuardianView,
     LegalStepKind,
     ReferralView,
+    WatchItemView,
 )
 from .notice import notice_sent_on
+from .patterns import watch_items_of
 
 ALL_OPEN = "all"  # list_cases(stage=ALL_OPEN): every stage before closing, whatever the role
 CLOSED_LIMIT = 200  # closed cases listed at most (newest first)
@@ -109,6 +111,18 @@ async def list_cases(
     if stage == CaseStage.CLOSED:
         return summaries
     return sorted(summaries, key=urgency)
+
+
+async def list_watch_items(
+    session: AsyncSession, settings: Settings, now: datetime, actor: Actor
+) -> list[WatchItemView]:
+    """This month's and last month's watch items (absence patterns, `bot.cases.patterns`) in the actor's scope: a
+    school's officers see the school's, a class teacher their classes'. Newest first."""
+    schools = {s.school_id for s in actor.roles if s.role in (Role.SCHOOL_ADMIN, Role.PRINCIPAL) and s.school_id}
+    classes = {s.class_id for s in actor.roles if s.role is Role.CLASS_TEACHER and s.class_id}
+    this_month = local_today(settings, now).replace(day=1)
+    since = (this_month - timedelta(days=1)).replace(day=1)
+    return await watch_items_of(session, schools, classes, since)
 
 
 def urgency(summary: CaseSummary) -> tuple:

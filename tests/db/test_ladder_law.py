@@ -20,6 +20,7 @@ from bot.cases import (
     confirm_persuasion_notice,
     issue_return_order,
     list_cases,
+    list_watch_items,
     record_persuasion,
     report_to_township,
 )
@@ -287,3 +288,46 @@ async def test_the_letter_names_the_school_phone_and_what_happens_next(sessions,
     assert "既没有请假，也没有告诉学校原因" in notice.text and "没有正当理由" not in notice.text
     assert "0871-5550202" in notice.text and "13900000101" not in notice.text  # the office, never a person's phone
     assert "乡镇人民政府和县教育局" in notice.text and "第二十八条" in notice.text
+
+
+async def test_a_missing_roll_call_reaches_the_school_officer_at_the_end_of_the_day(sessions, settings, world):
+    await present_on(sessions, world, "2026-09-16")  # only the first class; the other has no pupils
+    async with sessions() as session, session.begin():
+        session.add(type(world.li_ming)(class_id=world.other_class.id, name="钱小东", gender="M",
+                                        created_at=at("2026-09-01 08:00"), updated_at=at("2026-09-01 08:00")))
+    assert (await run_tick(sessions, settings, at("2026-09-16 16:59"))).rollcall_alerts == 0
+    assert (await run_tick(sessions, settings, at("2026-09-16 17:00"))).rollcall_alerts == 1
+    assert (await run_tick(sessions, settings, at("2026-09-16 17:05"))).rollcall_alerts == 0
+    [alert] = await outbox(sessions, "rollcall_missing_officer")
+    assert alert.person_id == world.officer.id and "五年级2班" in alert.text and "三年级1班" not in alert.text
+    assert (await run_tick(sessions, settings, at("2026-09-19 17:00"))).rollcall_alerts == 0  # a Saturday
+
+
+# --- patterns, not only runs ----------------------------------------------------------------------------------------
+
+
+async def test_repeated_truancy_and_piling_leave_reach_the_officer_once_a_month(sessions, automatic, world):
+    absent = {"2026-09-07", "2026-09-09", "2026-09-14", "2026-09-16", "2026-09-21"}  # never 3 in a row
+    for day in ("2026-09-07", "2026-09-08", "2026-09-09", "2026-09-10", "2026-09-11", "2026-09-14", "2026-09-15",
+                "2026-09-16", "2026-09-17", "2026-09-18"):
+        await present_on(sessions, world, day)
+    await absent_on(sessions, world, world.li_ming, *sorted(absent - {"2026-09-21"}))
+    for day in ("2026-09-07", "2026-09-08", "2026-09-09", "2026-09-10", "2026-09-11", "2026-09-14", "2026-09-15",
+                "2026-09-16", "2026-09-17", "2026-09-18"):
+        await absent_on(sessions, world, world.li_hua, day, reason=AbsenceReason.SICK)
+    report = await run_tick(sessions, automatic, at("2026-09-18 18:00"))
+    assert (report.ladder.opened, report.ladder.watch_items) == (0, 1)  # Li Hua: 10 sick days
+    await absent_on(sessions, world, world.li_ming, "2026-09-21")
+    report = await run_tick(sessions, automatic, at("2026-09-21 18:00"))
+    assert (report.ladder.opened, report.ladder.watch_items) == (0, 1)  # Li Ming: 5 unexplained days
+    await present_on(sessions, world, "2026-09-22")
+    await absent_on(sessions, world, world.li_ming, "2026-09-23")
+    assert (await run_tick(sessions, automatic, at("2026-09-23 18:00"))).ladder.watch_items == 0  # once a month
+    alerts = await outbox(sessions, "pattern_alert")
+    assert [row.person_id for row in alerts] == [world.officer.id, world.officer.id]
+    assert "李华" in alerts[0].text and "李明" in alerts[1].text and "第二十八条" in alerts[1].text
+    async with sessions() as session:
+        listed = await list_watch_items(session, automatic, at("2026-09-23 18:00"),
+                                        await actor_of(session, world.teacher))
+        assert [(w.student_name, w.kind, w.days) for w in listed] == [("李明", "unexplained", 5),
+                                                                      ("李华", "excused", 10)]
