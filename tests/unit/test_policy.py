@@ -125,7 +125,8 @@ teacher_phone_at = 16:30:00
     ("[legal_steps]\nsuit_period = { school_days = 120 }", "legal_steps.suit_period",
      "not allowed here; use calendar_days, months"),
     ("[suspected_dropout]\npersuasion_notice = \"never\"", "suspected_dropout.persuasion_notice", "must be one of"),
-    ("[watch]\nafter_return = { months = 1 }", "watch.after_return", "not allowed here; use school_days, calendar_days"),
+    ("[watch]\nafter_return = { months = 1 }", "watch.after_return",
+     "not allowed here; use school_days, calendar_days"),
 ])
 def test_each_mistake_is_named(tmp_path, text, key, message):
     found = problems(tmp_path, text)
