@@ -295,14 +295,15 @@ async def load_casts(session: AsyncSession, cases: Iterable[Case]) -> dict[int, 
             .order_by(StaffRole.id)
         )
     ).all()
-    teachers, officers, township, county, principals = (defaultdict(list) for _ in range(5))
+    by_unit: dict[Role, dict[int | None, list[Person]]] = {role: defaultdict(list) for role in Role}
     for role, class_id, school_id, township_id, county_id, person in staff:
-        target = {Role.CLASS_TEACHER: (teachers, class_id), Role.TOWNSHIP_OFFICER: (township, township_id),
-                  Role.COUNTY_OFFICER: (county, county_id)}.get(role, (officers, school_id))
-        if person not in target[0][target[1]]:
-            target[0][target[1]].append(person)
-        if role == Role.PRINCIPAL and person not in principals[school_id]:
-            principals[school_id].append(person)
+        unit = {Role.CLASS_TEACHER: class_id, Role.TOWNSHIP_OFFICER: township_id,
+                Role.COUNTY_OFFICER: county_id}.get(Role(role), school_id)
+        for kind in {Role(role), Role.SCHOOL_ADMIN if role in OFFICER_ROLES else Role(role)}:
+            if person not in by_unit[kind][unit]:  # SCHOOL_ADMIN: every school officer; PRINCIPAL: principals
+                by_unit[kind][unit].append(person)
+    teachers, officers = by_unit[Role.CLASS_TEACHER], by_unit[Role.SCHOOL_ADMIN]
+    township, county, principals = by_unit[Role.TOWNSHIP_OFFICER], by_unit[Role.COUNTY_OFFICER], by_unit[Role.PRINCIPAL]
 
     guardians: dict[int, list[tuple[Person, str | None]]] = defaultdict(list)
     for guardianship, person in await session.execute(

@@ -72,7 +72,8 @@ async def _alert(batch: NoticeBatch, items: list[WatchItem]) -> list[Told]:
         .where(StaffRole.role.in_(OFFICER_ROLES), StaffRole.school_id.in_({i.school_id for i in items}))
         .order_by(StaffRole.id)
     ):
-        officers[school_id].append(person)
+        if school_id is not None:
+            officers[school_id].append(person)
     await batch.prefetch({p.id for people in officers.values() for p in people})
     told = []
     for item in items:

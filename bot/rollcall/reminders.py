@@ -118,8 +118,10 @@ async def alert_missing_roll_calls(session: AsyncSession, settings: Settings, po
         .where(StaffRole.role.in_(OFFICER_ROLES), StaffRole.school_id.in_(list(by_school)))
         .order_by(StaffRole.id)
     )).all()
-    wanted = {f"rollcall-missing:{school_id}:{today.isoformat()}:{person.id}": (school_id, person)
-              for school_id, person in officers}
+    wanted: dict[str, tuple[int, Person]] = {
+        f"rollcall-missing:{school_id}:{today.isoformat()}:{person.id}": (school_id, person)
+        for school_id, person in officers if school_id is not None
+    }
     queued_before = await queued_keys(session, wanted)
     queued = 0
     for key, (school_id, person) in wanted.items():
