@@ -14,19 +14,28 @@ a. reply reminder: a guardian asked about today's unexplained/unknown absence, r
 b. phone request: at `contact.teacher_phone_at` on the school day, absences of today still without any answer →
    the class teacher is asked to phone (`teacher_phone_request`, key `teacher-phone:<absence>:<teacher>`);
    neither a nor b for a student with an open case: the case's steps are the family's contact then;
-c. opening: an ENROLLED student absent without a proper reason on each of their school's last
-   `suspected_dropout.after` school days, with no open case → a case (the partial unique index on open cases is
-   the key), `case_opened_officer` to the school's officers, the 劝学书 (`persuasion_notice`, answer buttons) to
-   every guardian (`deliver_by_hand` to the officers for those it cannot reach), `case_opened_teacher`;
+c. opening: an ENROLLED student absent without a proper reason on each of their class's last
+   `suspected_dropout.after` school days with a roll call (a day without one is neither present nor a break), with
+   no open case → a case (the partial unique index on open cases is the key), `case_opened_officer` to the school's
+   officers (with the one-tap button that sends the 劝学书, `actions.confirm_persuasion_notice`), and
+   `case_opened_teacher` (phone the family today); under `suspected_dropout.persuasion_notice = "automatic"`, or
+   when the school has no officer, the 劝学书 (`persuasion_notice`, answer buttons) goes to every guardian at once
+   (`deliver_by_hand` to the officers for those it cannot reach; case step `persuasion_notice`);
    a student in the watch window after a return with a new such absence → `watch_absence` to the school's
    officers at once (step `watch_absence:<absence>` on the closed case);
-d. home visit overdue: an OPEN case without any persuasion attempt after `home_visit_due` → `home_visit_overdue`
-   to the officers (step `home_visit_overdue`);
-e. report upward: an OPEN case whose 劝学书 deadline passed, or with `report.failed_attempts` failed attempts, the
-   child not back (not marked present on a roll call after the last absence: that case waits for the teacher to
-   confirm the return) → the 辍学报告 as `report_to_township(actor=None)` files it (step `report`);
-f. order deadline passed: an ORDERED case after its `order_deadline` → `order_deadline_passed` to the township's
-   officers, with the next recordable legal step where the policy provides them (step `order_deadline_passed`);
+c''. the 劝学书 not confirmed `suspected_dropout.confirm_reminder_after` after opening → the school's officers are
+   reminded once, with the button (`persuasion_confirm_reminder`, step `confirm_reminder`);
+d. home visit overdue (on the school's school days): an OPEN case without any persuasion attempt after
+   `home_visit_due` → `home_visit_overdue` to the officers (step `home_visit_overdue`);
+e. report upward (on the school's school days): an OPEN case whose 劝学书 deadline passed, or with
+   `report.failed_home_visits` failed home visits on different days, the child not back (not marked present on a
+   roll call after the last absence: that case waits for the teacher to confirm the return) → every absence since
+   the 劝学书 excused: the report waits, `report_waits` to the school's officers (step `report_waits`); no home visit
+   recorded: `no_home_visit` to the principals (the officers where none is registered; step `no_home_visit`);
+   else the 辍学报告 as `report_to_township(actor=None)` files it, to the township and the county (step `report`);
+f. order deadline passed (on the school's school days): an ORDERED case after its `order_deadline` →
+   `order_deadline_passed` to the township's officers, with the next recordable legal step where the policy
+   provides them, else the national options (step `order_deadline_passed`);
 g. watch ended: a RETURNED case after `watch_until` → event `watch_ended` (step `watch_ended`);
 h. return not confirmed: on a school day, an open case whose child has been marked present on the roll call on
    `return_confirmation.teacher_after` school days since their last absence (so the report in e waits) → the class
@@ -34,7 +43,9 @@ h. return not confirmed: on a school day, an open case whose child has been mark
    closes the case as returned (`return_reminder`, step `return_reminder:<last absence day>`); still open
    `return_confirmation.officer_after` school days after that → the school's officers, once
    (`return_reminder_officer`, step `return_reminder_officer:<last absence day>`). An absence in between moves
-   the last absence day: no reminder for the old run, the ladder's other steps take over.
+   the last absence day: no reminder for the old run, the ladder's other steps take over;
+j. patterns (on the school's school days): absences this month reaching `patterns.*_days_per_month` → a watch item
+   and `pattern_alert` to the school's officers, once per month and kind (`bot.cases.patterns`).
 """
 
 from __future__ import annotations
@@ -477,14 +488,13 @@ def _announce_opening(
     """The school's officers are alerted; the 劝学书 goes out now (`send`: its step was claimed with the case) or
     waits for an officer's one tap; the class teachers are asked to phone the family today."""
     settings = batch.settings
-    automatic = send
     days = sorted(d for d in absent_days if d >= case.first_absent_day)
     batch.event(case, None, "opened", stage=CaseStage.OPEN.value,
                 first_absent_day=case.first_absent_day.isoformat(), days=[d.isoformat() for d in days],
                 persuasion_deadline=case.persuasion_deadline.isoformat() if case.persuasion_deadline else None,
                 home_visit_due=case.home_visit_due.isoformat(), watch=watch)
     base = notice_values(batch, case, cast, days, case.opened_at.astimezone(settings.tz).date()) | {
-        "watch": watch, "pending": not automatic}
+        "watch": watch, "pending": not send}
     guardians = [
         {"name": p.name, "relation": r or "", "linked": p.id in cast.reachable,
          "reachable": cast.reachable.get(p.id, False), "has_phone": bool(p.phone)}
@@ -492,8 +502,8 @@ def _announce_opening(
     ]
     officer_values = base | {"answers": answers, "guardians": guardians}
     tell_many(batch, cast.school_staff, Recipient.SCHOOL_OFFICER, "case_opened_officer", officer_values,
-              f"case-opened:{case.id}", case, actions=None if automatic else confirm_actions(case))
-    if automatic:
+              f"case-opened:{case.id}", case, actions=None if send else confirm_actions(case))
+    if send:
         batch.event(case, None, "persuasion_notice_sent", deadline=case.persuasion_deadline.isoformat())
         send_notice(batch, case, cast, base)
     if cast.officers:  # without officers the teachers had the officers' alert already
