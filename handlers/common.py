@@ -27,8 +27,6 @@ from handlers.onboarding import answer_unlinked, current_locale, send_consent_no
 from handlers.texts import t
 from storage.models import Person, Role
 
-router = Router(name="common")
-
 LANGUAGE_NAMES = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}  # each in its own script
 
 
@@ -71,7 +69,6 @@ def help_text(profile: ob.Profile | None, actor: Actor | None) -> str:
     return "\n\n".join(parts)
 
 
-@router.message(Command("help"))
 async def show_help(message: Message, session: AsyncSession, person: Person | None, actor: Actor | None) -> None:
     if person is None:
         await answer_unlinked(message)
@@ -90,12 +87,10 @@ def language_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[buttons])
 
 
-@router.message(Command("lang"))
 async def choose_language(message: Message) -> None:
     await message.answer(t("Choose your language:"), reply_markup=language_keyboard())
 
 
-@router.callback_query(LanguageCallback.filter())
 async def language_chosen(
     query: CallbackQuery, callback_data: LanguageCallback, session: AsyncSession, clock: Clock,
     person: Person | None, i18n: I18n, state: FSMContext,
@@ -127,7 +122,6 @@ async def language_chosen(
 # --- catch-alls (keep last) ----------------------------------------------------------------------------------------
 
 
-@router.message()
 async def anything_else(message: Message, session: AsyncSession, person: Person | None) -> None:
     if person is None:
         await answer_unlinked(message)
@@ -138,7 +132,17 @@ async def anything_else(message: Message, session: AsyncSession, person: Person 
     await message.answer(t("Sorry, I did not understand that. Send /help to see what I can do for you."))
 
 
-@router.callback_query()
 async def stale_button(query: CallbackQuery) -> None:
     """A button from an old message, or data no handler knows: say so and change nothing."""
     await query.answer(t("This button is no longer valid."))
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="common")
+    router.message.register(show_help, Command("help"))
+    router.message.register(choose_language, Command("lang"))
+    router.callback_query.register(language_chosen, LanguageCallback.filter())
+    router.message.register(anything_else)
+    router.callback_query.register(stale_button)
+    return router

@@ -12,10 +12,7 @@ from bot.core.settings import Settings
 from bot.notices.reachability import contact_at, mark_reachable, mark_unreachable
 from storage.models import Channel
 
-router = Router(name="membership")
 
-
-@router.my_chat_member(F.chat.type == ChatType.PRIVATE)
 async def on_membership(event: ChatMemberUpdated, session: AsyncSession, settings: Settings, clock: Clock) -> None:
     """Blocked ("kicked") → unreachable at once, class teachers told; unblocked ("member") → reachable again."""
     contact = await contact_at(session, Channel.TELEGRAM, str(event.chat.id))
@@ -26,3 +23,10 @@ async def on_membership(event: ChatMemberUpdated, session: AsyncSession, setting
         await mark_unreachable(session, settings, clock.now(), contact, "blocked")
     elif status == ChatMemberStatus.MEMBER:
         await mark_reachable(session, clock.now(), contact)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="membership")
+    router.my_chat_member.register(on_membership, F.chat.type == ChatType.PRIVATE)
+    return router

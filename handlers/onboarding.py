@@ -24,6 +24,7 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    User,
 )
 from aiogram.utils.i18n import I18n, get_i18n
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +38,6 @@ from handlers.menu import main_menu
 from handlers.texts import t
 from storage.models import Channel, Person
 
-router = Router(name="onboarding")
 CHANNEL = Channel.TELEGRAM
 
 
@@ -144,7 +144,7 @@ async def _menu_after_link(
     """The new person's menu; none yet for a guardian who still has to accept the privacy notice."""
     if result.needs_consent or result.profile is None:
         return ReplyKeyboardRemove()
-    person = await session.get(Person, result.profile.person_id)
+    person = await session.get_one(Person, result.profile.person_id)
     return main_menu(await load_actor(session, person), locale)
 
 
@@ -195,25 +195,26 @@ async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | Non
     await message.answer(text)
 
 
-@router.message(CommandStart(deep_link=True))
 async def start_with_code(
     message: Message, command: CommandObject, session: AsyncSession, clock: Clock, settings: Settings,
-    locale: str, i18n: I18n,
+    locale: str, i18n: I18n, event_from_user: User,
 ) -> None:
     result = await ob.redeem_code(
-        session, clock.now(), CHANNEL, str(message.from_user.id), command.args or "", settings=settings, locale=locale
+        session, clock.now(), CHANNEL, str(event_from_user.id), command.args or "", settings=settings, locale=locale
     )
     await _answer_link(message, result, i18n, session)
 
 
-@router.message(CommandStart())
 async def start(
-    message: Message, session: AsyncSession, clock: Clock, person: Person | None, actor: Actor | None
+    message: Message, session: AsyncSession, clock: Clock, person: Person | None, actor: Actor | None,
+    event_from_user: User,
 ) -> None:
     if person is None:
         await answer_unlinked(message)
         return
-    await mark_reachable(session, clock.now(), await contact_at(session, CHANNEL, str(message.from_user.id)))
+    point = await contact_at(session, CHANNEL, str(event_from_user.id))
+    if point is not None:  # a linked person has one
+        await mark_reachable(session, clock.now(), point)
     consent_due = await ob.needs_consent(session, person.id)
     menu = ReplyKeyboardRemove() if consent_due else main_menu(actor)
     await message.answer(greeting(await ob.profile(session, person.id)), reply_markup=menu)
@@ -221,19 +222,19 @@ async def start(
         await send_consent_notice(message)
 
 
-@router.message(F.contact)
 async def shared_contact(
-    message: Message, session: AsyncSession, clock: Clock, settings: Settings, locale: str, i18n: I18n
+    message: Message, session: AsyncSession, clock: Clock, settings: Settings, locale: str, i18n: I18n,
+    event_from_user: User,
 ) -> None:
     contact = message.contact
-    if contact.user_id != message.from_user.id:
+    if contact is None or contact.user_id != event_from_user.id:
         await message.answer(
             t("Please share your own phone number with the button below, not someone else's contact."),
             reply_markup=contact_keyboard(),
         )
         return
     result = await ob.link_by_contact(
-        session, clock.now(), CHANNEL, str(message.from_user.id), contact.phone_number, settings=settings,
+        session, clock.now(), CHANNEL, str(event_from_user.id), contact.phone_number, settings=settings,
         locale=locale,
     )
     await _answer_link(message, result, i18n, session)
@@ -243,12 +244,12 @@ def _unlinked_code(message: Message, person: Person | None = None) -> bool:
     return person is None and ob.looks_like_code(message.text)
 
 
-@router.message(F.text, _unlinked_code)
 async def typed_code(
-    message: Message, session: AsyncSession, clock: Clock, settings: Settings, locale: str, i18n: I18n
+    message: Message, session: AsyncSession, clock: Clock, settings: Settings, locale: str, i18n: I18n,
+    event_from_user: User,
 ) -> None:
     result = await ob.redeem_code(
-        session, clock.now(), CHANNEL, str(message.from_user.id), message.text, settings=settings, locale=locale
+        session, clock.now(), CHANNEL, str(event_from_user.id), message.text or "", settings=settings, locale=locale
     )
     await _answer_link(message, result, i18n, session)
 
@@ -262,7 +263,6 @@ async def _drop_buttons(query: CallbackQuery) -> None:
             await query.message.edit_reply_markup(reply_markup=None)
 
 
-@router.callback_query(ConsentCallback.filter())
 async def consent_answer(
     query: CallbackQuery, callback_data: ConsentCallback, session: AsyncSession, clock: Clock,
     person: Person | None, actor: Actor | None, locale: str,
@@ -341,7 +341,6 @@ async def _withdrawal(
         )
 
 
-@router.message(Command("privacy"))
 async def privacy(message: Message, session: AsyncSession, person: Person | None) -> None:
     """The privacy notice again; a guardian who agreed can withdraw here (PIPL art. 15)."""
     if person is None:
@@ -355,3 +354,15 @@ async def privacy(message: Message, session: AsyncSession, person: Person | None
         return
     keyboard = InlineKeyboardMarkup(inline_keyboard=[[_consent_button(t("Withdraw consent"), "withdraw")]])
     await message.answer(privacy_text() + "\n\n" + t("You have agreed to this."), reply_markup=keyboard)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="onboarding")
+    router.message.register(start_with_code, CommandStart(deep_link=True))
+    router.message.register(start, CommandStart())
+    router.message.register(shared_contact, F.contact)
+    router.message.register(typed_code, F.text, _unlinked_code)
+    router.callback_query.register(consent_answer, ConsentCallback.filter())
+    router.message.register(privacy, Command("privacy"))
+    return router

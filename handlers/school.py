@@ -26,8 +26,6 @@ from bot.core.settings import Settings
 from handlers.texts import long_day, short_day, t
 from storage.models import CalendarDay
 
-router = Router(name="school")
-
 NOTE_MAX = 200  # CalendarDay.note
 
 
@@ -80,7 +78,8 @@ async def closure_list(
         lines.append("• " + " · ".join(parts))
     buttons = [
         [InlineKeyboardButton(
-            text=t("Remove {day}", day=short_day(row.day)) + (f" · {names[row.school_id]}" if names else ""),
+            text=t("Remove {day}", day=short_day(row.day))
+            + (f" · {names.get(row.school_id or 0, '')}" if names else ""),
             callback_data=ClosureRemoveCallback(closure_id=row.id).pack(),
         )]
         for row in closures
@@ -119,7 +118,6 @@ async def _close(
 # --- /closure -----------------------------------------------------------------------------------------------------
 
 
-@router.message(Command("closure"))
 async def closure_command(
     message: Message, command: CommandObject, session: AsyncSession, actor: Actor | None, clock: Clock,
     settings: Settings, state: FSMContext,
@@ -160,7 +158,6 @@ async def closure_command(
     )
 
 
-@router.callback_query(ClosureSchoolCallback.filter())
 async def closure_school_chosen(
     query: CallbackQuery, callback_data: ClosureSchoolCallback, session: AsyncSession, actor: Actor | None,
     clock: Clock, settings: Settings, state: FSMContext,
@@ -181,7 +178,6 @@ async def closure_school_chosen(
             await query.message.edit_text(text, reply_markup=None)
 
 
-@router.callback_query(ClosureRemoveCallback.filter())
 async def closure_remove(
     query: CallbackQuery, callback_data: ClosureRemoveCallback, session: AsyncSession, actor: Actor | None,
     clock: Clock, settings: Settings,
@@ -203,3 +199,12 @@ async def closure_remove(
         text, keyboard = await closure_list(session, schools, _today(clock, settings))
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_text(text, reply_markup=keyboard)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="school")
+    router.message.register(closure_command, Command("closure"))
+    router.callback_query.register(closure_school_chosen, ClosureSchoolCallback.filter())
+    router.callback_query.register(closure_remove, ClosureRemoveCallback.filter())
+    return router

@@ -4,7 +4,8 @@ The service API (no aiogram; handlers, the CLI and the tick call the same functi
 (session, settings, policy, now, actor, …), checks scope, appends history, audits and queues notices in the
 caller's transaction, and raises `CaseError(code)` on refusal:
 
-- reading: `list_cases`, `case_detail`, `list_watch_items` (absence patterns: 多次旷课, excused days piling up)
+- reading: `list_cases`, `case_detail` (writes nothing), `record_view` (the audit of opening a case),
+  `list_watch_items` (absence patterns: 多次旷课, excused days piling up)
 - the school: `confirm_persuasion_notice` (the 劝学书, one tap), `record_persuasion`, `report_to_township`,
   `request_support`, `resolve_referral`, `close_case`
 - the county: `list_cases`, `case_detail` (reads; it receives a copy of each 辍学报告 and 复学通知书)
@@ -61,7 +62,7 @@ from .model import (
     Told,
     WatchItemView,
 )
-from .queries import ALL_OPEN, case_detail, list_cases, list_watch_items
+from .queries import ALL_OPEN, case_detail, list_cases, list_watch_items, record_view
 
 __all__ = [
     "ALL_OPEN",
@@ -105,6 +106,7 @@ __all__ = [
     "list_watch_items",
     "record_legal_step",
     "record_persuasion",
+    "record_view",
     "report_to_township",
     "request_support",
     "resolve_referral",

@@ -11,11 +11,13 @@ the same transaction. Refusals raise `CaseError(code)`. `actor=None` is the sche
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.clock import iso_day
 from bot.core.policy import Policy
 from bot.core.scope import Actor
 from bot.core.settings import Settings
@@ -73,10 +75,12 @@ from .model import (
 from .notice import PERSUASION_STEP, absent_days, notice_values, send_notice
 from .outbox import NoticeBatch
 
+E = TypeVar("E", bound=Enum)
+
 MAX_NAMES = 200  # characters of `visitors` / `people_met`
 
 
-def _enum(kind: type, value: Any) -> Any:
+def _enum(kind: type[E], value: Any) -> E:
     try:
         return kind(value)
     except ValueError:
@@ -165,7 +169,7 @@ async def confirm_persuasion_notice(
                                                     case.school_id, today)
     cast = await cast_of(session, case)
     batch = await batch_for(session, settings, now, [cast])
-    batch.event(case, actor, "persuasion_notice_sent", deadline=case.persuasion_deadline.isoformat())
+    batch.event(case, actor, "persuasion_notice_sent", deadline=iso_day(case.persuasion_deadline))
     values = notice_values(batch, case, cast, await absent_days(session, case, today), today)
     told = send_notice(batch, case, cast, values)
     await batch.flush()
@@ -371,29 +375,29 @@ async def close_case(
     RETURNED starts the watch (policy `watch.after_return`): a new unexplained absence in it goes straight to the
     school officer. The class teachers, school officers and (if it was reported) township officers are told."""
     case, _student, school_class = await case_for(session, actor, case_id)
-    outcome = _enum(CaseOutcome, outcome)
+    chosen = _enum(CaseOutcome, outcome)
     officer = is_school_officer(actor, case) or is_township_officer(actor, case)
     teacher = is_class_teacher(actor, school_class.id)
-    if not officer and not (teacher and outcome is CaseOutcome.RETURNED and case.stage == CaseStage.OPEN):
+    if not officer and not (teacher and chosen is CaseOutcome.RETURNED and case.stage == CaseStage.OPEN):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
     check_stage(case, OPEN_STAGES, expected_stage)
     note = clip(note)
-    if outcome is CaseOutcome.OTHER and not note:
+    if chosen is CaseOutcome.OTHER and not note:
         raise CaseError(CaseErrorCode.BAD_VALUE, field="note")
     today = local_today(settings, now)
     was_reported = case.reported_at is not None
     case.stage = CaseStage.CLOSED
     case.closed_at = now
-    case.outcome = outcome.value
+    case.outcome = chosen.value
     case.outcome_note = note
-    if outcome is CaseOutcome.RETURNED:
+    if chosen is CaseOutcome.RETURNED:
         case.watch_until = await deadline_after(session, policy.watch.after_return, case.school_id, today)
-    add_event(session, now, case, actor, "closed", stage=CaseStage.CLOSED.value, outcome=outcome.value, note=note,
+    add_event(session, now, case, actor, "closed", stage=CaseStage.CLOSED.value, outcome=chosen.value, note=note,
               watch_until=case.watch_until.isoformat() if case.watch_until else None)
     cast = await cast_of(session, case)
     batch = await batch_for(session, settings, now, [cast])
     values = {
-        "child": cast.student.name, "class_name": cast.school_class.name, "outcome": outcome.value,
+        "child": cast.student.name, "class_name": cast.school_class.name, "outcome": chosen.value,
         "note": note or "", "by": actor.name, "watch_until": case.watch_until, "ref": case_ref(case, settings),
         "first_absent_day": case.first_absent_day,
     }
@@ -424,26 +428,26 @@ async def answer_persuasion_notice(
     if not is_guardian(actor, case):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
     check_stage(case, OPEN_STAGES, None)
-    answer = _enum(GuardianCaseAnswer, answer)
-    details = {"ask_support": answer is GuardianCaseAnswer.NEED_HELP}
+    chosen = _enum(GuardianCaseAnswer, answer)
+    details = {"ask_support": chosen is GuardianCaseAnswer.NEED_HELP}
     previous = await session.scalar(
         select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "guardian_answer",
                                 CaseEvent.actor_person_id == actor.person_id)
         .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)
     )
-    if previous is not None and previous.details.get("answer") == answer.value:
+    if previous is not None and previous.details.get("answer") == chosen.value:
         return ActionResult(await summary_of(session, settings, policy, now, case), changed=False, details=details)
-    event = add_event(session, now, case, actor, "guardian_answer", answer=answer.value, person_id=actor.person_id)
+    event = add_event(session, now, case, actor, "guardian_answer", answer=chosen.value, person_id=actor.person_id)
     await session.flush()
     cast = await cast_of(session, case)
     batch = await batch_for(session, settings, now, [cast])
     relation = next((r for p, r in cast.guardians if p.id == actor.person_id), None)
     values = {
         "child": cast.student.name, "class_name": cast.school_class.name, "guardian": actor.name,
-        "relation": relation or "", "answer": answer.value, "changed": previous is not None,
+        "relation": relation or "", "answer": chosen.value, "changed": previous is not None,
         "stage": case.stage, "ref": case_ref(case, settings), "kind": "",
         "back_on": await back_on(session, settings, now, cast.student)
-        if answer is GuardianCaseAnswer.BACK_TOMORROW else None,
+        if chosen is GuardianCaseAnswer.BACK_TOMORROW else None,
     }
     told = tell_school(batch, case, cast, "case_answer", values, f"case-answer:{event.id}", {actor.person_id})
     await batch.flush()
@@ -468,25 +472,25 @@ async def request_support(
     if not (is_guardian(actor, case) or is_school_officer(actor, case) or is_class_teacher(actor, school_class.id)):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
     check_stage(case, OPEN_STAGES, None)
-    kind = _enum(SupportKind, kind)
+    support = _enum(SupportKind, kind)
     note = clip(note)
     existing = await session.scalar(
-        select(SupportReferral).where(SupportReferral.case_id == case.id, SupportReferral.kind == kind.value,
+        select(SupportReferral).where(SupportReferral.case_id == case.id, SupportReferral.kind == support.value,
                                       SupportReferral.resolved_at.is_(None)).limit(1)
     )
     if existing is not None:
         return ActionResult(await summary_of(session, settings, policy, now, case), changed=False,
                             ref_id=existing.id)
-    referral = SupportReferral(case_id=case.id, kind=kind.value, requested_by=actor.person_id, requested_at=now,
+    referral = SupportReferral(case_id=case.id, kind=support.value, requested_by=actor.person_id, requested_at=now,
                                note=note)
     session.add(referral)
     await session.flush()
-    add_event(session, now, case, actor, "support_requested", referral_id=referral.id, kind=kind.value)
+    add_event(session, now, case, actor, "support_requested", referral_id=referral.id, kind=support.value)
     cast = await cast_of(session, case)
     batch = await batch_for(session, settings, now, [cast])
     relation = next((r for p, r in cast.guardians if p.id == actor.person_id), None)
     values = {
-        "child": cast.student.name, "class_name": cast.school_class.name, "kind": kind.value,
+        "child": cast.student.name, "class_name": cast.school_class.name, "kind": support.value,
         "by": actor.name, "relation": relation or "", "by_guardian": is_guardian(actor, case), "note": note or "",
         "ref": case_ref(case, settings),
     }

@@ -68,7 +68,7 @@ def case_ref(case: Case, settings: Settings) -> str:
 
 
 def is_dialect(session: AsyncSession, name: str) -> bool:
-    return session.bind.dialect.name == name
+    return session.get_bind().dialect.name == name
 
 
 CHUNK = 500  # rows per multi-row INSERT

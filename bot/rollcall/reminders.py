@@ -36,7 +36,7 @@ from storage.models import (
 TEMPLATE = "rollcall_reminder"
 OFFICER_TEMPLATE = "rollcall_missing_officer"
 OFFICER_ROLES = (Role.SCHOOL_ADMIN, Role.PRINCIPAL)
-OPEN_ACTION = "rollcall"  # NoticeAction.action of the reminder's button; handlers.teacher opens the roll call
+OPEN_ACTION = "rollcall"  # NoticeAction.action of the reminder's button; handlers.teacher.rollcall opens the roll call
 
 
 def _missing(today: date):

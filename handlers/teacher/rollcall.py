@@ -1,26 +1,17 @@
-"""Class teacher: the daily roll call (点名) and its corrections.
-
-Thin: a handler reads the tap, calls one function of `bot.rollcall` and renders what it returns, editing the same
-message in place. A tap on a name or a page changes only the teacher's working copy (`handlers.roll_copies`, pure
-changes in `bot.rollcall.view`) and needs no database; every other tap goes through the service, which saves the
-copy. Buttons carry short int ids through the CallbackData factories below (never names); they are checked against
-the copy or, by the service, against the person tapping. Taps: all present = menu + 「全部到校」; one absent =
-menu + name + 「提交」 + reason.
-"""
+"""The daily roll call (点名): opening it, taps on names and pages (the working copy, no database), and the taps
+that act on the stored roll call through `bot.rollcall`, editing the one message in place."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
-from functools import lru_cache
+from datetime import datetime
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,224 +22,29 @@ from bot.delivery.telegram import NoticeAction
 from bot.rollcall import service as rc
 from bot.rollcall.reminders import OPEN_ACTION
 from bot.rollcall.service import Ask, Summary
-from bot.rollcall.view import ErrorCode, Mark, RollCallError, RollCallView, paged, toggled
-from handlers import cases
+from bot.rollcall.view import ErrorCode, RollCallError, RollCallView, paged, toggled
+from handlers.cases.returned import offer_close_returned
 from handlers.menu import ROLL_CALL, is_button, takes_roll
 from handlers.onboarding import answer_unlinked
 from handlers.roll_copies import WorkingCopies, WorkingCopy
-from handlers.texts import short_day, t
-from storage.models import AbsenceReason, Channel, Person
-
-router = Router(name="teacher")
-
-WIDE_PAGE = 24  # more names than this on a page: four per row instead of three
-
-
-# --- callback data (ids only) -------------------------------------------------------------------------------------
-
-
-class OpenClass(CallbackData, prefix="rco"):
-    c: int  # class id
-
-
-class Tap(CallbackData, prefix="rct"):
-    r: int  # roll call id
-    s: int  # student id
-    a: int  # 1: mark absent, 0: mark present (the state the button offered)
-    v: int  # revision the keyboard was drawn for
+from handlers.teacher.view import (
+    AllPresent,
+    Back,
+    OpenClass,
+    Page,
+    Reason,
+    Reopen,
+    Status,
+    Submit,
+    Tap,
+    _button,
+    _refusal,
+    render,
+)
+from handlers.texts import t
+from storage.models import Channel, Person
 
 
-class Page(CallbackData, prefix="rcp"):
-    r: int
-    p: int
-    v: int
-
-
-class AllPresent(CallbackData, prefix="rca"):
-    r: int
-    v: int
-
-
-class Submit(CallbackData, prefix="rcs"):
-    r: int
-    v: int
-
-
-class Reason(CallbackData, prefix="rcr"):
-    r: int
-    s: int
-    why: AbsenceReason
-    v: int
-
-
-class Back(CallbackData, prefix="rcb"):
-    r: int
-    v: int
-
-
-class Reopen(CallbackData, prefix="rcx"):
-    r: int
-
-
-class Status(CallbackData, prefix="rcv"):
-    r: int
-
-
-class ReturnDay(CallbackData, prefix="rce"):
-    r: int
-    s: int  # 0: choose the student first
-    d: int = -1  # yyyymmdd; 0: not known; -1: offer the days
-
-
-# --- rendering ----------------------------------------------------------------------------------------------------
-
-
-def reason_label(reason: AbsenceReason | None) -> str:
-    labels = {
-        AbsenceReason.SICK: t("Sick leave"),
-        AbsenceReason.PERSONAL: t("Personal leave"),
-        AbsenceReason.UNEXPLAINED: t("Unexplained"),
-        AbsenceReason.UNKNOWN: t("Reason unknown"),
-        AbsenceReason.APPROVED_LEAVE: t("Approved leave"),
-    }
-    return labels[reason] if reason else t("reason?")
-
-
-def _absent_line(mark: Mark) -> str:
-    line = t("• {name}: {reason}", name=mark.name, reason=reason_label(mark.reason))
-    if mark.expected_return:
-        line += t(", back {day}", day=short_day(mark.expected_return))
-    return line
-
-
-def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=data.pack())
-
-
-@lru_cache(maxsize=8192)
-def _name_button(name: str, roll_call_id: int, student_id: int, absent: bool, revision: int) -> InlineKeyboardButton:
-    """A student's button in one state, drawn once: the keyboard is redrawn on every tap, and building its forty
-    buttons anew took a tenth of a tap's time. (Buttons are only read once built.)"""
-    label = ("❌ " if absent else "✅ ") + name
-    return _button(label, Tap(r=roll_call_id, s=student_id, a=int(not absent), v=revision))
-
-
-def render_view(view: RollCallView) -> tuple[str, InlineKeyboardMarkup]:
-    lines = [t("📋 <b>{name}</b> · {day}", name=view.class_name, day=short_day(view.day))]
-    if view.revision:
-        lines.append(t("✏️ Correcting the submitted roll call."))
-    lines.append(t("Present {present}/{total} · absent {absent}", present=view.present_count,
-                   total=len(view.marks), absent=len(view.absent)))
-    lines += [_absent_line(mark) for mark in view.absent]
-    if view.pages > 1:
-        lines.append(t("Page {page}/{pages}", page=view.page + 1, pages=view.pages))
-    lines.append(t("Tap a name to mark them absent, tap again to undo."))
-    return "\n".join(lines), _view_keyboard(view)
-
-
-def _view_keyboard(view: RollCallView) -> InlineKeyboardMarkup:
-    marks = view.page_marks
-    width = 4 if len(marks) > WIDE_PAGE else 3
-    names = [_name_button(m.name, view.roll_call_id, m.student_id, m.absent, view.revision) for m in marks]
-    rows = [names[i : i + width] for i in range(0, len(names), width)]
-    paging = []
-    if view.page > 0:
-        paging.append(_button("◀", Page(r=view.roll_call_id, p=view.page - 1, v=view.revision)))
-    if view.page < view.pages - 1:
-        paging.append(_button("▶", Page(r=view.roll_call_id, p=view.page + 1, v=view.revision)))
-    if paging:
-        rows.append(paging)
-    rows.append([
-        _button(t("All present"), AllPresent(r=view.roll_call_id, v=view.revision)),
-        _button(t("Submit"), Submit(r=view.roll_call_id, v=view.revision)),
-    ])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def render_ask(ask: Ask) -> tuple[str, InlineKeyboardMarkup]:
-    view, student = ask.view, ask.student
-    text = t("❓ <b>{name}</b> is absent. Why?", name=student.name)
-    if ask.remaining > 1:
-        text += "\n" + t("{count} absent students still need a reason.", count=ask.remaining)
-
-    def reason(why: AbsenceReason) -> InlineKeyboardButton:
-        return _button(reason_label(why), Reason(r=view.roll_call_id, s=student.student_id, why=why, v=view.revision))
-
-    rows = [
-        [reason(AbsenceReason.SICK), reason(AbsenceReason.PERSONAL)],
-        [reason(AbsenceReason.UNEXPLAINED), reason(AbsenceReason.UNKNOWN)],
-        [_button(t("◀ Back"), Back(r=view.roll_call_id, v=view.revision))],
-    ]
-    return text, InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def render_summary(summary: Summary) -> tuple[str, InlineKeyboardMarkup]:
-    values = {"name": summary.class_name, "day": short_day(summary.day)}
-    if not summary.recorded:
-        head = t("📋 <b>Roll call submitted</b>: {name} · {day}", **values)
-    elif summary.corrected:
-        head = t("✏️ <b>Correction recorded</b>: {name} · {day}", **values)
-    else:
-        head = t("✅ <b>Roll call recorded</b>: {name} · {day}", **values)
-    lines = [head, t("Present {present}/{total}.", present=summary.present, total=summary.total)]
-    if summary.absent:
-        lines.append(t("Absent:"))
-        lines += [_absent_line(mark) for mark in summary.absent]
-    else:
-        lines.append(t("Nobody is absent."))
-    if summary.withdrawn:
-        lines.append(t("Now marked present: {names}", names="、".join(m.name for m in summary.withdrawn)))
-    if summary.notified:
-        lines.append(t("Guardians who will be told:"))
-        lines += [t("• {guardian} ({student})", guardian=r.guardian_name, student=r.student_name)
-                  for r in summary.notified]
-    if summary.unreachable:
-        lines.append(t("📞 <b>Not reachable in the bot, please call them</b> (numbers are in your class roster):"))
-        lines += [
-            t("• {guardian} ({student})", guardian=r.guardian_name, student=r.student_name) if r.has_phone
-            else t("• {guardian} ({student}): no phone number in the roster", guardian=r.guardian_name,
-                   student=r.student_name)
-            for r in summary.unreachable
-        ]
-    buttons = [_button(t("✏️ Correct"), Reopen(r=summary.roll_call_id))]
-    if summary.return_candidates:
-        buttons.append(_button(t("📅 Return date"), ReturnDay(r=summary.roll_call_id, s=0)))
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=[buttons])
-
-
-def render(result: RollCallView | Ask | Summary) -> tuple[str, InlineKeyboardMarkup]:
-    if isinstance(result, Ask):
-        return render_ask(result)
-    if isinstance(result, Summary):
-        return render_summary(result)
-    return render_view(result)
-
-
-def _refusal(error: RollCallError) -> str:
-    code = error.code
-    if code is ErrorCode.NOT_ON_ROLL:
-        return t("This student is not on this class's roll.")
-    if code is ErrorCode.STALE_DAY:
-        return t("This roll call is from {day}. Tap 📋 Roll call for today's.", day=short_day(error.details["day"]))
-    if code is ErrorCode.NOT_SCHOOL_DAY:
-        return t("{day} is not a school day: there is no roll call to take.", day=short_day(error.details["day"]))
-    if code is ErrorCode.SUBMITTED:
-        return t("This roll call is already submitted. To change it, tap ✏️ Correct.")
-    if code is ErrorCode.OUTDATED:
-        return t("These buttons were out of date. Here is the roll call as it is now.")
-    if code is ErrorCode.BAD_VALUE:
-        return t("This button is no longer valid.")
-    if code is ErrorCode.UNSAVED:
-        return t("The bot restarted, and marks you made since opening the roll call were lost. Please check the "
-                 "list again.")
-    return t("You cannot see or change this roll call.")
-
-
-# --- opening ------------------------------------------------------------------------------------------------------
-
-
-@router.message(Command("roll"))
-@router.message(F.text.func(lambda text: is_button(text, ROLL_CALL)))
 async def roll(
     message: Message, session: AsyncSession, clock: Clock, settings: Settings, person: Person | None,
     actor: Actor | None, state: FSMContext, locale: str,
@@ -256,7 +52,7 @@ async def roll(
     if person is None:
         await answer_unlinked(message)
         return
-    if not takes_roll(actor):
+    if actor is None or not takes_roll(actor):
         await message.answer(t("The roll call is for class teachers."))
         return
     classes = await rc.roll_call_classes(session, actor)
@@ -278,7 +74,6 @@ async def roll(
     await _keep(copies, result, locale)
 
 
-@router.callback_query(OpenClass.filter())
 async def class_chosen(
     query: CallbackQuery, callback_data: OpenClass, session: AsyncSession, clock: Clock, settings: Settings,
     actor: Actor | None, state: FSMContext, locale: str,
@@ -286,7 +81,6 @@ async def class_chosen(
     await _open_from_button(query, session, clock, settings, actor, WorkingCopies(state), locale, callback_data.c)
 
 
-@router.callback_query(NoticeAction.filter(F.action == OPEN_ACTION))
 async def reminder_tapped(
     query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, clock: Clock, settings: Settings,
     actor: Actor | None, state: FSMContext, locale: str,
@@ -320,7 +114,7 @@ async def _open(
     recorded."""
     now = clock.now()
     working = await copies.for_class(class_id, rc.today_in(now, settings.tz))
-    view = await rc.open_roll_call(session, now, actor, class_id, settings.tz, working and working.view)
+    view = await rc.open_roll_call(session, now, actor, class_id, settings.tz, working.view if working else None)
     return await rc.status(session, now, actor, view.roll_call_id, settings.tz) if view.submitted else view
 
 
@@ -333,8 +127,6 @@ async def _keep(copies: WorkingCopies, result: RollCallView | Ask | Summary, loc
         await copies.drop(result.roll_call_id if isinstance(result, Summary) else view.roll_call_id)
 
 
-# --- taps on names and pages: the working copy --------------------------------------------------------------------
-
 _COPY_PREFIXES = frozenset({Tap.__prefix__, Page.__prefix__})
 
 
@@ -345,7 +137,6 @@ def served_from_working_copy(update: Update) -> bool:
     return query is not None and (query.data or "").partition(":")[0] in _COPY_PREFIXES
 
 
-@router.callback_query(Tap.filter())
 async def tapped(query: CallbackQuery, callback_data: Tap, session: AsyncSession, clock: Clock, settings: Settings,
                  state: FSMContext, i18n: I18n, locale: str) -> None:
     d = callback_data
@@ -353,7 +144,6 @@ async def tapped(query: CallbackQuery, callback_data: Tap, session: AsyncSession
                        lambda view: toggled(view, d.s, bool(d.a)))
 
 
-@router.callback_query(Page.filter())
 async def paged_to(query: CallbackQuery, callback_data: Page, session: AsyncSession, clock: Clock, settings: Settings,
                    state: FSMContext, i18n: I18n, locale: str) -> None:
     d = callback_data
@@ -411,14 +201,12 @@ def _shows_unsaved_marks(query: CallbackQuery, view: RollCallView) -> bool:
     absent = {mark.student_id: mark.absent for mark in view.marks}
     for row in markup.inline_keyboard if markup else ():
         for button in row:
-            if (button.callback_data or "").startswith(f"{Tap.__prefix__}:"):
-                shown = Tap.unpack(button.callback_data)
+            data = button.callback_data or ""
+            if data.startswith(f"{Tap.__prefix__}:"):
+                shown = Tap.unpack(data)
                 if absent.get(shown.s, shown.a == 0) != (shown.a == 0):
                     return True
     return False
-
-
-# --- taps that act on the stored roll call ------------------------------------------------------------------------
 
 
 async def _show(query: CallbackQuery, result: RollCallView | Ask | Summary) -> None:
@@ -443,9 +231,8 @@ async def _refuse(
         return
     now = clock.now()
     with contextlib.suppress(RollCallError):
-        current = await rc.current_view(session, now, actor, roll_call_id, settings.tz)
-        if current.submitted:
-            current = await rc.status(session, now, actor, roll_call_id, settings.tz)
+        view = await rc.current_view(session, now, actor, roll_call_id, settings.tz)
+        current = await rc.status(session, now, actor, roll_call_id, settings.tz) if view.submitted else view
         await _show(query, current)
         await _keep(copies, current, locale)
 
@@ -467,10 +254,9 @@ async def _act(
     await _keep(copies, result, locale)
     await query.answer()
     if isinstance(result, Summary) and result.recorded and isinstance(query.message, Message):
-        await cases.offer_close_returned(query.message, session, clock, settings, actor, result)  # open cases back
+        await offer_close_returned(query.message, session, clock, settings, actor, result)  # open cases back
 
 
-@router.callback_query(AllPresent.filter())
 async def all_present(query: CallbackQuery, callback_data: AllPresent, session: AsyncSession, clock: Clock,
                       settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -478,7 +264,6 @@ async def all_present(query: CallbackQuery, callback_data: AllPresent, session: 
                lambda actor, now: rc.mark_all_present(session, settings, now, actor, d.r, revision=d.v))
 
 
-@router.callback_query(Submit.filter())
 async def submitted(query: CallbackQuery, callback_data: Submit, session: AsyncSession, clock: Clock,
                     settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     """Save the working copy and record it. Without a copy, marks the keyboard shows may be lost: then nothing is
@@ -492,12 +277,11 @@ async def submitted(query: CallbackQuery, callback_data: Submit, session: AsyncS
             saved = await rc.draft_view(session, now, actor, d.r, revision=d.v, tz=settings.tz)
             if _shows_unsaved_marks(query, saved):
                 raise RollCallError(ErrorCode.UNSAVED)
-        return await rc.submit(session, settings, now, actor, d.r, revision=d.v, working=copy and copy.view)
+        return await rc.submit(session, settings, now, actor, d.r, revision=d.v, working=copy.view if copy else None)
 
     await _act(query, session, clock, settings, actor, copies, locale, d.r, submit)
 
 
-@router.callback_query(Reason.filter())
 async def reason_chosen(query: CallbackQuery, callback_data: Reason, session: AsyncSession, clock: Clock,
                         settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -505,7 +289,6 @@ async def reason_chosen(query: CallbackQuery, callback_data: Reason, session: As
                lambda actor, now: rc.set_reason(session, settings, now, actor, d.r, d.s, d.why, revision=d.v))
 
 
-@router.callback_query(Back.filter())
 async def back_to_roll(query: CallbackQuery, callback_data: Back, session: AsyncSession, clock: Clock,
                        settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -513,7 +296,6 @@ async def back_to_roll(query: CallbackQuery, callback_data: Back, session: Async
                lambda actor, now: rc.current_view(session, now, actor, d.r, settings.tz))
 
 
-@router.callback_query(Reopen.filter())
 async def reopened(query: CallbackQuery, callback_data: Reopen, session: AsyncSession, clock: Clock,
                    settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -521,7 +303,6 @@ async def reopened(query: CallbackQuery, callback_data: Reopen, session: AsyncSe
                lambda actor, now: rc.reopen(session, now, actor, d.r, settings.tz))
 
 
-@router.callback_query(Status.filter())
 async def show_status(query: CallbackQuery, callback_data: Status, session: AsyncSession, clock: Clock,
                       settings: Settings, actor: Actor | None, state: FSMContext, locale: str) -> None:
     d = callback_data
@@ -529,52 +310,19 @@ async def show_status(query: CallbackQuery, callback_data: Status, session: Asyn
                lambda actor, now: rc.status(session, now, actor, d.r, settings.tz))
 
 
-# --- expected return (optional, after submitting) -----------------------------------------------------------------
-
-
-@router.callback_query(ReturnDay.filter())
-async def return_day(query: CallbackQuery, callback_data: ReturnDay, session: AsyncSession, clock: Clock,
-                     settings: Settings, actor: Actor | None) -> None:
-    d = callback_data
-    try:
-        if actor is None:
-            raise RollCallError(ErrorCode.NOT_ALLOWED)
-        text, keyboard = await _return_step(session, clock, settings, actor, d)
-    except RollCallError as error:
-        await _refuse(query, error, session, clock, settings, actor, d.r)
-        return
-    if isinstance(query.message, Message):
-        with contextlib.suppress(TelegramBadRequest):
-            await query.message.edit_text(text, reply_markup=keyboard)
-    await query.answer()
-
-
-async def _return_step(
-    session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, d: ReturnDay
-) -> tuple[str, InlineKeyboardMarkup]:
-    """Choose the student (when several), then the day; the day chosen shows the roll call again."""
-    now, tz = clock.now(), settings.tz
-    if d.d >= 0 and d.s:
-        expected = _parse_day(d.d)
-        return render(await rc.set_expected_return(session, now, actor, d.r, d.s, expected, tz))
-    student_id = d.s
-    if not student_id:
-        candidates = (await rc.status(session, now, actor, d.r, tz)).return_candidates
-        if len(candidates) != 1:
-            rows = [[_button(m.name, ReturnDay(r=d.r, s=m.student_id))] for m in candidates]
-            rows.append([_button(t("◀ Back"), Status(r=d.r))])
-            return t("Whose return date?"), InlineKeyboardMarkup(inline_keyboard=rows)
-        student_id = candidates[0].student_id
-    mark, days = await rc.return_day_choices(session, now, actor, d.r, student_id, tz)
-    rows = [[_button(short_day(day), ReturnDay(r=d.r, s=student_id, d=int(day.strftime("%Y%m%d"))))] for day in days]
-    rows.append([_button(t("Not sure"), ReturnDay(r=d.r, s=student_id, d=0)), _button(t("◀ Back"), Status(r=d.r))])
-    return t("When is {name} expected back?", name=mark.name), InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def _parse_day(value: int) -> date | None:
-    if value == 0:
-        return None
-    try:
-        return date(value // 10000, value // 100 % 100, value % 100)
-    except ValueError:
-        raise RollCallError(ErrorCode.BAD_VALUE) from None
+def make_router() -> Router:
+    """A fresh router with this flow's handlers."""
+    router = Router(name="handlers.teacher.rollcall")
+    router.message.register(roll, F.text.func(lambda text: is_button(text, ROLL_CALL)))
+    router.message.register(roll, Command("roll"))
+    router.callback_query.register(class_chosen, OpenClass.filter())
+    router.callback_query.register(reminder_tapped, NoticeAction.filter(F.action == OPEN_ACTION))
+    router.callback_query.register(tapped, Tap.filter())
+    router.callback_query.register(paged_to, Page.filter())
+    router.callback_query.register(all_present, AllPresent.filter())
+    router.callback_query.register(submitted, Submit.filter())
+    router.callback_query.register(reason_chosen, Reason.filter())
+    router.callback_query.register(back_to_roll, Back.filter())
+    router.callback_query.register(reopened, Reopen.filter())
+    router.callback_query.register(show_status, Status.filter())
+    return router

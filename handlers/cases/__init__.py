@@ -1,0 +1,28 @@
+"""The ladder's cases in chat: `/cases`, the case card, the guided persuasion record, report, order, legal steps,
+closing; the guardian's answers to the 劝学书 and the help they ask for; the class teacher's "back at school".
+
+Thin: every tap reads ids from the callback data, calls one function of `bot.cases` (which checks the tapping
+person's scope and the case's stage again) and renders what it returns, editing the card in place. Buttons on a
+card carry the stage it showed (`s`), so a tap on a card the case has moved past is refused as stale and the card
+is shown as it is now. Refusals are alerts and change nothing.
+
+Taps (school officer): /cases → case → 「记录劝返」 → method → 今天 → 我自己 → 跳过 → reason → attitude → 是/否 →
+跳过 → 保存 (11, plus what they type); report: card → 「上报乡镇」 → 「确认上报」 (2 after the card). Township officer:
+card → 「发出复学通知书」 → 「确认发出」. Guardian: 1 tap per answer, "we need help" + 1 tap for which help.
+
+One module per flow: `listing` (/cases), `card`, `actions` (report, order, legal step, close, support), `notes`,
+`persuasion` (the guided record), `family` (the guardian's answers), `returned` (the class teacher's "back at
+school"); `base` holds the callback data and form states, `labels` the words and the refusal text.
+"""
+
+from aiogram import Router
+
+from handlers.cases import actions, card, family, listing, notes, persuasion, returned
+
+
+def make_router() -> Router:
+    """The case flows, in the order their handlers are tried."""
+    router = Router(name="cases")
+    router.include_routers(*(flow.make_router() for flow in (listing, card, actions, notes, persuasion, family,
+                                                               returned)))
+    return router
