@@ -536,9 +536,10 @@ async def student_marked_present(
     student_id: int,
     day: date,
 ) -> CaseSummary | None:
-    """For the roll call: the student was marked present on `day`. Returns their open case, if any, so the
-    teacher can confirm closing it as returned (`close_case(…, CaseOutcome.RETURNED)`); None otherwise. The
-    first presence of a day is written to the case's history. The actor must take this class's roll."""
+    """For the roll call: the student was marked present on `day`. Returns their open case when the actor may close
+    it as returned, so they can confirm that (`close_case(…, CaseOutcome.RETURNED)`): a school officer, or the class
+    teacher before the report; None otherwise. The first presence of a day is written to the case's history. The
+    actor must take this class's roll."""
     found = await student_class(session, student_id)
     if found is None:
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
@@ -555,6 +556,8 @@ async def student_marked_present(
     )
     if seen is None and day >= case.first_absent_day:
         add_event(session, now, case, actor, "present", day=day.isoformat())
+    if not is_school_officer(actor, case) and case.stage != CaseStage.OPEN:
+        return None  # reported: the school or township officer closes it
     return (await summarize(session, settings, policy, now, [case]))[0]
 
 
