@@ -11,10 +11,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy import select
+
 from bot.app import App
 from bot.calendar.file import run_import_calendar
+from bot.cases import confirm_persuasion_notice
 from bot.core.clock import ManualClock, to_local
 from bot.core.i18n import gettext
+from bot.core.policy import load_policy
+from bot.core.scope import load_actor
 from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import LogEntry, Record
@@ -22,6 +27,7 @@ from bot.onboarding.service import Invite, format_code, issue_invites
 from bot.roster.cli import run_import_roster, run_import_staff
 from bot.tick import run_tick
 from handlers.menu import ROLL_CALL
+from storage.models import Case, Person, Student
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_TOKEN = "123456789:QUANXUE-OFFLINE-DEMO"
@@ -235,6 +241,19 @@ async def absent_again(demo: Demo, teacher: FakeUser, day: str) -> None:
     demo.transcript.flush()
 
 
+async def confirm_letter(demo: Demo, officer: str, child: str) -> None:
+    """The officer's one tap on 「✉️ 发出劝学书」, made through the service the button calls (`handlers` has no
+    route for that button yet)."""
+    async with demo.app.sessions() as session, session.begin():
+        person = await session.scalar(select(Person).where(Person.name == officer))
+        case_id = await session.scalar(select(Case.id).join(Student, Student.id == Case.student_id)
+                                       .where(Student.name == child, Case.closed_at.is_(None)))
+        if person is None or case_id is None:
+            raise RuntimeError("the demo's case is not open")
+        await confirm_persuasion_notice(session, demo.app.settings, load_policy(demo.app.settings), demo.clock.now(),
+                                        await load_actor(session, person), case_id)
+
+
 async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
     """张小红 stays away; the scheduler walks her case up to the township, and she comes back."""
     t, _ = demo.transcript, demo.transcript._
@@ -244,7 +263,14 @@ async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
     await absent_again(demo, teacher, "2026-09-08")
     await absent_again(demo, teacher, "2026-09-09")
     await tick(demo, "2026-09-09", "18:00",
-               _("Three school days in a row: a suspected-dropout case opens and the 劝学书 goes out"))
+               _("Three school days in a row: a suspected-dropout case opens; the officer is asked to confirm the "
+                 "劝学书"))
+
+    demo.on("2026-09-10", "08:30")
+    t.heading(demo.clock.now(), _("The school officer confirms the 劝学书 with one tap: it goes to the family"))
+    await confirm_letter(demo, "赵国华", "张小红")
+    await demo.deliver()
+    t.flush()
 
     demo.on("2026-09-10", "09:00")
     t.heading(demo.clock.now(), _("The grandmother answers the 劝学书: the family needs help"))
@@ -269,8 +295,8 @@ async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
     t.flush()
 
     await absent_again(demo, teacher, "2026-09-17")
-    await tick(demo, "2026-09-17", "18:00",
-               _("The 劝学书 deadline has passed: the school's 辍学报告 goes to the township by itself"))
+    await tick(demo, "2026-09-18", "08:00",
+               _("The 劝学书 deadline has passed: the school's 辍学报告 goes to the township and the county"))
 
     demo.on("2026-09-18", "09:00")
     t.heading(demo.clock.now(), _("The township officer orders the child's return (复学通知书)"))
