@@ -29,6 +29,7 @@ from .actions import (
     request_support,
     resolve_referral,
     student_marked_present,
+    students_marked_present,
 )
 from .ladder import LadderReport, run_ladder
 from .model import (
@@ -112,4 +113,5 @@ __all__ = [
     "resolve_referral",
     "run_ladder",
     "student_marked_present",
+    "students_marked_present",
 ]

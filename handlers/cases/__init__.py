@@ -15,14 +15,25 @@ One module per flow: `listing` (/cases), `card`, `actions` (report, order, legal
 school"); `base` holds the callback data and form states, `labels` the words and the refusal text.
 """
 
-from aiogram import Router
+from aiogram import F, Router
 
+from bot.cases import RETURNED_ACTION
+from bot.delivery.telegram import NoticeAction
 from handlers.cases import actions, card, family, listing, notes, persuasion, returned
+from handlers.cases.base import CaseCard, CaseDo
+from handlers.roles import STAFF
 
 
 def make_router() -> Router:
-    """The case flows, in the order their handlers are tried."""
+    """The case flows, in the order their handlers are tried. The staff's taps on a case are guarded once, by the
+    router-wide `STAFF` filter; anyone else's fall through to one refusal."""
+    staff = Router(name="cases.staff")
+    staff.callback_query.filter(STAFF)
+    staff.include_routers(card.make_router(), actions.make_router(), returned.make_router())
+    refusals = Router(name="cases.refusals")
+    for trigger in (CaseCard.filter(), CaseDo.filter(), NoticeAction.filter(F.action == RETURNED_ACTION)):
+        refusals.callback_query.register(listing.not_staff_tap, trigger)
     router = Router(name="cases")
-    router.include_routers(*(flow.make_router() for flow in (listing, card, actions, notes, persuasion, family,
-                                                               returned)))
+    router.include_routers(listing.make_router(), staff, *(flow.make_router() for flow in (notes, persuasion, family)),
+                           refusals)
     return router

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cases as cs
 from bot.cases import (
@@ -18,9 +17,7 @@ from bot.cases import (
     SupportKind,
 )
 from bot.cases.model import MAX_TEXT
-from bot.core.clock import Clock
 from bot.core.scope import Actor
-from bot.core.settings import Settings
 from handlers.cases.base import (
     ACTION_DO,
     CHOICES,
@@ -36,6 +33,7 @@ from handlers.cases.card import _card, _court_from, _done_head, _refuse
 from handlers.cases.labels import legal_label, outcome_label, support_label
 from handlers.cases.listing import _leave_note
 from handlers.cases.persuasion import _start_form
+from handlers.context import Context
 from handlers.texts import t
 from storage.models import CaseOutcome, CaseStage
 
@@ -44,21 +42,20 @@ def _choice_ok(what: Do, value: str) -> bool:
     return value == "" or (what in CHOICES and value in {choice.value for choice in CHOICES[what]})
 
 
-async def _run(session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, d: CaseDo,
-               note: str | None = None) -> ActionResult:
+async def _run(ctx: Context, actor: Actor, d: CaseDo, note: str | None = None) -> ActionResult:
     """The one service call a confirmed step makes; the service checks scope and stage again."""
-    policy, now, stage = _policy(settings), clock.now(), d.s
+    policy, now, stage = _policy(ctx.settings), ctx.clock.now(), d.s
     what = Do(d.a)
     if what is Do.REPORT:
-        return await cs.report_to_township(session, settings, policy, now, actor, d.i, expected_stage=stage)
+        return await cs.report_to_township(ctx.session, ctx.settings, policy, now, actor, d.i, expected_stage=stage)
     if what is Do.ORDER:
-        return await cs.issue_return_order(session, settings, policy, now, actor, d.i, expected_stage=stage)
+        return await cs.issue_return_order(ctx.session, ctx.settings, policy, now, actor, d.i, expected_stage=stage)
     if what is Do.LEGAL:
-        return await cs.record_legal_step(session, settings, policy, now, actor, d.i, LegalStepKind(d.v), note,
+        return await cs.record_legal_step(ctx.session, ctx.settings, policy, now, actor, d.i, LegalStepKind(d.v), note,
                                           expected_stage=stage)
     if what is Do.SUPPORT:
-        return await cs.request_support(session, settings, policy, now, actor, d.i, SupportKind(d.v))
-    return await cs.close_case(session, settings, policy, now, actor, d.i, CaseOutcome(d.v), note,
+        return await cs.request_support(ctx.session, ctx.settings, policy, now, actor, d.i, SupportKind(d.v))
+    return await cs.close_case(ctx.session, ctx.settings, policy, now, actor, d.i, CaseOutcome(d.v), note,
                                expected_stage=stage)
 
 
@@ -113,15 +110,16 @@ def _confirmation(d: CaseDo, detail: CaseDetail) -> tuple[str, InlineKeyboardMar
     return text, _confirm_keyboard(d, t("✅ Yes, close it"))
 
 
-async def case_do(query: CallbackQuery, callback_data: CaseDo, session: AsyncSession, clock: Clock,
-                  settings: Settings, actor: Actor | None, state: FSMContext) -> None:
+async def case_do(
+    query: CallbackQuery, callback_data: CaseDo, ctx: Context, actor: Actor, state: FSMContext,
+) -> None:
     d = callback_data
     await _leave_note(state)  # asked again below when this tap leads to a note
     try:
-        if actor is None or d.a not in tuple(Do) or d.s not in tuple(CaseStage) or not _choice_ok(Do(d.a), d.v):
-            raise CaseError(CaseErrorCode.NOT_ALLOWED if actor is None else CaseErrorCode.BAD_VALUE)
+        if d.a not in tuple(Do) or d.s not in tuple(CaseStage) or not _choice_ok(Do(d.a), d.v):
+            raise CaseError(CaseErrorCode.BAD_VALUE)
         what = Do(d.a)
-        detail = await cs.case_detail(session, settings, _policy(settings), clock.now(), actor, d.i)
+        detail = await cs.case_detail(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor, d.i)
         if detail.summary.stage != d.s:
             raise CaseError(CaseErrorCode.STALE, stage=detail.summary.stage)
         offered = {ACTION_DO[a] for a in detail.actions if a in ACTION_DO}
@@ -136,18 +134,18 @@ async def case_do(query: CallbackQuery, callback_data: CaseDo, session: AsyncSes
         if needs_choice and d.v == "":
             text, markup = _choices(d, detail)
         elif d.c:
-            result = await _run(session, clock, settings, actor, d)
-            text, markup = await _card(session, clock, settings, actor, d.i, _done_head(what, result, d.v))
+            result = await _run(ctx, actor, d)
+            text, markup = await _card(ctx, actor, d.i, _done_head(what, result, d.v))
         elif what is Do.LEGAL or (what is Do.CLOSE and d.v == CaseOutcome.OTHER):
             if what is Do.LEGAL:  # refused now rather than after the note is typed
-                await cs.check_legal_step(session, settings, _policy(settings), clock.now(), actor, d.i,
+                await cs.check_legal_step(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor, d.i,
                                           LegalStepKind(d.v), expected_stage=d.s)
             await _ask_note(query, state, d, detail)
             return
         else:
             text, markup = _confirmation(d, detail)
     except CaseError as error:
-        await _refuse(query, error, session, clock, settings, actor, d.i)
+        await _refuse(query, error, ctx, actor, d.i)
         return
     await query.answer()
     await _edit(query, text, markup)

@@ -8,7 +8,6 @@ from html import escape
 from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cases as cs
 from bot.cases import (
@@ -21,7 +20,6 @@ from bot.cases import (
     Recipient,
     SupportKind,
 )
-from bot.core.clock import Clock
 from bot.core.scope import Actor
 from bot.core.settings import Settings
 from handlers.cases.base import (
@@ -48,6 +46,7 @@ from handlers.cases.labels import (
     support_label,
 )
 from handlers.cases.listing import _deadline_text, _leave_note
+from handlers.context import Context
 from handlers.texts import short_day, t
 from storage.models import CaseOutcome, CaseStage
 
@@ -155,51 +154,48 @@ def card_keyboard(detail: CaseDetail) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-async def _card(session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, case_id: int,
-                head: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
-    detail = await cs.case_detail(session, settings, _policy(settings), clock.now(), actor, case_id)
-    return render_card(detail, settings, head)
+async def _card(ctx: Context, actor: Actor, case_id: int, head: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    detail = await cs.case_detail(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor, case_id)
+    return render_card(detail, ctx.settings, head)
 
 
 SHOWS_CARD = (CaseErrorCode.STALE, CaseErrorCode.WRONG_STAGE, CaseErrorCode.NOT_AVAILABLE)  # refusals + the card
 
 
-async def _current(session: AsyncSession, clock: Clock, settings: Settings, actor: Actor | None, case_id: int,
-                   head: str | None = None) -> tuple[str, InlineKeyboardMarkup] | None:
+async def _current(
+    ctx: Context, actor: Actor | None, case_id: int, head: str | None = None,
+) -> tuple[str, InlineKeyboardMarkup] | None:
     """The card as it is now, or None when the person may no longer see it."""
     if actor is None:
         return None
     try:
-        return await _card(session, clock, settings, actor, case_id, head)
+        return await _card(ctx, actor, case_id, head)
     except CaseError:
         return None
 
 
-async def _show_current(query: CallbackQuery, session: AsyncSession, clock: Clock, settings: Settings,
-                        actor: Actor | None, case_id: int) -> None:
+async def _show_current(query: CallbackQuery, ctx: Context, actor: Actor | None, case_id: int) -> None:
     """After a stale tap: the card as it is now (when the person may still see it)."""
-    shown = await _current(session, clock, settings, actor, case_id)
+    shown = await _current(ctx, actor, case_id)
     if shown is not None:
         await _edit(query, *shown)
 
 
-async def _refuse(query: CallbackQuery, error: CaseError, session: AsyncSession, clock: Clock, settings: Settings,
-                  actor: Actor | None, case_id: int) -> None:
+async def _refuse(query: CallbackQuery, error: CaseError, ctx: Context, actor: Actor | None, case_id: int) -> None:
     await query.answer(refusal(error), show_alert=True)
     if error.code in SHOWS_CARD:
-        await _show_current(query, session, clock, settings, actor, case_id)
+        await _show_current(query, ctx, actor, case_id)
 
 
-async def card_tapped(query: CallbackQuery, callback_data: CaseCard, session: AsyncSession, clock: Clock,
-                      settings: Settings, actor: Actor | None, state: FSMContext) -> None:
+async def card_tapped(
+    query: CallbackQuery, callback_data: CaseCard, ctx: Context, actor: Actor, state: FSMContext,
+) -> None:
     await _leave_note(state)
     try:
-        if actor is None or not actor.is_staff:
-            raise CaseError(CaseErrorCode.NOT_ALLOWED)
-        now = clock.now()
-        detail = await cs.case_detail(session, settings, _policy(settings), now, actor, callback_data.i)
-        cs.record_view(session, now, actor, detail.summary)  # the person opens the child's file: audited here
-        text, markup = render_card(detail, settings)
+        now = ctx.clock.now()
+        detail = await cs.case_detail(ctx.session, ctx.settings, _policy(ctx.settings), now, actor, callback_data.i)
+        cs.record_view(ctx.session, now, actor, detail.summary)  # the person opens the child's file: audited here
+        text, markup = render_card(detail, ctx.settings)
     except CaseError as error:
         await query.answer(refusal(error), show_alert=True)
         return

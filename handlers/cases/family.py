@@ -8,7 +8,6 @@ from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cases as cs
 from bot.cases import (
@@ -22,12 +21,11 @@ from bot.cases import (
     GuardianCaseAnswer,
     SupportKind,
 )
-from bot.core.clock import Clock
 from bot.core.scope import Actor
-from bot.core.settings import Settings
 from bot.delivery.telegram import NoticeAction
 from handlers.cases.base import _message, _policy
 from handlers.cases.labels import guardian_refusal
+from handlers.context import Context
 from handlers.texts import t
 
 
@@ -72,8 +70,9 @@ def _school_told(result: ActionResult) -> bool:
     return any(x.reached for x in result.told) or not result.changed
 
 
-async def guardian_answered(query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, clock: Clock,
-                            settings: Settings, actor: Actor | None) -> None:
+async def guardian_answered(
+    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None,
+) -> None:
     try:
         if actor is None:
             raise CaseError(CaseErrorCode.NOT_ALLOWED)
@@ -81,8 +80,8 @@ async def guardian_answered(query: CallbackQuery, callback_data: NoticeAction, s
             else None
         if answer is None:
             raise CaseError(CaseErrorCode.BAD_VALUE)
-        result = await cs.answer_persuasion_notice(session, settings, _policy(settings), clock.now(), actor,
-                                                   callback_data.ref, answer)
+        result = await cs.answer_persuasion_notice(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(),
+                                                   actor, callback_data.ref, answer)
     except CaseError as error:
         await query.answer(guardian_refusal(error), show_alert=True)
         return
@@ -110,15 +109,14 @@ async def guardian_answered(query: CallbackQuery, callback_data: NoticeAction, s
         await message.answer("\n".join(lines))
 
 
-async def guardian_needs(query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, clock: Clock,
-                         settings: Settings, actor: Actor | None) -> None:
+async def guardian_needs(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None) -> None:
     try:
         if actor is None:
             raise CaseError(CaseErrorCode.NOT_ALLOWED)
         if callback_data.value not in tuple(SupportKind):
             raise CaseError(CaseErrorCode.BAD_VALUE)
         kind = SupportKind(callback_data.value)
-        result = await cs.request_support(session, settings, _policy(settings), clock.now(), actor,
+        result = await cs.request_support(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor,
                                           callback_data.ref, kind)
     except CaseError as error:
         await query.answer(guardian_refusal(error), show_alert=True)

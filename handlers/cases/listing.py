@@ -8,17 +8,15 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cases as cs
 from bot.cases import (
     CaseSummary,
 )
-from bot.core.clock import Clock
 from bot.core.scope import Actor
-from bot.core.settings import Settings
 from handlers.cases.base import LIST_LIMIT, CaseCard, CaseList, CaseNote, _button, _edit, _policy
 from handlers.cases.labels import deadline_label, outcome_label, stage_label
+from handlers.context import Context
 from handlers.roles import STAFF
 from handlers.texts import short_day, t
 from storage.models import CaseStage
@@ -64,9 +62,9 @@ def render_list(cases: list[CaseSummary], closed: bool) -> tuple[str, InlineKeyb
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-async def _list(session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, closed: bool
+async def _list(ctx: Context, actor: Actor, closed: bool
                 ) -> tuple[str, InlineKeyboardMarkup]:
-    cases = await cs.list_cases(session, settings, _policy(settings), clock.now(), actor,
+    cases = await cs.list_cases(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor,
                                 stage=CaseStage.CLOSED.value if closed else None)
     return render_list(cases, closed)
 
@@ -78,17 +76,17 @@ async def _leave_note(state: FSMContext) -> None:
         await state.clear()
 
 
-async def cases_command(message: Message, session: AsyncSession, clock: Clock, settings: Settings,
-                        actor: Actor, state: FSMContext) -> None:
+async def cases_command(message: Message, ctx: Context, actor: Actor, state: FSMContext) -> None:
     await _leave_note(state)
-    text, markup = await _list(session, clock, settings, actor, closed=False)
+    text, markup = await _list(ctx, actor, closed=False)
     await message.answer(text, reply_markup=markup)
 
 
-async def list_tapped(query: CallbackQuery, callback_data: CaseList, session: AsyncSession, clock: Clock,
-                      settings: Settings, actor: Actor, state: FSMContext) -> None:
+async def list_tapped(
+    query: CallbackQuery, callback_data: CaseList, ctx: Context, actor: Actor, state: FSMContext,
+) -> None:
     await _leave_note(state)
-    text, markup = await _list(session, clock, settings, actor, closed=bool(callback_data.c))
+    text, markup = await _list(ctx, actor, closed=bool(callback_data.c))
     await query.answer()
     await _edit(query, text, markup)
 

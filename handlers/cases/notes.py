@@ -6,25 +6,22 @@ from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases import (
     CaseError,
 )
 from bot.cases.model import MAX_TEXT
-from bot.core.clock import Clock
 from bot.core.scope import Actor
-from bot.core.settings import Settings
 from handlers.cases.actions import _run
 from handlers.cases.base import TYPED, CaseDo, CaseNote, Do, PersuasionForm
 from handlers.cases.card import SHOWS_CARD, _card, _current, _done_head
 from handlers.cases.labels import refusal
+from handlers.context import Context
 from handlers.menu import main_menu
 from handlers.texts import t
 
 
-async def note_typed(message: Message, session: AsyncSession, clock: Clock, settings: Settings,
-                     actor: Actor | None, state: FSMContext) -> None:
+async def note_typed(message: Message, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
     note = (message.text or "").strip()
     if len(note) > MAX_TEXT:
         await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(note), limit=MAX_TEXT))
@@ -37,12 +34,12 @@ async def note_typed(message: Message, session: AsyncSession, clock: Clock, sett
     d = CaseDo(i=data[0], a=data[1], s=data[2], v=data[3], c=1)
     kept = t("Your note was not recorded; here it is to use again: {note}", note=note)
     try:
-        result = await _run(session, clock, settings, actor, d, note)
+        result = await _run(ctx, actor, d, note)
         head = _done_head(Do(d.a), result, d.v) + ("" if result.changed else "\n" + kept)
-        text, markup = await _card(session, clock, settings, actor, d.i, head)
+        text, markup = await _card(ctx, actor, d.i, head)
     except CaseError as error:
         head = refusal(error) + "\n" + kept  # typed text is never lost
-        shown = await _current(session, clock, settings, actor, d.i, head) if error.code in SHOWS_CARD else None
+        shown = await _current(ctx, actor, d.i, head) if error.code in SHOWS_CARD else None
         if shown is None:
             await message.answer(head)
         else:

@@ -11,7 +11,6 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cases as cs
 from bot.calendar.typed import Looking, parse_typed_day
@@ -25,9 +24,8 @@ from bot.cases import (
 )
 from bot.cases.actions import MAX_NAMES
 from bot.cases.model import MAX_TEXT
-from bot.core.clock import Clock, to_local
+from bot.core.clock import to_local
 from bot.core.scope import Actor
-from bot.core.settings import Settings
 from handlers.cases.base import (
     FIELD_STATE,
     MAX_DAYS_BACK,
@@ -44,6 +42,7 @@ from handlers.cases.base import (
 )
 from handlers.cases.card import _card, _done_head, _refuse, _show_current
 from handlers.cases.labels import attitude_label, method_label, reason_label
+from handlers.context import Context
 from handlers.texts import short_day, t
 
 
@@ -144,19 +143,20 @@ async def _form_over(query: CallbackQuery, state: FSMContext) -> None:
             await message.edit_reply_markup(reply_markup=None)
 
 
-def _today(clock: Clock, settings: Settings) -> date:
-    return to_local(clock.now(), settings.tz).date()
+def _today(ctx: Context) -> date:
+    return to_local(ctx.clock.now(), ctx.settings.tz).date()
 
 
-async def form_step(query: CallbackQuery, callback_data: FormStep, session: AsyncSession, clock: Clock,
-                    settings: Settings, actor: Actor | None, state: FSMContext) -> None:
+async def form_step(
+    query: CallbackQuery, callback_data: FormStep, ctx: Context, actor: Actor | None, state: FSMContext,
+) -> None:
     f, v = callback_data.f, callback_data.v
     if f == Field.CANCEL:
         case_id = (await state.get_data()).get("cf_case")
         await state.clear()
         await query.answer(t("Cancelled. Nothing was recorded."))
         if actor is not None and case_id:
-            await _show_current(query, session, clock, settings, actor, case_id)
+            await _show_current(query, ctx, actor, case_id)
         return
     current = await state.get_state()
     if actor is None or f not in tuple(Field) or current != FIELD_STATE[Field(f)].state:
@@ -166,7 +166,7 @@ async def form_step(query: CallbackQuery, callback_data: FormStep, session: Asyn
     if field is Field.METHOD and v in tuple(PersuasionMethod):
         shown = await _advance(state, field, cf_method=v)
     elif field is Field.DAY and v in ("0", "1"):
-        shown = await _advance(state, field, cf_day=(_today(clock, settings) - timedelta(days=int(v))).isoformat())
+        shown = await _advance(state, field, cf_day=(_today(ctx) - timedelta(days=int(v))).isoformat())
     elif field is Field.DAY and v == "2":
         await state.set_state(PersuasionForm.typed_day)
         data = await state.get_data()
@@ -184,7 +184,7 @@ async def form_step(query: CallbackQuery, callback_data: FormStep, session: Asyn
     elif field is Field.NEXT_SKIP:
         shown = await _advance(state, field, cf_next=None)
     elif field is Field.SAVE:
-        await _save_form(query, session, clock, settings, actor, state)
+        await _save_form(query, ctx, actor, state)
         return
     else:
         await _form_over(query, state)
@@ -193,8 +193,7 @@ async def form_step(query: CallbackQuery, callback_data: FormStep, session: Asyn
     await _edit(query, *shown)
 
 
-async def _save_form(query: CallbackQuery, session: AsyncSession, clock: Clock, settings: Settings, actor: Actor,
-                     state: FSMContext) -> None:
+async def _save_form(query: CallbackQuery, ctx: Context, actor: Actor, state: FSMContext) -> None:
     data = await state.get_data()
     await state.clear()
     case_id, stage = data["cf_case"], data["cf_stage"]
@@ -204,11 +203,11 @@ async def _save_form(query: CallbackQuery, session: AsyncSession, clock: Clock, 
         next_step=data.get("cf_next"), succeeded=bool(data["cf_succeeded"]),
     )
     try:
-        result = await cs.record_persuasion(session, settings, _policy(settings), clock.now(), actor, case_id, record,
-                                            expected_stage=stage)
-        text, markup = await _card(session, clock, settings, actor, case_id, _done_head(Do.PERSUADE, result))
+        result = await cs.record_persuasion(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor,
+                                            case_id, record, expected_stage=stage)
+        text, markup = await _card(ctx, actor, case_id, _done_head(Do.PERSUADE, result))
     except CaseError as error:
-        await _refuse(query, error, session, clock, settings, actor, case_id)
+        await _refuse(query, error, ctx, actor, case_id)
         return
     await query.answer(t("Saved."))
     await _edit(query, text, markup)
@@ -219,8 +218,8 @@ async def _typed_step(message: Message, state: FSMContext, field: Field, **value
     await message.answer(text, reply_markup=markup)
 
 
-async def form_day_typed(message: Message, clock: Clock, settings: Settings, state: FSMContext) -> None:
-    today = _today(clock, settings)
+async def form_day_typed(message: Message, ctx: Context, state: FSMContext) -> None:
+    today = _today(ctx)
     day = parse_typed_day(message.text or "", today, Looking.BACK)
     if day is None:
         await message.answer(t("I could not read that date. Please type it like 2026-09-15 or 9-15."))

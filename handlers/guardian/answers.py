@@ -16,11 +16,8 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import Clock
 from bot.core.scope import Actor
-from bot.core.settings import Settings
 from bot.delivery.telegram import NoticeAction
 from bot.families.replies import (
     MAX_TEXT,
@@ -32,6 +29,7 @@ from bot.families.replies import (
     record_reply,
 )
 from bot.notices.absence import PICK_ACTION, REPLY_ACTION, answer_actions, pick_label
+from handlers.context import Context
 from handlers.guardian.base import (
     KIDS_ACTION,
     TYPED,
@@ -59,12 +57,12 @@ def answers_markup(absence_id: int, chosen: str | None, back: bool) -> InlineKey
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-async def children_markup(session: AsyncSession, actor: Actor, absence_id: int) -> InlineKeyboardMarkup | None:
-    absence = await absence_in_scope(session, actor, absence_id)
+async def children_markup(ctx: Context, actor: Actor, absence_id: int) -> InlineKeyboardMarkup | None:
+    absence = await absence_in_scope(ctx.session, actor, absence_id)
     if absence is None:
         return None
     rows = []
-    for sibling in await notice_children(session, actor, absence):
+    for sibling in await notice_children(ctx.session, actor, absence):
         label = pick_label(sibling.student.name)
         if sibling.answer:
             label = f"✓ {sibling.student.name}: {_answer_label(sibling.answer)}"
@@ -84,10 +82,10 @@ def _is_sibling_notice(markup: InlineKeyboardMarkup | None) -> bool:
 
 
 async def _markup_after_answer(
-    session: AsyncSession, actor: Actor | None, absence_id: int, answer: str, sibling: bool
+    ctx: Context, actor: Actor | None, absence_id: int, answer: str, sibling: bool
 ) -> InlineKeyboardMarkup | None:
     if sibling and actor is not None:
-        return await children_markup(session, actor, absence_id)
+        return await children_markup(ctx, actor, absence_id)
     return answers_markup(absence_id, answer, back=False)
 
 
@@ -132,24 +130,23 @@ def _thanks(result: ReplyResult) -> str:
 
 
 async def answer_tapped(
-    query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, settings: Settings, clock: Clock,
-    actor: Actor | None, state: FSMContext,
+    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None, state: FSMContext,
 ) -> None:
     message = _message(query)
     sibling = _is_sibling_notice(message.reply_markup if message else None)
     if await state.get_state() == ReplyForm.text.state:
         await state.clear()
     if callback_data.value == GuardianAnswer.OTHER:
-        absence = await absence_in_scope(session, actor, callback_data.ref)
+        absence = await absence_in_scope(ctx.session, actor, callback_data.ref)
         if absence is None:
             await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
             return
         if absence.withdrawn_at is not None:
-            student = await session.get_one(Student, absence.student_id)
+            student = await ctx.session.get_one(Student, absence.student_id)
             await query.answer(_refusal(ReplyStatus.STALE, ReplyResult(ReplyStatus.STALE, absence, student)),
                                show_alert=True)
             return
-        student = await session.get_one(Student, absence.student_id)
+        student = await ctx.session.get_one(Student, absence.student_id)
         await state.set_state(ReplyForm.text)
         await state.update_data(absence_id=absence.id, notice_id=message.message_id if message else None,
                                 sibling=sibling)
@@ -159,7 +156,8 @@ async def answer_tapped(
                                    "characters). Send /cancel to stop.", child=student.name, limit=MAX_TEXT))
         return
 
-    result = await record_reply(session, settings, clock.now(), actor, callback_data.ref, callback_data.value)
+    result = await record_reply(ctx.session, ctx.settings, ctx.clock.now(), actor, callback_data.ref,
+                                callback_data.value)
     if not result.ok:
         await query.answer(_refusal(result.status, result), show_alert=True)
         return
@@ -170,31 +168,29 @@ async def answer_tapped(
         await query.answer(t("Thank you!"))
         if message is not None:
             await message.answer(_thanks(result))
-    await _edit_markup(message, await _markup_after_answer(session, actor, absence.id, reply.answer, sibling))
+    await _edit_markup(message, await _markup_after_answer(ctx, actor, absence.id, reply.answer, sibling))
 
 
-async def child_picked(
-    query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, actor: Actor | None
-) -> None:
-    absence = await absence_in_scope(session, actor, callback_data.ref)
+async def child_picked(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None) -> None:
+    absence = await absence_in_scope(ctx.session, actor, callback_data.ref)
     if absence is None or actor is None:
         await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
         return
     if absence.withdrawn_at is not None:
-        student = await session.get_one(Student, absence.student_id)
+        student = await ctx.session.get_one(Student, absence.student_id)
         await query.answer(_refusal(ReplyStatus.STALE, ReplyResult(ReplyStatus.STALE, absence, student)),
                            show_alert=True)
         return
-    student = await session.get_one(Student, absence.student_id)
-    previous = await latest_reply(session, absence.id, actor.person_id)
+    student = await ctx.session.get_one(Student, absence.student_id)
+    previous = await latest_reply(ctx.session, absence.id, actor.person_id)
     await query.answer(_("{child}: why was the child away?").format(child=student.name))
     await _edit_markup(_message(query), answers_markup(absence.id, previous.answer if previous else None, back=True))
 
 
 async def back_to_children(
-    query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, actor: Actor | None
+    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None
 ) -> None:
-    markup = await children_markup(session, actor, callback_data.ref) if actor else None
+    markup = await children_markup(ctx, actor, callback_data.ref) if actor else None
     if markup is None:
         await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
         return
@@ -207,10 +203,7 @@ async def cancel(message: Message, state: FSMContext, actor: Actor | None) -> No
     await message.answer(t("Cancelled. Nothing was sent."), reply_markup=main_menu(actor))
 
 
-async def other_text(
-    message: Message, session: AsyncSession, settings: Settings, clock: Clock, actor: Actor | None,
-    state: FSMContext, bot: Bot,
-) -> None:
+async def other_text(message: Message, ctx: Context, actor: Actor | None, state: FSMContext, bot: Bot) -> None:
     text = (message.text or "").strip()
     if len(text) > MAX_TEXT:
         await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(text),
@@ -218,7 +211,7 @@ async def other_text(
         return
     data = await state.get_data()
     await state.clear()
-    result = await record_reply(session, settings, clock.now(), actor, int(data.get("absence_id", 0)),
+    result = await record_reply(ctx.session, ctx.settings, ctx.clock.now(), actor, int(data.get("absence_id", 0)),
                                 GuardianAnswer.OTHER, text)
     if not result.ok:
         await message.answer(escape(_refusal(result.status, result)))
@@ -228,7 +221,7 @@ async def other_text(
                          else t("You already answered: {answer}.", answer=_answer_label(reply.answer)))
     notice_id = data.get("notice_id")
     if notice_id:
-        markup = await _markup_after_answer(session, actor, absence.id, GuardianAnswer.OTHER,
+        markup = await _markup_after_answer(ctx, actor, absence.id, GuardianAnswer.OTHER,
                                             bool(data.get("sibling")))
         with contextlib.suppress(TelegramBadRequest):
             await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=notice_id, reply_markup=markup)

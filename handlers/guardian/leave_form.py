@@ -14,16 +14,14 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar.typed import Looking, parse_typed_day
-from bot.core.clock import Clock
 from bot.core.scope import Actor
-from bot.core.settings import Settings
 from bot.families import leave as lv
 from bot.families.replies import (
     ReplyStatus,
 )
+from handlers.context import Context
 from handlers.guardian.answers import _refusal
 from handlers.guardian.base import (
     LEAVE_LENGTHS,
@@ -39,24 +37,21 @@ from handlers.guardian.base import (
 from handlers.menu import ASK_LEAVE, is_button
 from handlers.onboarding import answer_unlinked
 from handlers.texts import short_day, t
-from storage.models import AbsenceReason, LeaveStatus, Person, Student
+from storage.models import AbsenceReason, LeaveStatus, Student
 
 
-async def leave_start(
-    message: Message, session: AsyncSession, clock: Clock, settings: Settings, person: Person | None,
-    actor: Actor | None, state: FSMContext,
-) -> None:
+async def leave_start(message: Message, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
     await state.clear()
-    if person is None:
+    if ctx.person is None:
         await answer_unlinked(message)
         return
     if actor is None or not actor.is_guardian:
         await message.answer(t("Leave requests are for parents and guardians."))
         return
-    children = sorted([await session.get_one(Student, sid) for sid in actor.children], key=lambda s: (s.name, s.id))
+    children = sorted([await ctx.session.get_one(Student, sid) for sid in actor.children], key=lambda s: (s.name, s.id))
     if len(children) == 1:
         await state.update_data(student_id=children[0].id)
-        text, markup = _day_step(children[0], settings, clock)
+        text, markup = _day_step(children[0], ctx)
         await state.set_state(LeaveForm.day)
         await message.answer(text, reply_markup=markup)
         return
@@ -66,8 +61,8 @@ async def leave_start(
     await message.answer(t("📝 Ask for leave. Which child?"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-def _day_step(student: Student, settings: Settings, clock: Clock) -> tuple[str, InlineKeyboardMarkup]:
-    today = lv.today(settings, clock.now())
+def _day_step(student: Student, ctx: Context) -> tuple[str, InlineKeyboardMarkup]:
+    today = lv.today(ctx.settings, ctx.clock.now())
     labels = (_("Today"), _("Tomorrow"), _("Day after tomorrow"))
     rows = [[_step_button(f"{label} · {short_day(today + timedelta(days=n))}", "day", str(n))]
             for n, label in enumerate(labels)]
@@ -99,12 +94,12 @@ def _reason_label(reason: str) -> str:
     return _("🤒 Sick leave") if reason == AbsenceReason.SICK else _("🏠 Personal leave")
 
 
-async def _leave_student(session: AsyncSession, actor: Actor | None, state: FSMContext) -> Student | None:
+async def _leave_student(ctx: Context, actor: Actor | None, state: FSMContext) -> Student | None:
     """The child the flow is about, re-checked against the person's scope."""
     student_id = (await state.get_data()).get("student_id")
     if actor is None or student_id is None or int(student_id) not in actor.children:
         return None
-    return await session.get(Student, int(student_id))
+    return await ctx.session.get(Student, int(student_id))
 
 
 async def _flow_over(query: CallbackQuery, state: FSMContext) -> None:
@@ -122,25 +117,23 @@ async def leave_cancel(query: CallbackQuery, state: FSMContext) -> None:
 
 
 async def leave_child(
-    query: CallbackQuery, callback_data: LeaveStep, session: AsyncSession, settings: Settings, clock: Clock,
-    actor: Actor | None, state: FSMContext,
+    query: CallbackQuery, callback_data: LeaveStep, ctx: Context, actor: Actor | None, state: FSMContext,
 ) -> None:
     if actor is None or not callback_data.value.isdigit() or int(callback_data.value) not in actor.children:
         await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
         return
-    student = await session.get_one(Student, int(callback_data.value))
+    student = await ctx.session.get_one(Student, int(callback_data.value))
     await state.update_data(student_id=student.id)
     await state.set_state(LeaveForm.day)
-    text, markup = _day_step(student, settings, clock)
+    text, markup = _day_step(student, ctx)
     await query.answer()
     await _edit_text(_message(query), text, markup)
 
 
 async def leave_day(
-    query: CallbackQuery, callback_data: LeaveStep, session: AsyncSession, settings: Settings, clock: Clock,
-    actor: Actor | None, state: FSMContext,
+    query: CallbackQuery, callback_data: LeaveStep, ctx: Context, actor: Actor | None, state: FSMContext,
 ) -> None:
-    student = await _leave_student(session, actor, state)
+    student = await _leave_student(ctx, actor, state)
     if student is None or callback_data.value not in ("0", "1", "2", "other"):
         await _flow_over(query, state)
         return
@@ -151,23 +144,20 @@ async def leave_day(
         await _edit_text(message, t("Please type the first day of leave, e.g. 2026-09-15 or 9-15. "
                                     "Send /cancel to stop."), None)
         return
-    first = lv.today(settings, clock.now()) + timedelta(days=int(callback_data.value))
+    first = lv.today(ctx.settings, ctx.clock.now()) + timedelta(days=int(callback_data.value))
     await state.update_data(first_day=first.isoformat())
     await state.set_state(LeaveForm.length)
     await _edit_text(message, t("Leave for <b>{child}</b> from {day}. For how many school days?",
                                 child=student.name, day=short_day(first)), _length_markup())
 
 
-async def leave_typed_day(
-    message: Message, session: AsyncSession, settings: Settings, clock: Clock, actor: Actor | None,
-    state: FSMContext,
-) -> None:
-    student = await _leave_student(session, actor, state)
+async def leave_typed_day(message: Message, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
+    student = await _leave_student(ctx, actor, state)
     if student is None:
         await state.clear()
         await message.answer(t("This step is over. Tap 📝 Ask for leave to start again."))
         return
-    today = lv.today(settings, clock.now())
+    today = lv.today(ctx.settings, ctx.clock.now())
     first = parse_typed_day(message.text or "", today, Looking.AHEAD)
     if first is None:
         await message.answer(t("I could not read that date. Please type it like 2026-09-15 or 9-15."))
@@ -185,15 +175,15 @@ async def leave_typed_day(
 
 
 async def leave_length(
-    query: CallbackQuery, callback_data: LeaveStep, session: AsyncSession, actor: Actor | None, state: FSMContext,
+    query: CallbackQuery, callback_data: LeaveStep, ctx: Context, actor: Actor | None, state: FSMContext,
 ) -> None:
-    student = await _leave_student(session, actor, state)
+    student = await _leave_student(ctx, actor, state)
     data = await state.get_data()
     if student is None or not callback_data.value.isdigit() or int(callback_data.value) not in LEAVE_LENGTHS:
         await _flow_over(query, state)
         return
     first = date.fromisoformat(data["first_day"])
-    last = await lv.leave_last_day(session, student.id, first, int(callback_data.value))
+    last = await lv.leave_last_day(ctx.session, student.id, first, int(callback_data.value))
     await state.update_data(last_day=last.isoformat())
     await state.set_state(LeaveForm.reason)
     await query.answer()
@@ -202,9 +192,9 @@ async def leave_length(
 
 
 async def leave_reason(
-    query: CallbackQuery, callback_data: LeaveStep, session: AsyncSession, actor: Actor | None, state: FSMContext,
+    query: CallbackQuery, callback_data: LeaveStep, ctx: Context, actor: Actor | None, state: FSMContext,
 ) -> None:
-    student = await _leave_student(session, actor, state)
+    student = await _leave_student(ctx, actor, state)
     if student is None or callback_data.value not in lv.LEAVE_REASONS:
         await _flow_over(query, state)
         return
@@ -218,9 +208,9 @@ async def leave_reason(
     )
 
 
-async def _confirmation(session: AsyncSession, actor: Actor | None, state: FSMContext
+async def _confirmation(ctx: Context, actor: Actor | None, state: FSMContext
                         ) -> tuple[str, InlineKeyboardMarkup] | None:
-    student = await _leave_student(session, actor, state)
+    student = await _leave_student(ctx, actor, state)
     data = await state.get_data()
     if student is None or not {"first_day", "last_day", "reason"} <= set(data):
         return None
@@ -235,9 +225,9 @@ async def _confirmation(session: AsyncSession, actor: Actor | None, state: FSMCo
     return "\n".join(lines), markup
 
 
-async def leave_skip_note(query: CallbackQuery, session: AsyncSession, actor: Actor | None, state: FSMContext) -> None:
+async def leave_skip_note(query: CallbackQuery, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
     await state.update_data(note=None)
-    shown = await _confirmation(session, actor, state)
+    shown = await _confirmation(ctx, actor, state)
     if shown is None:
         await _flow_over(query, state)
         return
@@ -246,14 +236,14 @@ async def leave_skip_note(query: CallbackQuery, session: AsyncSession, actor: Ac
     await _edit_text(_message(query), *shown)
 
 
-async def leave_note(message: Message, session: AsyncSession, actor: Actor | None, state: FSMContext) -> None:
+async def leave_note(message: Message, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
     note = (message.text or "").strip()
     if len(note) > lv.MAX_NOTE:
         await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(note),
                                limit=lv.MAX_NOTE))
         return
     await state.update_data(note=note)
-    shown = await _confirmation(session, actor, state)
+    shown = await _confirmation(ctx, actor, state)
     if shown is None:
         await state.clear()
         await message.answer(t("This step is over. Tap 📝 Ask for leave to start again."))
@@ -283,19 +273,16 @@ def _leave_problem(result: lv.LeaveRequestResult, student: Student) -> str:
     return t("This leave request could not be sent. Please tap 📝 Ask for leave to start again.")
 
 
-async def leave_send(
-    query: CallbackQuery, session: AsyncSession, settings: Settings, clock: Clock, actor: Actor | None,
-    state: FSMContext,
-) -> None:
-    student = await _leave_student(session, actor, state)
+async def leave_send(query: CallbackQuery, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
+    student = await _leave_student(ctx, actor, state)
     data = await state.get_data()
     await state.clear()
     if student is None:
         await _flow_over(query, state)
         return
     first, last = date.fromisoformat(data["first_day"]), date.fromisoformat(data["last_day"])
-    result = await lv.request_leave(session, settings, clock.now(), actor, student.id, first, last, data["reason"],
-                                    data.get("note"))
+    result = await lv.request_leave(ctx.session, ctx.settings, ctx.clock.now(), actor, student.id, first, last,
+                                    data["reason"], data.get("note"))
     await query.answer()
     message = _message(query)
     if not result.ok:

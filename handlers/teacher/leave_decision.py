@@ -11,27 +11,22 @@ from aiogram.types import (
     CallbackQuery,
 )
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import Clock
 from bot.core.scope import Actor
-from bot.core.settings import Settings
 from bot.delivery.telegram import NoticeAction
 from bot.families import leave as lv
 from bot.notices.outbox import Delivery
+from handlers.context import Context
 from handlers.guardian.base import _message
 from handlers.texts import short_day, t
 from storage.models import LeaveStatus
 
 
-async def leave_decided(
-    query: CallbackQuery, callback_data: NoticeAction, session: AsyncSession, settings: Settings, clock: Clock,
-    actor: Actor | None,
-) -> None:
+async def leave_decided(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None) -> None:
     if callback_data.value not in ("yes", "no"):
         await query.answer(t("This button is no longer valid."), show_alert=True)
         return
-    result = await lv.decide_leave(session, settings, clock.now(), actor, callback_data.ref,
+    result = await lv.decide_leave(ctx.session, ctx.settings, ctx.clock.now(), actor, callback_data.ref,
                                    approve=callback_data.value == "yes")
     message = _message(query)
     if result.status in (lv.DecisionStatus.FORBIDDEN, lv.DecisionStatus.NOT_FOUND) or result.leave is None:
