@@ -11,15 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import select
-
 from bot.app import App
 from bot.calendar.file import run_import_calendar
-from bot.cases import confirm_persuasion_notice
 from bot.core.clock import ManualClock, to_local
 from bot.core.i18n import gettext
-from bot.core.policy import load_policy
-from bot.core.scope import load_actor
 from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import LogEntry, Record
@@ -27,7 +22,6 @@ from bot.onboarding.service import Invite, format_code, issue_invites
 from bot.roster.cli import run_import_roster, run_import_staff
 from bot.tick import run_tick
 from handlers.menu import ROLL_CALL
-from storage.models import Case, Person, Student
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_TOKEN = "123456789:QUANXUE-OFFLINE-DEMO"
@@ -241,19 +235,6 @@ async def absent_again(demo: Demo, teacher: FakeUser, day: str) -> None:
     demo.transcript.flush()
 
 
-async def confirm_letter(demo: Demo, officer: str, child: str) -> None:
-    """The officer's one tap on 「✉️ 发出劝学书」, made through the service the button calls (`handlers` has no
-    route for that button yet)."""
-    async with demo.app.sessions() as session, session.begin():
-        person = await session.scalar(select(Person).where(Person.name == officer))
-        case_id = await session.scalar(select(Case.id).join(Student, Student.id == Case.student_id)
-                                       .where(Student.name == child, Case.closed_at.is_(None)))
-        if person is None or case_id is None:
-            raise RuntimeError("the demo's case is not open")
-        await confirm_persuasion_notice(session, demo.app.settings, load_policy(demo.app.settings), demo.clock.now(),
-                                        await load_actor(session, person), case_id)
-
-
 async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
     """张小红 stays away; the scheduler walks her case up to the township, and she comes back."""
     t, _ = demo.transcript, demo.transcript._
@@ -268,7 +249,8 @@ async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
 
     demo.on("2026-09-10", "08:30")
     t.heading(demo.clock.now(), _("The school officer confirms the 劝学书 with one tap: it goes to the family"))
-    await confirm_letter(demo, "赵国华", "张小红")
+    alert = next(r for r in reversed(officer.bot_messages()) if "✉️ 发出劝学书" in r.buttons())
+    await officer.tap("✉️ 发出劝学书", alert)
     await demo.deliver()
     t.flush()
 

@@ -51,15 +51,16 @@ LEGAL_STEPS = "[legal_steps]\nenabled = true\n"  # a policy where local regulati
 
 @pytest.fixture
 def policy() -> str:
-    """The policy file's text over the shipped defaults and `AUTOMATIC_NOTICE` (the 劝学书 goes out when the case
-    opens); a test parametrizes it to change them."""
+    """The policy file's text over the shipped defaults and, unless it has a [suspected_dropout] section,
+    `AUTOMATIC_NOTICE` (the 劝学书 goes out when the case opens); a test parametrizes it to change them."""
     return ""
 
 
 @pytest.fixture
 def settings(db_url, telegram, policy, tmp_path) -> Settings:
     path = tmp_path / "policy.toml"
-    path.write_text(AUTOMATIC_NOTICE.read_text(encoding="utf-8") + "\n" + policy, encoding="utf-8")
+    automatic = "" if "[suspected_dropout]" in policy else AUTOMATIC_NOTICE.read_text(encoding="utf-8")
+    path.write_text(automatic + "\n" + policy, encoding="utf-8")
     return Settings(_env_file=None, bot_token=TOKEN, bot_username="quanxue_bot", telegram_api=telegram.base_url,
                     database_url=db_url, send_rate_global=1000, send_rate_per_chat=1000, sender_poll_seconds=0.05,
                     policy=path)
@@ -757,3 +758,35 @@ async def test_the_case_list_refuses_anyone_who_is_not_staff(app, people, world,
     assert refused.text == "个案列表仅供班主任、学校控辍专干和乡镇专干使用。"
     await people.father.tap_data(CaseList(c=0).pack(), refused.message_id)
     assert people.father.callback_answers[-1] == "您无权查看或处理此个案。"
+
+
+# --- the 劝学书 confirmed by the school officer ---------------------------------------------------------------------
+
+OFFICER_CONFIRMS = "[suspected_dropout]\npersuasion_notice = \"officer_confirms\"\n"
+
+
+@pytest.mark.parametrize("policy", [OFFICER_CONFIRMS], ids=["officer-confirms"])
+async def test_the_officer_sends_the_letter_with_one_tap(app, people, world, clock):
+    case_id = await open_case(app, world, clock)
+    officer, father, teacher, stranger = people.officer, people.father, people.teacher, people.stranger
+    assert not any("劝学书" in r.text for r in father.bot_messages())  # not before the officer's tap
+    alert = next(r for r in reversed(officer.bot_messages()) if "✉️ 发出劝学书" in r.buttons())
+    assert "派人劝返后" in alert.text
+    assert "今天就给家长打电话" in teacher.last().text  # the same-day phone request stays
+
+    # someone else's tap on the button (a forged one) is refused and sends nothing
+    data = next(b["callback_data"] for row in alert.reply_markup["inline_keyboard"] for b in row
+                if b["text"] == "✉️ 发出劝学书")
+    await stranger.tap_data(data, alert.message_id)
+    assert (await case_row(app, case_id)).persuasion_deadline is None
+
+    await officer.tap("✉️ 发出劝学书", alert)
+    assert "劝学书已发给家长" in alert.text and "📁 李明" in alert.text
+    assert (await case_row(app, case_id)).persuasion_deadline == date(2026, 9, 16)  # seven days from the tap
+    await app.sender.drain()
+    letter = father.last()
+    assert "劝学书" in letter.text and "2026年9月16日" in letter.text and "县教育局" in letter.text
+    await officer.tap_data(data, alert.message_id)  # the old button again: nothing new
+    assert "劝学书之前已经发出" in alert.text
+    await app.sender.drain()
+    assert father.last() is letter
