@@ -790,3 +790,23 @@ async def test_the_officer_sends_the_letter_with_one_tap(app, people, world, clo
     assert "劝学书之前已经发出" in alert.text
     await app.sender.drain()
     assert father.last() is letter
+
+
+async def test_the_county_lists_its_reported_cases(app, telegram, people, world, clock):
+    case_id = await open_case(app, world, clock)
+    async with app.sessions() as session, session.begin():
+        bureau = Person(name="吴卫东", phone="13900000401", created_at=clock.now(), updated_at=clock.now())
+        session.add(bureau)
+        await session.flush()
+        session.add(StaffRole(person_id=bureau.id, role=Role.COUNTY_OFFICER, county_id=world.township.county_id))
+        await link(session, bureau, 901, clock.now())
+    county = opened(telegram, 901, "卫东")
+    [listing] = await county.send("/cases")
+    assert "李明" not in listing.text  # not reported yet: the school's work
+    await people.officer.tap("📤 上报乡镇", await open_card(people.officer))
+    await people.officer.tap("📤 确认上报", people.officer.last())
+    assert (await case_row(app, case_id)).stage == CaseStage.REPORTED
+    await app.sender.drain()
+    assert "辍学报告（抄送县教育局）：李明" in county.last().text
+    [listing] = await county.send("/cases")
+    assert "李明" in listing.text
