@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.calendar.days import SchoolCalendar
 from bot.core.settings import Settings
-from bot.onboarding.service import CONSENT_VERSION
+from bot.onboarding.service import CONSENT_VERSIONS
 from bot.tick import run_tick
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import (
@@ -110,8 +110,8 @@ class Builder:
         if linked:
             self.add(ContactPoint, person_id=pid, channel="telegram", address=str(10_000_000 + pid), reachable=True,
                      linked_at=self.now0)
-            if guardian:
-                self.add(Consent, person_id=pid, text_version=CONSENT_VERSION, locale="zh_Hans", channel="telegram",
+            for version in CONSENT_VERSIONS if guardian else ():
+                self.add(Consent, person_id=pid, text_version=version, locale="zh_Hans", channel="telegram",
                          accepted_at=self.now0)
         return pid
 

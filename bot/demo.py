@@ -170,16 +170,20 @@ async def onboarding(demo: Demo) -> dict[str, FakeUser]:
     t.flush()
 
     demo.at("08:00")
-    t.heading(demo.clock.now(), _("The school's and the township's officers link; the father switches to English"))
+    t.heading(demo.clock.now(), _("The school's, the township's and the county's officers link; the father "
+                                  "switches to English"))
     officer = demo.user("赵国华", _("Dropout-control officer"))
     await officer.start(demo.code("赵国华"))
     township = demo.user("周文斌", _("Township officer"))
     await township.start(demo.code("周文斌"))
+    county = demo.user("吴卫东", _("County education bureau officer"))
+    await county.start(demo.code("吴卫东"))
     await father.send("/lang")
     await father.tap("English")
     await father.send("/help")
     t.flush()
-    return {"teacher": teacher, "father": father, "grandma": grandma, "officer": officer, "township": township}
+    return {"teacher": teacher, "father": father, "grandma": grandma, "officer": officer, "township": township,
+            "county": county}
 
 
 async def monday_roll_call(demo: Demo, people: dict[str, FakeUser]) -> None:
@@ -240,7 +244,15 @@ async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
     await absent_again(demo, teacher, "2026-09-08")
     await absent_again(demo, teacher, "2026-09-09")
     await tick(demo, "2026-09-09", "18:00",
-               _("Three school days in a row: a suspected-dropout case opens and the 劝学书 goes out"))
+               _("Three school days in a row: a suspected-dropout case opens; the officer is asked to confirm the "
+                 "劝学书"))
+
+    demo.on("2026-09-10", "08:30")
+    t.heading(demo.clock.now(), _("The school officer confirms the 劝学书 with one tap: it goes to the family"))
+    alert = next(r for r in reversed(officer.bot_messages()) if "✉️ 发出劝学书" in r.buttons())
+    await officer.tap("✉️ 发出劝学书", alert)
+    await demo.deliver()
+    t.flush()
 
     demo.on("2026-09-10", "09:00")
     t.heading(demo.clock.now(), _("The grandmother answers the 劝学书: the family needs help"))
@@ -265,8 +277,8 @@ async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
     t.flush()
 
     await absent_again(demo, teacher, "2026-09-17")
-    await tick(demo, "2026-09-17", "18:00",
-               _("The 劝学书 deadline has passed: the school's 辍学报告 goes to the township by itself"))
+    await tick(demo, "2026-09-18", "08:00",
+               _("The 劝学书 deadline has passed: the school's 辍学报告 goes to the township and the county"))
 
     demo.on("2026-09-18", "09:00")
     t.heading(demo.clock.now(), _("The township officer orders the child's return (复学通知书)"))
@@ -278,11 +290,17 @@ async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
     t.flush()
 
     demo.on("2026-09-21", "08:20")
-    t.heading(demo.clock.now(), _("Monday: 张小红 is back; the teacher closes the case from the roll call"))
+    t.heading(demo.clock.now(), _("Monday: 张小红 is back; the teacher takes the roll call"))
     await teacher.press(gettext(ROLL_CALL, "zh_Hans"))
     await teacher.tap(gettext("All present", "zh_Hans"))
-    await teacher.tap("张小红 已返校，结案")
-    await teacher.tap("✅ 确认结案")
+    t.flush()
+
+    demo.at("09:00")
+    t.heading(demo.clock.now(), _("Reported already, so the school officer closes the case: back at school"))
+    [listing] = await officer.send("/cases")
+    await officer.tap(next(b for b in listing.buttons() if b.startswith("1. 张小红")), listing)
+    for label in ("✅ 结案", "已返校", "✅ 确认结案"):
+        await officer.tap(label, listing)
     await demo.deliver()
     t.flush()
 

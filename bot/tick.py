@@ -18,7 +18,7 @@ from bot.calendar.days import warn_missing_official_years
 from bot.cases.ladder import LadderReport, run_ladder
 from bot.core.policy import PolicyError, load_policy
 from bot.core.settings import Settings
-from bot.rollcall.reminders import remind_roll_calls
+from bot.rollcall.reminders import alert_missing_roll_calls, remind_roll_calls
 from storage.db import create_engine, create_sessionmaker, rows_affected, upgrade
 from storage.models import LinkAttempt
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 class TickReport:
     link_attempts_pruned: int = 0
     rollcall_reminders: int = 0
+    rollcall_alerts: int = 0  # school officers told of classes still without a roll call
     calendar_warnings: int = 0
     ladder: LadderReport | None = None
 
@@ -39,6 +40,7 @@ async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Setting
     async with sessions() as session, session.begin():
         report.link_attempts_pruned = await _prune_link_attempts(session, settings, now)
         report.rollcall_reminders = await remind_roll_calls(session, settings, now)
+        report.rollcall_alerts = await alert_missing_roll_calls(session, settings, policy, now)
         report.calendar_warnings = await warn_missing_official_years(session, settings, now)
     async with sessions() as session, session.begin():
         report.ladder = await run_ladder(session, settings, policy, now)

@@ -457,6 +457,8 @@ class PersuasionAttempt(Base):
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
     recorded_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
     recorded_at: Mapped[datetime]
+    # child labour or early marriage found: whether the authorities were told (未成年人保护法 art. 11); else None
+    authorities_told: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class SupportReferral(Base):
@@ -470,3 +472,21 @@ class SupportReferral(Base):
     requested_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(String(500))
+
+
+# --- the ladder's patterns: repeated truancy and piling excused days (多次旷课) --------------------------------------
+
+
+class WatchItem(Base):
+    """A student whose absences in one calendar month reached a pattern threshold (policy `patterns`): the school's
+    officer was alerted once for that month and kind. A watch item on the case list, not a dropout case."""
+
+    __tablename__ = "watch_items"
+    __table_args__ = (UniqueConstraint("student_id", "kind", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "unexplained" or "excused"
+    month: Mapped[date] = mapped_column(Date)  # the month's first day
+    days: Mapped[int] = mapped_column(Integer)  # the days counted when it was raised
+    raised_at: Mapped[datetime]

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.onboarding.service import CONSENT_VERSION, needs_consent
+from bot.onboarding.service import CONSENT_VERSIONS, needs_consent
 from storage.models import (
     Channel,
     Consent,
@@ -95,12 +95,12 @@ async def seed_world(session: AsyncSession, now: datetime) -> World:
 async def link(
     session: AsyncSession, person: Person, telegram_id: int, now: datetime, *, consented: bool = True
 ) -> ContactPoint:
-    """Link a person to a Telegram account as onboarding would, a guardian having accepted the privacy notice
-    unless `consented` is False (for tests about what comes after onboarding)."""
+    """Link a person to a Telegram account as onboarding would, a guardian having given both consents (sensitive
+    information, transfer abroad) unless `consented` is False (for tests about what comes after onboarding)."""
     contact = ContactPoint(person_id=person.id, channel=Channel.TELEGRAM, address=str(telegram_id), linked_at=now)
     session.add(contact)
     if consented and await needs_consent(session, person.id):
-        session.add(Consent(person_id=person.id, text_version=CONSENT_VERSION, locale="zh_Hans",
-                            channel=Channel.TELEGRAM, accepted_at=now))
+        session.add_all([Consent(person_id=person.id, text_version=version, locale="zh_Hans",
+                                 channel=Channel.TELEGRAM, accepted_at=now) for version in CONSENT_VERSIONS])
     await session.flush()
     return contact

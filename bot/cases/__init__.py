@@ -4,8 +4,11 @@ The service API (no aiogram; handlers, the CLI and the tick call the same functi
 (session, settings, policy, now, actor, …), checks scope, appends history, audits and queues notices in the
 caller's transaction, and raises `CaseError(code)` on refusal:
 
-- reading: `list_cases`, `case_detail` (writes nothing), `record_view` (the audit of opening a case)
-- the school: `record_persuasion`, `report_to_township`, `request_support`, `resolve_referral`, `close_case`
+- reading: `list_cases`, `case_detail` (writes nothing), `record_view` (the audit of opening a case),
+  `list_watch_items` (absence patterns: 多次旷课, excused days piling up)
+- the school: `confirm_persuasion_notice` (the 劝学书, one tap), `record_persuasion`, `report_to_township`,
+  `request_support`, `resolve_referral`, `close_case`
+- the county: `list_cases`, `case_detail` (reads; it receives a copy of each 辍学报告 and 复学通知书)
 - the township: `issue_return_order`, `record_legal_step` (only where the policy enables legal steps; `check_legal_step`
   tells beforehand whether it would be refused), `close_case`
 - the class teacher: `record_persuasion`, `student_marked_present` then `close_case(…, RETURNED)`
@@ -18,6 +21,7 @@ from .actions import (
     answer_persuasion_notice,
     check_legal_step,
     close_case,
+    confirm_persuasion_notice,
     issue_return_order,
     record_legal_step,
     record_persuasion,
@@ -31,6 +35,7 @@ from .ladder import LadderReport, run_ladder
 from .model import (
     ANSWER_LABELS,
     CASE_ACTION,
+    CONFIRM_ACTION,
     RETURNED_ACTION,
     SUPPORT_ACTION,
     SUPPORT_LABELS,
@@ -56,13 +61,15 @@ from .model import (
     ReferralView,
     SupportKind,
     Told,
+    WatchItemView,
 )
-from .queries import ALL_OPEN, case_detail, list_cases, record_view
+from .queries import ALL_OPEN, case_detail, list_cases, list_watch_items, record_view
 
 __all__ = [
     "ALL_OPEN",
     "ANSWER_LABELS",
     "CASE_ACTION",
+    "CONFIRM_ACTION",
     "RETURNED_ACTION",
     "SUPPORT_ACTION",
     "SUPPORT_LABELS",
@@ -89,12 +96,15 @@ __all__ = [
     "ReferralView",
     "SupportKind",
     "Told",
+    "WatchItemView",
     "answer_persuasion_notice",
     "case_detail",
     "check_legal_step",
     "close_case",
+    "confirm_persuasion_notice",
     "issue_return_order",
     "list_cases",
+    "list_watch_items",
     "record_legal_step",
     "record_persuasion",
     "record_view",

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.clock import iso_day
 from bot.core.policy import Policy
 from bot.core.scope import Actor
 from bot.core.settings import Settings
@@ -31,7 +32,6 @@ from storage.models import (
     SchoolClass,
     Student,
     SupportReferral,
-    Township,
 )
 
 from .common import (
@@ -43,6 +43,7 @@ from .common import (
     case_ref,
     cast_of,
     check_stage,
+    claim,
     clip,
     deadline_after,
     is_class_teacher,
@@ -59,6 +60,7 @@ from .common import (
 )
 from .facts import legal_step_refusals, legal_steps_of, report_values_many
 from .model import (
+    REPORT_DUTY_REASONS,
     ActionResult,
     Attitude,
     CaseError,
@@ -73,6 +75,7 @@ from .model import (
     SupportKind,
     Told,
 )
+from .notice import PERSUASION_STEP, absent_days, notice_values, send_notice
 from .outbox import NoticeBatch
 
 E = TypeVar("E", bound=Enum)
@@ -103,7 +106,10 @@ async def record_persuasion(
 ) -> ActionResult:
     """Record a home visit or other persuasion attempt (劝返记录). The school's officers and the student's class
     teacher may; at any stage before closing. The reason found becomes the case's reason. `ref_id` is the
-    attempt's id. Failed attempts count towards the report upward (policy `report.failed_attempts`)."""
+    attempt's id. Failed home visits on different days count towards the report upward (policy
+    `report.failed_home_visits`); phone calls are recorded but are not visits. When the reason found is child labour
+    or early marriage, `data.authorities_told` must say whether the authorities were told (未成年人保护法 art. 11):
+    without it, BAD_VALUE (field "authorities_told")."""
     case, _student, school_class = await case_for(session, actor, case_id)
     if not (is_school_officer(actor, case) or is_class_teacher(actor, school_class.id)):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
@@ -118,18 +124,59 @@ async def record_persuasion(
     people_met = clip(data.people_met)
     if not visitors or len(visitors) > MAX_NAMES or (people_met and len(people_met) > MAX_NAMES):
         raise CaseError(CaseErrorCode.BAD_VALUE, field="visitors")
+    told_authorities = None
+    if reason in REPORT_DUTY_REASONS:
+        if data.authorities_told is None:
+            raise CaseError(CaseErrorCode.BAD_VALUE, field="authorities_told")
+        told_authorities = bool(data.authorities_told)
     attempt = PersuasionAttempt(
         case_id=case.id, on_day=data.on_day, method=method.value, visitors=visitors, people_met=people_met,
         reason_found=reason.value, attitude=attitude.value, next_step=clip(data.next_step),
         succeeded=bool(data.succeeded), recorded_by=actor.person_id, recorded_at=now,
+        authorities_told=told_authorities,
     )
     session.add(attempt)
     await session.flush()
     case.reason_found = reason.value
     add_event(session, now, case, actor, "persuasion_recorded", attempt_id=attempt.id, method=method.value,
               on_day=data.on_day.isoformat(), reason=reason.value, attitude=attitude.value,
-              succeeded=bool(data.succeeded))
+              succeeded=bool(data.succeeded), authorities_told=told_authorities)
     return ActionResult(await summary_of(session, settings, policy, now, case), ref_id=attempt.id)
+
+
+# --- the 劝学书 confirmed by the school's officer ------------------------------------------------------------------
+
+
+async def confirm_persuasion_notice(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    case_id: int,
+    *,
+    expected_stage: str | None = None,
+) -> ActionResult:
+    """The school's officer confirms the 劝学书 with one tap (policy `suspected_dropout.persuasion_notice =
+    "officer_confirms"`): it goes to every guardian now (by hand through the officers for those it cannot reach),
+    with the return deadline counted from today. A school officer of the case's school, on an OPEN case. A second
+    tap (or a notice that went out automatically) changes nothing."""
+    case, _student, _class = await case_for(session, actor, case_id)
+    if not is_school_officer(actor, case):
+        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    check_stage(case, (CaseStage.OPEN,), expected_stage)
+    if not await claim(session, now, [(case.id, PERSUASION_STEP)]):
+        return ActionResult(await summary_of(session, settings, policy, now, case), changed=False)
+    today = local_today(settings, now)
+    case.persuasion_deadline = await deadline_after(session, policy.suspected_dropout.persuasion_deadline,
+                                                    case.school_id, today)
+    cast = await cast_of(session, case)
+    batch = await batch_for(session, settings, now, [cast])
+    batch.event(case, actor, "persuasion_notice_sent", deadline=iso_day(case.persuasion_deadline))
+    values = notice_values(batch, case, cast, await absent_days(session, case, today), today)
+    told = send_notice(batch, case, cast, values)
+    await batch.flush()
+    return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))
 
 
 # --- report upward (辍学报告) ---------------------------------------------------------------------------------------
@@ -149,8 +196,9 @@ async def report_to_township(
 ) -> ActionResult:
     """File the 辍学报告: the case becomes a confirmed dropout (REPORTED) in the ledgers. A school officer may
     at any time while the case is OPEN; the scheduler (`actor=None`) does when the 劝学书 deadline passed
-    (`why="deadline"`) or enough attempts failed (`why="failed_attempts"`). The township's officers receive the
-    report with the case history; the class teachers and school officers are told."""
+    (`why="deadline"`) or enough home visits failed (`why="failed_attempts"`). The township's officers receive the
+    report with the case history, the county education bureau's officers a copy (未成年人保护法 art. 28(2)); the
+    class teachers and school officers are told."""
     case, _student, _class = await case_for(session, actor, case_id)
     if actor is not None and not is_school_officer(actor, case):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
@@ -174,8 +222,10 @@ def file_report(
     batch.event(case, actor, "reported", stage=CaseStage.REPORTED.value, why=why, note=note)
     values = values | {"why": why, "note": note or "", "by": actor.name if actor else ""}
     skip = {actor.person_id} if actor else set()
-    told = tell_many(batch, cast.township_officers, Recipient.TOWNSHIP_OFFICER, "case_reported", values,
-                     f"case-reported:{case.id}", case)
+    told = tell_many(batch, cast.township_officers, Recipient.TOWNSHIP_OFFICER, "case_reported",
+                     values | {"county_copy": False}, f"case-reported:{case.id}", case)
+    told += tell_many(batch, cast.county_officers, Recipient.COUNTY_OFFICER, "case_reported",
+                      values | {"county_copy": True}, f"case-reported-county:{case.id}", case)
     school_values = values | {"no_township": not cast.township_officers}
     told += tell_school(batch, case, cast, "case_reported_school", school_values, f"case-reported-school:{case.id}",
                         skip)
@@ -198,8 +248,10 @@ async def issue_return_order(
 ) -> ActionResult:
     """The township orders the guardians to bring the child back by a deadline (义务教育法 art. 58; 未成年人保护法
     art. 83). A township officer of the case's township, on a REPORTED case. Every guardian receives the
-    复学通知书 notice; for each one it cannot reach, the school's officers are asked to deliver it by hand. The
-    class teachers and school officers are told. The message informs: the formal notice is printed and served."""
+    复学通知书 notice (addressed to the parents or legal guardians; a carer, 被委托人, receives it marked as a copy);
+    for each one it cannot reach, the school's officers are asked to deliver it by hand. The county education
+    bureau's officers receive a copy; the class teachers and school officers are told. The message informs: the
+    formal notice is printed and served."""
     case, _student, _class = await case_for(session, actor, case_id)
     if not is_township_officer(actor, case):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
@@ -214,13 +266,16 @@ async def issue_return_order(
               deadline=deadline.isoformat(), note=note)
     cast = await cast_of(session, case)
     batch = await batch_for(session, settings, now, [cast])
-    township = await session.scalar(select(Township.name).where(Township.id == case.township_id))
+    offices = cast.offices
     base = {
         "child": cast.student.name, "class_name": cast.school_class.name, "school": cast.school_name,
-        "township": township or "", "first_absent_day": case.first_absent_day, "deadline": deadline,
-        "issued": today, "ref": case_ref(case, settings),
+        "township": offices.township, "issuer": offices.issuer, "township_phone": offices.township_phone,
+        "first_absent_day": case.first_absent_day, "deadline": deadline, "issued": today,
+        "ref": case_ref(case, settings),
     }
     told = tell_guardians(batch, case, cast, "return_order", base, deadline)
+    told += tell_many(batch, cast.county_officers, Recipient.COUNTY_OFFICER, "return_order_county", base,
+                      f"return-order-county:{case.id}", case)
     moved = base | {"stage": CaseStage.ORDERED.value, "step": "", "note": note or "", "by": actor.name}
     told += tell_school(batch, case, cast, "case_moved", moved, f"case-moved:{case.id}:ordered", {actor.person_id})
     await batch.flush()
@@ -318,14 +373,15 @@ async def close_case(
     expected_stage: str | None = None,
 ) -> ActionResult:
     """Close the case with its outcome: the school's officers and the township's officers at any stage; the
-    class teacher only as RETURNED (marking the student present, after confirmation). OTHER needs a note.
+    class teacher only as RETURNED (marking the student present, after confirmation) and only before the report:
+    from the 辍学报告 onward closing needs a school or township officer. OTHER needs a note.
     RETURNED starts the watch (policy `watch.after_return`): a new unexplained absence in it goes straight to the
     school officer. The class teachers, school officers and (if it was reported) township officers are told."""
     case, _student, school_class = await case_for(session, actor, case_id)
     chosen = _enum(CaseOutcome, outcome)
     officer = is_school_officer(actor, case) or is_township_officer(actor, case)
     teacher = is_class_teacher(actor, school_class.id)
-    if not officer and not (teacher and chosen is CaseOutcome.RETURNED):
+    if not officer and not (teacher and chosen is CaseOutcome.RETURNED and case.stage == CaseStage.OPEN):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
     check_stage(case, OPEN_STAGES, expected_stage)
     note = clip(note)
@@ -411,10 +467,10 @@ async def request_support(
     kind: SupportKind | str,
     note: str | None = None,
 ) -> ActionResult:
-    """Put a support referral on the case (cost → 资助, transport, learning → learning support / 送教上门, family
-    care) for the school officer to arrange, and tell the school's officers. A guardian of the student, or the
-    class teacher or a school officer on the family's behalf. An open referral of the same kind is not repeated
-    (`changed` False). `ref_id` is the referral's id."""
+    """Put a support referral on the case (cost → 资助, transport, learning → learning support, family care) for
+    the school officer to arrange, and tell the school's officers. A guardian of the student, or the class teacher
+    or a school officer on the family's behalf. An open referral of the same kind is not repeated (`changed`
+    False). `ref_id` is the referral's id."""
     case, _student, school_class = await case_for(session, actor, case_id)
     if not (is_guardian(actor, case) or is_school_officer(actor, case) or is_class_teacher(actor, school_class.id)):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
@@ -483,9 +539,10 @@ async def student_marked_present(
     student_id: int,
     day: date,
 ) -> CaseSummary | None:
-    """For the roll call: the student was marked present on `day`. Returns their open case, if any, so the
-    teacher can confirm closing it as returned (`close_case(…, CaseOutcome.RETURNED)`); None otherwise. The
-    first presence of a day is written to the case's history. The actor must take this class's roll."""
+    """For the roll call: the student was marked present on `day`. Returns their open case when the actor may close
+    it as returned, so they can confirm that (`close_case(…, CaseOutcome.RETURNED)`): a school officer, or the class
+    teacher before the report; None otherwise. The first presence of a day is written to the case's history. The
+    actor must take this class's roll."""
     found = await student_class(session, student_id)
     if found is None:
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
@@ -504,7 +561,8 @@ async def students_marked_present(
     day: date,
 ) -> list[CaseSummary]:
     """`student_marked_present` for several students of one class at once, in three queries whatever their
-    number: the open cases among them (by case id), each with the first presence of the day in its history."""
+    number: the open cases among them that the actor may close as returned (by case id), each with the first
+    presence of the day in its history."""
     if not actor.can_manage_class(school_class.id, school_class.school_id):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
     cases = list(await session.scalars(
@@ -521,12 +579,15 @@ async def students_marked_present(
     for case in cases:
         if case.id not in seen and day >= case.first_absent_day:
             add_event(session, now, case, actor, "present", day=day.isoformat())
-    return await summarize(session, settings, policy, now, cases)
+    # reported: the school or township officer closes it, not the class teacher
+    closable = [case for case in cases if is_school_officer(actor, case) or case.stage == CaseStage.OPEN]
+    return await summarize(session, settings, policy, now, closable)
 
 
 __all__ = [
     "answer_persuasion_notice",
     "close_case",
+    "confirm_persuasion_notice",
     "issue_return_order",
     "record_legal_step",
     "record_persuasion",

@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar.days import load_calendar
 from bot.core.clock import to_local
-from bot.core.policy import Duration, Policy, Unit
+from bot.core.policy import Duration, Policy
 from bot.core.scope import Actor
 from bot.core.settings import Settings
 from bot.notices.outbox import Action, Delivery
@@ -27,6 +29,7 @@ from storage.models import (
     CaseEvent,
     CaseOutcome,
     CaseStage,
+    CaseStep,
     ContactPoint,
     Guardianship,
     Person,
@@ -37,6 +40,7 @@ from storage.models import (
     StaffRole,
     Student,
     SupportReferral,
+    Township,
 )
 
 from .model import MAX_TEXT, CaseError, CaseErrorCode, CaseSummary, DeadlineKind, Recipient, Told
@@ -53,9 +57,9 @@ def local_today(settings: Settings, now: datetime) -> date:
 
 
 async def deadline_after(session: AsyncSession, duration: Duration, school_id: int, day: date) -> date:
-    """The day `duration` after `day` (school days counted on the school's calendar)."""
-    calendar = await load_calendar(session, school_id) if duration.unit is Unit.SCHOOL_DAYS else None
-    return duration.after(day, calendar)
+    """The deadline `duration` after `day` on the school's calendar: school days counted on it, a calendar-day
+    deadline moved to the next school day."""
+    return duration.after(day, await load_calendar(session, school_id))
 
 
 def case_ref(case: Case, settings: Settings) -> str:
@@ -65,6 +69,29 @@ def case_ref(case: Case, settings: Settings) -> str:
 
 def is_dialect(session: AsyncSession, name: str) -> bool:
     return session.get_bind().dialect.name == name
+
+
+CHUNK = 500  # rows per multi-row INSERT
+
+
+def insert_for(session: AsyncSession):
+    return pg_insert if is_dialect(session, "postgresql") else sqlite_insert
+
+
+async def claim(session: AsyncSession, now: datetime, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Insert `CaseStep(case_id, step)` rows, skipping existing ones; returns the pairs this call claimed. A pair
+    another transaction claimed first is not returned (on PostgreSQL the insert waits for that transaction)."""
+    claimed: set[tuple[int, str]] = set()
+    pairs = list(dict.fromkeys(pairs))
+    for start in range(0, len(pairs), CHUNK):
+        rows = [{"case_id": case_id, "step": step, "done_at": now} for case_id, step in pairs[start:start + CHUNK]]
+        stmt = (
+            insert_for(session)(CaseStep).values(rows)
+            .on_conflict_do_nothing(index_elements=["case_id", "step"])
+            .returning(CaseStep.case_id, CaseStep.step)
+        )
+        claimed |= {(case_id, step) for case_id, step in await session.execute(stmt)}
+    return claimed
 
 
 def clip(text: str | None) -> str | None:
@@ -114,12 +141,21 @@ def is_guardian(actor: Actor | None, case: Case) -> bool:
     return actor is not None and case.student_id in actor.children
 
 
-def can_view(actor: Actor | None, case: Case, class_id: int) -> bool:
+def is_county_officer(actor: Actor | None, county_id: int | None) -> bool:
+    return actor is not None and county_id is not None and actor.oversees_county(county_id)
+
+
+async def county_of(session: AsyncSession, case: Case) -> int | None:
+    return await session.scalar(select(Township.county_id).where(Township.id == case.township_id))
+
+
+def can_view(actor: Actor | None, case: Case, class_id: int, county_id: int | None = None) -> bool:
     return (
         is_school_officer(actor, case)
         or is_township_officer(actor, case)
         or is_class_teacher(actor, class_id)
         or is_guardian(actor, case)
+        or is_county_officer(actor, county_id)
     )
 
 
@@ -134,7 +170,9 @@ async def case_for(
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
     student, school_class = found
     if actor is not None and not can_view(actor, case, school_class.id):
-        raise CaseError(CaseErrorCode.NOT_ALLOWED)
+        county = await county_of(session, case) if actor.has_role(Role.COUNTY_OFFICER) else None
+        if not is_county_officer(actor, county):
+            raise CaseError(CaseErrorCode.NOT_ALLOWED)
     return case, student, school_class
 
 
@@ -181,10 +219,21 @@ AUDITED = frozenset({"stage", "outcome", "answer", "kind", "step", "method", "su
 # --- who is involved ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Offices:
+    """What the documents say about the school and the township: names, office phones, the township's issuer."""
+
+    school_phone: str = ""
+    township: str = ""
+    issuer: str = ""  # the township's issuer name, else "<township>人民政府"
+    township_phone: str = ""
+
+
 @dataclass
 class Cast:
-    """The people involved in one case: the student's class teachers, the school's officers, the township's
-    officers and the guardians (with how they are related, and whether a notice can reach them)."""
+    """The people involved in one case: the student's class teachers, the school's officers (and which of them are
+    principals), the township's officers, the county education bureau's officers, and the guardians (with how they
+    are related, and whether a notice can reach them)."""
 
     student: Student
     school_class: SchoolClass
@@ -194,11 +243,14 @@ class Cast:
     township_officers: list[Person] = field(default_factory=list)
     guardians: list[tuple[Person, str | None]] = field(default_factory=list)
     reachable: dict[int, bool] = field(default_factory=dict)  # person id -> reachable (absent: not linked)
+    principals: list[Person] = field(default_factory=list)
+    county_officers: list[Person] = field(default_factory=list)
+    offices: Offices = field(default_factory=Offices)
 
     @property
     def person_ids(self) -> set[int]:
-        return {p.id for p in [*self.teachers, *self.officers, *self.township_officers]} | {
-            p.id for p, _ in self.guardians}
+        staff = [*self.teachers, *self.officers, *self.township_officers, *self.county_officers]
+        return {p.id for p in staff} | {p.id for p, _ in self.guardians}
 
     @property
     def school_staff(self) -> list[Person]:
@@ -207,7 +259,7 @@ class Cast:
 
 
 async def load_casts(session: AsyncSession, cases: Iterable[Case]) -> dict[int, Cast]:
-    """The cast of every case, in six queries whatever their number."""
+    """The cast of every case, in eight queries whatever their number."""
     cases = list(cases)
     if not cases:
         return {}
@@ -223,32 +275,35 @@ async def load_casts(session: AsyncSession, cases: Iterable[Case]) -> dict[int, 
     students = {student.id: (student, school_class, name) for student, school_class, name in rows}
     class_ids = {school_class.id for _, school_class, _ in rows}
     school_ids = {c.school_id for c in cases}
-    township_ids = {c.township_id for c in cases}
+    places = {t.id: t for t in await session.scalars(
+        select(Township).where(Township.id.in_({c.township_id for c in cases})))}
+    school_phones = dict((await session.execute(
+        select(School.id, School.office_phone).where(School.id.in_(school_ids)))).all())
+    county_ids = {township.county_id for township in places.values()}
 
     staff = (
         await session.execute(
-            select(StaffRole.role, StaffRole.class_id, StaffRole.school_id, StaffRole.township_id, Person)
+            select(StaffRole.role, StaffRole.class_id, StaffRole.school_id, StaffRole.township_id,
+                   StaffRole.county_id, Person)
             .join(Person, Person.id == StaffRole.person_id)
             .where(
                 ((StaffRole.role == Role.CLASS_TEACHER) & StaffRole.class_id.in_(class_ids))
                 | (StaffRole.role.in_(OFFICER_ROLES) & StaffRole.school_id.in_(school_ids))
-                | ((StaffRole.role == Role.TOWNSHIP_OFFICER) & StaffRole.township_id.in_(township_ids))
+                | ((StaffRole.role == Role.TOWNSHIP_OFFICER) & StaffRole.township_id.in_(places))
+                | ((StaffRole.role == Role.COUNTY_OFFICER) & StaffRole.county_id.in_(county_ids))
             )
             .order_by(StaffRole.id)
         )
     ).all()
-    teachers: dict[int | None, list[Person]] = defaultdict(list)
-    officers: dict[int | None, list[Person]] = defaultdict(list)
-    township: dict[int | None, list[Person]] = defaultdict(list)
-    for role, class_id, school_id, township_id, person in staff:
-        if role == Role.CLASS_TEACHER:
-            place = teachers[class_id]
-        elif role == Role.TOWNSHIP_OFFICER:
-            place = township[township_id]
-        else:
-            place = officers[school_id]
-        if person not in place:
-            place.append(person)
+    by_unit: dict[Role, dict[int | None, list[Person]]] = {role: defaultdict(list) for role in Role}
+    for role, class_id, school_id, township_id, county_id, person in staff:
+        unit = {Role.CLASS_TEACHER: class_id, Role.TOWNSHIP_OFFICER: township_id,
+                Role.COUNTY_OFFICER: county_id}.get(Role(role), school_id)
+        for kind in {Role(role), Role.SCHOOL_ADMIN if role in OFFICER_ROLES else Role(role)}:
+            if person not in by_unit[kind][unit]:  # SCHOOL_ADMIN: every school officer; PRINCIPAL: principals
+                by_unit[kind][unit].append(person)
+    teachers, officers = by_unit[Role.CLASS_TEACHER], by_unit[Role.SCHOOL_ADMIN]
+    township, county, principals = by_unit[Role.TOWNSHIP_OFFICER], by_unit[Role.COUNTY_OFFICER], by_unit[Role.PRINCIPAL]
 
     guardians: dict[int, list[tuple[Person, str | None]]] = defaultdict(list)
     for guardianship, person in await session.execute(
@@ -268,6 +323,7 @@ async def load_casts(session: AsyncSession, cases: Iterable[Case]) -> dict[int, 
         if case.student_id not in students:
             continue
         student, school_class, school_name = students[case.student_id]
+        place = places.get(case.township_id)
         casts[case.id] = Cast(
             student, school_class, school_name,
             teachers=list(teachers.get(school_class.id, [])),
@@ -275,8 +331,19 @@ async def load_casts(session: AsyncSession, cases: Iterable[Case]) -> dict[int, 
             township_officers=list(township.get(case.township_id, [])),
             guardians=list(guardians.get(student.id, [])),
             reachable={p.id: reachable[p.id] for p, _ in guardians.get(student.id, []) if p.id in reachable},
+            principals=list(principals.get(case.school_id, [])),
+            county_officers=list(county.get(place.county_id, [])) if place else [],
+            offices=offices_of(place, school_phones.get(case.school_id)),
         )
     return casts
+
+
+def offices_of(township: Township | None, school_phone: str | None) -> Offices:
+    if township is None:
+        return Offices(school_phone=school_phone or "")
+    issuer = township.issuer_name or f"{township.name}人民政府"
+    return Offices(school_phone=school_phone or "", township=township.name, issuer=issuer,
+                   township_phone=township.office_phone or "")
 
 
 async def cast_of(session: AsyncSession, case: Case) -> Cast:
@@ -372,6 +439,14 @@ def visit_without_guardian(
                      f"by-hand:{case.id}:{document}:no-guardian", case)
 
 
+CARER_RELATIONS = frozenset({"被委托人", "受委托人", "委托照护人"})  # 未成年人保护法 art. 22–23: the entrusted carer
+
+
+def is_carer(relation: str | None) -> bool:
+    """A carer a migrant parent entrusted (被委托人), not a parent or legal guardian."""
+    return (relation or "").strip() in CARER_RELATIONS
+
+
 def tell_guardians(
     batch: NoticeBatch, case: Case, cast: Cast, template: str, base: dict[str, Any], deadline: date | None,
     actions: list[list[Action]] | None = None,
@@ -382,7 +457,7 @@ def tell_guardians(
     if not cast.guardians:
         told += visit_without_guardian(batch, case, cast, template, deadline)
     for person, relation in cast.guardians:
-        values = base | {"guardian": person.name, "relation": relation or ""}
+        values = base | {"guardian": person.name, "relation": relation or "", "carer": is_carer(relation)}
         item = tell(batch, person, Recipient.GUARDIAN, template, values, f"{template}:{case.id}:{person.id}", case,
                     actions)
         told.append(item)
@@ -405,6 +480,11 @@ def tell_school(
         told += tell_many(batch, cast.township_officers, Recipient.TOWNSHIP_OFFICER, template, values, key_prefix,
                           case, skip)
     return told
+
+
+def failed_visit():
+    """A failed home visit (counted once per day: `report.failed_home_visits`; phone calls are not visits)."""
+    return (PersuasionAttempt.method == "home_visit") & PersuasionAttempt.succeeded.is_(False)
 
 
 # --- summaries ----------------------------------------------------------------------------------------------------
@@ -448,7 +528,7 @@ async def summarize(
         for case_id, total, failed in await session.execute(
             select(
                 PersuasionAttempt.case_id, func.count(),
-                func.sum(sql_case((PersuasionAttempt.succeeded.is_(False), 1), else_=0)),
+                func.count(sql_case((failed_visit(), PersuasionAttempt.on_day)).distinct()),
             ).where(PersuasionAttempt.case_id.in_(ids)).group_by(PersuasionAttempt.case_id)
         )
     }

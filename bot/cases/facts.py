@@ -4,7 +4,7 @@ Each reads many cases in a constant number of queries."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from bot.core.settings import Settings
 from storage.models import Absence, AbsenceReply, Case, CaseEvent, CaseStage, Person, PersuasionAttempt
 
 from .common import COUNTED_REASONS, Cast, case_ref, deadline_after, local_today
-from .model import LEGAL_ORDER, CaseError, CaseErrorCode, LegalStepKind
+from .model import LEGAL_ORDER, CaseError, CaseErrorCode, LegalStepKind, PersuasionMethod
 
 
 async def family_answers_many(session: AsyncSession, cases: list[Case], casts: dict[int, Cast]
@@ -66,6 +66,12 @@ async def family_answers(session: AsyncSession, case: Case, cast: Cast) -> list[
     return (await family_answers_many(session, [case], {case.id: cast}))[case.id]
 
 
+def failed_visit_days(attempts: list[dict[str, Any]]) -> set[date]:
+    """The different days on which a home visit failed: what `report.failed_home_visits` counts (two visits on one
+    day are one; phone calls are not visits)."""
+    return {a["on_day"] for a in attempts if a["method"] == PersuasionMethod.HOME_VISIT and not a["succeeded"]}
+
+
 async def report_values_many(session: AsyncSession, settings: Settings, cases: list[Case], casts: dict[int, Cast]
                              ) -> dict[int, dict[str, Any]]:
     """Per case, the 辍学报告's content: student, class, absence history, persuasion attempts, reason, the family's
@@ -87,7 +93,8 @@ async def report_values_many(session: AsyncSession, settings: Settings, cases: l
         .order_by(PersuasionAttempt.on_day, PersuasionAttempt.id)
     ):
         attempts[a.case_id].append({"on_day": a.on_day, "method": a.method, "reason": a.reason_found,
-                                    "attitude": a.attitude, "succeeded": a.succeeded, "next_step": a.next_step or ""})
+                                    "attitude": a.attitude, "succeeded": a.succeeded, "next_step": a.next_step or "",
+                                    "authorities_told": a.authorities_told})
     answers = await family_answers_many(session, cases, casts)
     values = {}
     for case in cases:
@@ -103,7 +110,7 @@ async def report_values_many(session: AsyncSession, settings: Settings, cases: l
             "days": mine,
             "days_absent": len(mine),
             "attempts": tried,
-            "failed": sum(1 for a in tried if not a["succeeded"]),
+            "failed": len(failed_visit_days(tried)),
             "reason": case.reason_found or "",
             "answers": answers.get(case.id, []),
             "deadline": case.persuasion_deadline,
@@ -136,21 +143,51 @@ async def court_application_from(session: AsyncSession, settings: Settings, poli
                                 local_today(settings, demand))
 
 
+# a step needs the one before it recorded: the 告知 before any penalty decision (行政处罚法 art. 44), the decision
+# before the demand for performance, the demand before the court
+NEEDS = {
+    LegalStepKind.PENALTY_DECISION: LegalStepKind.PENALTY_NOTICE,
+    LegalStepKind.DEMAND_FOR_PERFORMANCE: LegalStepKind.PENALTY_DECISION,
+    LegalStepKind.COURT_APPLICATION: LegalStepKind.DEMAND_FOR_PERFORMANCE,
+}
+
+
+def court_window(settings: Settings, policy: Policy, recorded: list[tuple[str, datetime]]) -> tuple[date, date] | None:
+    """The first and last day the application to the court may be made as the penalty decision allows: once the
+    guardian's time to seek review (`legal_steps.review_period`) and to sue (`suit_period`) from the decision has
+    lapsed, within `court_window` after that (行政强制法 art. 53). None while no decision is recorded."""
+    decided = next((at for step, at in recorded if step == LegalStepKind.PENALTY_DECISION), None)
+    if decided is None:
+        return None
+    rules = policy.legal_steps
+    day = local_today(settings, decided)
+    lapsed = max(rules.review_period.period_end(day), rules.suit_period.period_end(day))
+    return lapsed + timedelta(days=1), rules.court_window.period_end(lapsed)
+
+
 async def legal_step_refusals(session: AsyncSession, settings: Settings, policy: Policy, case: Case,
                               recorded: list[tuple[str, datetime]], today: date) -> dict[LegalStepKind, CaseError]:
     """Why a legal step not recorded yet cannot be recorded on `case` today (one not in the answer can be). None can
-    while the 复学通知书's deadline has not passed; the application to the court needs the demand for performance
-    recorded `legal_steps.court_after_demand` before. Stage and policy are checked by the caller."""
+    while the 复学通知书's deadline has not passed; each needs the one before it (`NEEDS`: the 告知 before the
+    penalty decision); the application to the court only between the lapse of the guardian's review and suit periods
+    and the end of `legal_steps.court_window` after it, and `legal_steps.court_after_demand` after the demand for
+    performance. Stage and policy are checked by the caller."""
     done = {step for step, _ in recorded}
     waiting = [kind for kind in LEGAL_ORDER if kind.value not in done]
     if case.stage == CaseStage.ORDERED and case.order_deadline is not None and today <= case.order_deadline:
         return {kind: CaseError(CaseErrorCode.TOO_EARLY, until=case.order_deadline) for kind in waiting}
-    refused = {}
-    if LegalStepKind.COURT_APPLICATION in waiting:
+    refused = {kind: CaseError(CaseErrorCode.TOO_EARLY, needs=NEEDS[kind].value)
+               for kind in waiting if kind in NEEDS and NEEDS[kind].value not in done}
+    if LegalStepKind.COURT_APPLICATION in waiting and LegalStepKind.COURT_APPLICATION not in refused:
+        window = court_window(settings, policy, recorded)
         earliest = await court_application_from(session, settings, policy, case, recorded)
-        if earliest is None:
+        if window is None:
             refused[LegalStepKind.COURT_APPLICATION] = CaseError(
-                CaseErrorCode.TOO_EARLY, needs=LegalStepKind.DEMAND_FOR_PERFORMANCE.value)
-        elif today < earliest:
-            refused[LegalStepKind.COURT_APPLICATION] = CaseError(CaseErrorCode.TOO_EARLY, until=earliest)
+                CaseErrorCode.TOO_EARLY, needs=LegalStepKind.PENALTY_DECISION.value)
+        elif today > window[1]:
+            refused[LegalStepKind.COURT_APPLICATION] = CaseError(CaseErrorCode.TOO_LATE, until=window[1])
+        else:
+            first = max(window[0], earliest) if earliest is not None else window[0]
+            if today < first:
+                refused[LegalStepKind.COURT_APPLICATION] = CaseError(CaseErrorCode.TOO_EARLY, until=first)
     return refused

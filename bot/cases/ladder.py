@@ -14,19 +14,28 @@ a. reply reminder: a guardian asked about today's unexplained/unknown absence, r
 b. phone request: at `contact.teacher_phone_at` on the school day, absences of today still without any answer →
    the class teacher is asked to phone (`teacher_phone_request`, key `teacher-phone:<absence>:<teacher>`);
    neither a nor b for a student with an open case: the case's steps are the family's contact then;
-c. opening: an ENROLLED student absent without a proper reason on each of their school's last
-   `suspected_dropout.after` school days, with no open case → a case (the partial unique index on open cases is
-   the key), `case_opened_officer` to the school's officers, the 劝学书 (`persuasion_notice`, answer buttons) to
-   every guardian (`deliver_by_hand` to the officers for those it cannot reach), `case_opened_teacher`;
+c. opening: an ENROLLED student absent without a proper reason on each of their class's last
+   `suspected_dropout.after` school days with a roll call (a day without one is neither present nor a break), with
+   no open case → a case (the partial unique index on open cases is the key), `case_opened_officer` to the school's
+   officers (with the one-tap button that sends the 劝学书, `actions.confirm_persuasion_notice`), and
+   `case_opened_teacher` (phone the family today); under `suspected_dropout.persuasion_notice = "automatic"`, or
+   when the school has no officer, the 劝学书 (`persuasion_notice`, answer buttons) goes to every guardian at once
+   (`deliver_by_hand` to the officers for those it cannot reach; case step `persuasion_notice`);
    a student in the watch window after a return with a new such absence → `watch_absence` to the school's
    officers at once (step `watch_absence:<absence>` on the closed case);
-d. home visit overdue: an OPEN case without any persuasion attempt after `home_visit_due` → `home_visit_overdue`
-   to the officers (step `home_visit_overdue`);
-e. report upward: an OPEN case whose 劝学书 deadline passed, or with `report.failed_attempts` failed attempts, the
-   child not back (not marked present on a roll call after the last absence: that case waits for the teacher to
-   confirm the return) → the 辍学报告 as `report_to_township(actor=None)` files it (step `report`);
-f. order deadline passed: an ORDERED case after its `order_deadline` → `order_deadline_passed` to the township's
-   officers, with the next recordable legal step where the policy provides them (step `order_deadline_passed`);
+c''. the 劝学书 not confirmed `suspected_dropout.confirm_reminder_after` after opening → the school's officers are
+   reminded once, with the button (`persuasion_confirm_reminder`, step `confirm_reminder`);
+d. home visit overdue (on the school's school days): an OPEN case without any persuasion attempt after
+   `home_visit_due` → `home_visit_overdue` to the officers (step `home_visit_overdue`);
+e. report upward (on the school's school days): an OPEN case whose 劝学书 deadline passed, or with
+   `report.failed_home_visits` failed home visits on different days, the child not back (not marked present on a
+   roll call after the last absence: that case waits for the teacher to confirm the return) → every absence since
+   the 劝学书 excused: the report waits, `report_waits` to the school's officers (step `report_waits`); no home visit
+   recorded: `no_home_visit` to the principals (the officers where none is registered; step `no_home_visit`);
+   else the 辍学报告 as `report_to_township(actor=None)` files it, to the township and the county (step `report`);
+f. order deadline passed (on the school's school days): an ORDERED case after its `order_deadline` →
+   `order_deadline_passed` to the township's officers, with the next recordable legal step where the policy
+   provides them, else the national options (step `order_deadline_passed`);
 g. watch ended: a RETURNED case after `watch_until` → event `watch_ended` (step `watch_ended`);
 h. return not confirmed: on a school day, an open case whose child has been marked present on the roll call on
    `return_confirmation.teacher_after` school days since their last absence (so the report in e waits) → the class
@@ -34,7 +43,9 @@ h. return not confirmed: on a school day, an open case whose child has been mark
    closes the case as returned (`return_reminder`, step `return_reminder:<last absence day>`); still open
    `return_confirmation.officer_after` school days after that → the school's officers, once
    (`return_reminder_officer`, step `return_reminder_officer:<last absence day>`). An absence in between moves
-   the last absence day: no reminder for the old run, the ladder's other steps take over.
+   the last absence day: no reminder for the old run, the ladder's other steps take over;
+j. patterns (on the school's school days): absences this month reaching `patterns.*_days_per_month` → a watch item
+   and `pattern_alert` to the school's officers, once per month and kind (`bot.cases.patterns`).
 """
 
 from __future__ import annotations
@@ -46,14 +57,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.calendar.days import SchoolCalendar, load_calendars
 from bot.core.clock import iso_day, to_local
-from bot.core.policy import Policy
+from bot.core.policy import NoticeSending, Policy
 from bot.core.settings import Settings
 from bot.notices.absence import REPLY_REASONS, TOLD, answer_actions
 from bot.notices.outbox import Action, Delivery, next_send_time, queued_keys
@@ -81,25 +90,30 @@ from storage.models import (
 
 from .actions import file_report
 from .common import (
+    CHUNK,
     COUNTED_REASONS,
     OFFICER_ROLES,
     Cast,
     case_ref,
+    claim,
+    failed_visit,
+    insert_for,
     is_dialect,
     load_casts,
     local_today,
-    tell_guardians,
     tell_many,
 )
 from .facts import family_answers_many, report_values_many
-from .model import ANSWER_LABELS, CASE_ACTION, LEGAL_ORDER, RETURNED_ACTION, RETURNED_LABEL, Recipient
+from .model import LEGAL_ORDER, RETURNED_ACTION, RETURNED_LABEL, PersuasionMethod, Recipient
+from .notice import PERSUASION_STEP, confirm_actions, notice_sent_on, notice_values, send_notice
 from .outbox import NoticeBatch
+from .patterns import raise_watch_items
 
 log = logging.getLogger(__name__)
 
 ADVISORY_LOCK = 0x51584C41  # "QXLA": the ladder's transaction-level lock on PostgreSQL
 STREAK_LOOKBACK_DAYS = 60  # how far back the start of an absence streak is looked for
-CHUNK = 500  # rows per multi-row INSERT
+WINDOW_LOOKBACK_DAYS = 30  # how far back a class's last roll calls are looked for (a run's window)
 
 
 @dataclass
@@ -110,7 +124,11 @@ class LadderReport:
     watch_absences: int = 0
     home_visits_overdue: int = 0
     reported: int = 0
+    reports_waiting: int = 0
+    no_home_visit: int = 0
+    confirm_reminders: int = 0
     orders_overdue: int = 0
+    watch_items: int = 0
     watch_ended: int = 0
     return_reminders: int = 0
     return_escalations: int = 0
@@ -128,9 +146,13 @@ async def run_ladder(session: AsyncSession, settings: Settings, policy: Policy, 
     calendars = await load_calendars(session)
     report.opened = await _open_cases(batch, policy, today, calendars)
     report.watch_absences = await _watch_absences(batch, today)
-    report.home_visits_overdue = await _home_visits_overdue(batch, today)
-    report.reported = await _report_upward(batch, policy, today)
-    report.orders_overdue = await _orders_overdue(batch, policy, today)
+    school_day = {school_id for school_id, calendar in calendars.items() if calendar.is_school_day(today)}
+    report.confirm_reminders = await _confirm_reminders(batch, policy)
+    report.home_visits_overdue = await _home_visits_overdue(batch, today, school_day)
+    report.reported, report.reports_waiting, report.no_home_visit = await _report_upward(
+        batch, policy, today, school_day)
+    report.orders_overdue = await _orders_overdue(batch, policy, today, school_day)
+    report.watch_items = await raise_watch_items(batch, policy, today, school_day)
     report.watch_ended = await _watch_ended(batch, today)
     report.return_reminders, report.return_escalations = await _return_reminders(batch, policy, today, calendars)
     await batch.flush()
@@ -138,26 +160,6 @@ async def run_ladder(session: AsyncSession, settings: Settings, policy: Policy, 
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
-
-
-def _insert(session: AsyncSession):
-    return pg_insert if is_dialect(session, "postgresql") else sqlite_insert
-
-
-async def claim(session: AsyncSession, now: datetime, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
-    """Insert `CaseStep(case_id, step)` rows, skipping existing ones; returns the pairs this call claimed. A pair
-    another transaction claimed first is not returned (on PostgreSQL the insert waits for that transaction)."""
-    claimed: set[tuple[int, str]] = set()
-    pairs = list(dict.fromkeys(pairs))
-    for start in range(0, len(pairs), CHUNK):
-        rows = [{"case_id": case_id, "step": step, "done_at": now} for case_id, step in pairs[start:start + CHUNK]]
-        stmt = (
-            _insert(session)(CaseStep).values(rows)
-            .on_conflict_do_nothing(index_elements=["case_id", "step"])
-            .returning(CaseStep.case_id, CaseStep.step)
-        )
-        claimed |= {(case_id, step) for case_id, step in await session.execute(stmt)}
-    return claimed
 
 
 def _step_done(step: str):
@@ -309,19 +311,10 @@ async def _phone_requests(batch: NoticeBatch, policy: Policy, today: date) -> in
 # --- c. opening ---------------------------------------------------------------------------------------------------
 
 
-def case_actions(case: Case) -> list[list[Action]]:
-    """The 劝学书's answer buttons: one per row."""
-    return [[Action(label, CASE_ACTION, case.id, answer.value)] for answer, label in ANSWER_LABELS.items()]
-
-
 async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars: dict[int, SchoolCalendar]) -> int:
     session, settings, now = batch.session, batch.settings, batch.now
     n = policy.suspected_dropout.after.amount
-    windows: dict[int, tuple[date, ...]] = {}
-    for school_id, calendar in calendars.items():
-        window = tuple(calendar.school_days_before(today, n))
-        if len(window) == n:
-            windows[school_id] = window
+    windows = await _roll_call_windows(session, calendars, today, n)
     days = sorted({day for window in windows.values() for day in window})
     if not days:
         return 0
@@ -334,7 +327,7 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
     open_case = exists().where(Case.student_id == Absence.student_id, Case.closed_at.is_(None))
     rows = (
         await session.execute(
-            select(Absence.student_id, Absence.day, SchoolClass.school_id)
+            select(Absence.student_id, Absence.day, SchoolClass.school_id, SchoolClass.id)
             .join(runs, runs.c.student_id == Absence.student_id)
             .join(Student, Student.id == Absence.student_id)
             .join(SchoolClass, SchoolClass.id == Student.class_id)
@@ -343,12 +336,14 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
     ).all()
     absent: dict[int, set[date]] = defaultdict(set)
     school_of: dict[int, int] = {}
-    for student_id, day, school_id in rows:
+    class_of: dict[int, int] = {}
+    for student_id, day, school_id, class_id in rows:
         absent[student_id].add(day)
         school_of[student_id] = school_id
+        class_of[student_id] = class_id
     candidates = [
         sid for sid, seen in absent.items()
-        if school_of[sid] in windows and set(windows[school_of[sid]]) <= seen
+        if class_of[sid] in windows and set(windows[class_of[sid]]) <= seen
     ]
     if not candidates:
         return 0
@@ -365,29 +360,31 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
     candidates = [
         sid for sid in candidates
         if sid not in last_closed or to_local(_aware(last_closed[sid]), settings.tz).date()
-        < windows[school_of[sid]][0]
+        < windows[class_of[sid]][0]
     ]
     if not candidates:
         return 0
-    first_day, history = await _streak_starts(session, candidates, school_of, windows, calendars, today)
+    first_day, history = await _streak_starts(session, candidates, school_of, class_of, windows, calendars, today)
     township_of: dict[int, int] = dict((await session.execute(
         select(Student.id, _township_of_student()).join(SchoolClass, SchoolClass.id == Student.class_id)
         .where(Student.id.in_(candidates))
     )).all())
     rows_to_insert = []
+    automatic = policy.suspected_dropout.persuasion_notice is NoticeSending.AUTOMATIC
     for sid in candidates:
         school_id = school_of[sid]
         calendar = calendars[school_id]
         rows_to_insert.append({
             "student_id": sid, "school_id": school_id, "township_id": township_of[sid],
             "stage": CaseStage.OPEN.value, "first_absent_day": first_day[sid], "opened_at": now,
-            "persuasion_deadline": policy.suspected_dropout.persuasion_deadline.after(today, calendar),
+            "persuasion_deadline": policy.suspected_dropout.persuasion_deadline.after(today, calendar)
+            if automatic else None,
             "home_visit_due": policy.suspected_dropout.home_visit_within.after(today, calendar),
         })
     new_ids: list[int] = []
     for start in range(0, len(rows_to_insert), CHUNK):
         stmt = (
-            _insert(session)(Case).values(rows_to_insert[start:start + CHUNK])
+            insert_for(session)(Case).values(rows_to_insert[start:start + CHUNK])
             .on_conflict_do_nothing(index_elements=["student_id"], index_where=Case.closed_at.is_(None))
             .returning(Case.id)
         )
@@ -396,6 +393,12 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
         return 0
     cases = list(await session.scalars(select(Case).where(Case.id.in_(new_ids)).order_by(Case.id)))
     casts = await load_casts(session, cases)
+    # the 劝学书 goes out now under "automatic", and where the school has no officer to confirm it
+    send_now = [c for c in cases if automatic or (c.id in casts and not casts[c.id].officers)]
+    for case in send_now:
+        case.persuasion_deadline = case.persuasion_deadline or policy.suspected_dropout.persuasion_deadline.after(
+            today, calendars[case.school_id])
+    await claim(session, now, [(case.id, PERSUASION_STEP) for case in send_now])
     await batch.prefetch({pid for cast in casts.values() for pid in cast.person_ids})
     answers = await family_answers_many(session, cases, casts)
     watched = set(await session.scalars(
@@ -407,7 +410,7 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
         if cast is None:
             continue
         _announce_opening(batch, case, cast, history[case.student_id], answers.get(case.id, []),
-                          watch=case.student_id in watched)
+                          watch=case.student_id in watched, send=case in send_now)
     return len(cases)
 
 
@@ -419,13 +422,43 @@ def _aware(instant: datetime) -> datetime:
     return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
 
 
+async def _roll_call_windows(
+    session: AsyncSession, calendars: dict[int, SchoolCalendar], today: date, n: int
+) -> dict[int, tuple[date, ...]]:
+    """Per class, its last `n` school days with a submitted roll call up to today (within `WINDOW_LOOKBACK_DAYS`):
+    a school day whose roll call was never taken is neither present nor a break in a run of absences."""
+    taken: dict[int, set[date]] = defaultdict(set)
+    school_of: dict[int, int] = {}
+    for class_id, school_id, day in await session.execute(
+        select(RollCall.class_id, SchoolClass.school_id, RollCall.day)
+        .join(SchoolClass, SchoolClass.id == RollCall.class_id)
+        .where(RollCall.revision > 0, RollCall.day <= today,
+               RollCall.day > today - timedelta(days=WINDOW_LOOKBACK_DAYS))
+    ):
+        taken[class_id].add(day)
+        school_of[class_id] = school_id
+    windows = {}
+    for class_id, days in taken.items():
+        calendar = calendars.get(school_of[class_id])
+        school_days = sorted(d for d in days if calendar is not None and calendar.is_school_day(d))
+        if len(school_days) >= n:
+            windows[class_id] = tuple(school_days[-n:])
+    return windows
+
+
 async def _streak_starts(
-    session: AsyncSession, students: list[int], school_of: dict[int, int], windows: dict[int, tuple[date, ...]],
-    calendars: dict[int, SchoolCalendar], today: date,
+    session: AsyncSession, students: list[int], school_of: dict[int, int], class_of: dict[int, int],
+    windows: dict[int, tuple[date, ...]], calendars: dict[int, SchoolCalendar], today: date,
 ) -> tuple[dict[int, date], dict[int, set[date]]]:
     """The first day of each student's unbroken run of school days absent without a proper reason (the window's
-    first day at least), looking back `STREAK_LOOKBACK_DAYS`."""
+    first day at least), looking back `STREAK_LOOKBACK_DAYS`; school days without a roll call are passed over."""
     floor = today - timedelta(days=STREAK_LOOKBACK_DAYS)
+    taken: dict[int, set[date]] = defaultdict(set)
+    for class_id, day in await session.execute(
+        select(RollCall.class_id, RollCall.day).where(
+            RollCall.class_id.in_(set(class_of.values())), RollCall.revision > 0, RollCall.day >= floor)
+    ):
+        taken[class_id].add(day)
     history: dict[int, set[date]] = defaultdict(set)
     for student_id, day in await session.execute(
         select(Absence.student_id, Absence.day).where(
@@ -436,33 +469,36 @@ async def _streak_starts(
         history[student_id].add(day)
     starts = {}
     for sid in students:
-        calendar, start = calendars[school_of[sid]], windows[school_of[sid]][0]
+        calendar, start = calendars[school_of[sid]], windows[class_of[sid]][0]
+        day = start
         while True:
-            before = calendar.school_days_before(start - timedelta(days=1), 1)
-            if not before or before[0] < floor or before[0] not in history[sid]:
+            before = calendar.school_days_before(day - timedelta(days=1), 1)
+            if not before or before[0] < floor:
                 break
-            start = before[0]
+            day = before[0]
+            if day not in taken[class_of[sid]]:
+                continue  # no roll call that day: neither present nor a break
+            if day not in history[sid]:
+                break
+            start = day
         starts[sid] = start
     return starts, history
 
 
 def _announce_opening(
     batch: NoticeBatch, case: Case, cast: Cast, absent_days: set[date], answers: list[dict[str, Any]], *,
-    watch: bool,
+    watch: bool, send: bool,
 ) -> None:
+    """The school's officers are alerted; the 劝学书 goes out now (`send`: its step was claimed with the case) or
+    waits for an officer's one tap; the class teachers are asked to phone the family today."""
     settings = batch.settings
     days = sorted(d for d in absent_days if d >= case.first_absent_day)
     batch.event(case, None, "opened", stage=CaseStage.OPEN.value,
-              first_absent_day=case.first_absent_day.isoformat(), days=[d.isoformat() for d in days],
-              persuasion_deadline=iso_day(case.persuasion_deadline),
-              home_visit_due=iso_day(case.home_visit_due), watch=watch)
-    teacher = cast.teachers[0].name if cast.teachers else ""
-    base = {
-        "child": cast.student.name, "class_name": cast.school_class.name, "school": cast.school_name,
-        "first_absent_day": case.first_absent_day, "days": days, "days_absent": len(days),
-        "deadline": case.persuasion_deadline, "home_visit_due": case.home_visit_due, "ref": case_ref(case, settings),
-        "teacher": teacher, "issued": case.opened_at.astimezone(settings.tz).date(), "watch": watch,
-    }
+                first_absent_day=case.first_absent_day.isoformat(), days=[d.isoformat() for d in days],
+                persuasion_deadline=iso_day(case.persuasion_deadline),
+                home_visit_due=iso_day(case.home_visit_due), watch=watch)
+    base = notice_values(batch, case, cast, days, case.opened_at.astimezone(settings.tz).date()) | {
+        "watch": watch, "pending": not send}
     guardians = [
         {"name": p.name, "relation": r or "", "linked": p.id in cast.reachable,
          "reachable": cast.reachable.get(p.id, False), "has_phone": bool(p.phone)}
@@ -470,10 +506,12 @@ def _announce_opening(
     ]
     officer_values = base | {"answers": answers, "guardians": guardians}
     tell_many(batch, cast.school_staff, Recipient.SCHOOL_OFFICER, "case_opened_officer", officer_values,
-              f"case-opened:{case.id}", case)
-    tell_guardians(batch, case, cast, "persuasion_notice", base, case.persuasion_deadline, case_actions(case))
+              f"case-opened:{case.id}", case, actions=None if send else confirm_actions(case))
+    if send:
+        batch.event(case, None, "persuasion_notice_sent", deadline=iso_day(case.persuasion_deadline))
+        send_notice(batch, case, cast, base)
     if cast.officers:  # without officers the teachers had the officers' alert already
-        tell_many(batch, cast.teachers, Recipient.TEACHER, "case_opened_teacher", base,
+        tell_many(batch, cast.teachers, Recipient.TEACHER, "case_opened_teacher", base | {"guardians": guardians},
                   f"case-opened-teacher:{case.id}", case, {p.id for p in cast.officers})
 
 
@@ -539,15 +577,49 @@ async def _watch_absences(batch: NoticeBatch, today: date) -> int:
     return len(due)
 
 
+# --- c''. the 劝学书 waits for the officer's tap -----------------------------------------------------------------
+
+
+async def _confirm_reminders(batch: NoticeBatch, policy: Policy) -> int:
+    """Under `persuasion_notice = "officer_confirms"`: an OPEN case whose 劝学书 is still not sent
+    `confirm_reminder_after` after the case opened → the school's officers are reminded once, with the button
+    (`persuasion_confirm_reminder`, step `confirm_reminder`)."""
+    rule = policy.suspected_dropout
+    if rule.persuasion_notice is not NoticeSending.OFFICER_CONFIRMS:
+        return 0
+    session, settings, now = batch.session, batch.settings, batch.now
+    step = "confirm_reminder"
+    since = now - rule.confirm_reminder_after.as_timedelta()
+    cases = list(await session.scalars(
+        select(Case).where(Case.stage == CaseStage.OPEN, Case.opened_at <= since, ~_step_done(PERSUASION_STEP),
+                           ~_step_done(step))
+        .order_by(Case.id)
+    ))
+    cases = await _claimed(session, now, cases, step)
+    casts = await load_casts(session, cases)
+    await batch.prefetch({pid for cast in casts.values() for pid in cast.person_ids})
+    for case in cases:
+        cast = casts.get(case.id)
+        if cast is None:
+            continue
+        batch.event(case, None, step)
+        values = {"child": cast.student.name, "class_name": cast.school_class.name,
+                  "first_absent_day": case.first_absent_day, "ref": case_ref(case, settings)}
+        tell_many(batch, cast.school_staff, Recipient.SCHOOL_OFFICER, "persuasion_confirm_reminder", values,
+                  f"confirm-reminder:{case.id}", case, actions=confirm_actions(case))
+    return len(cases)
+
+
 # --- d. home visit overdue ----------------------------------------------------------------------------------------
 
 
-async def _home_visits_overdue(batch: NoticeBatch, today: date) -> int:
+async def _home_visits_overdue(batch: NoticeBatch, today: date, school_day: set[int]) -> int:
     session, settings, now = batch.session, batch.settings, batch.now
     step = "home_visit_overdue"
     attempted = exists().where(PersuasionAttempt.case_id == Case.id)
     cases = list(await session.scalars(
-        select(Case).where(Case.stage == CaseStage.OPEN, Case.home_visit_due < today, ~attempted, ~_step_done(step))
+        select(Case).where(Case.stage == CaseStage.OPEN, Case.home_visit_due < today, ~attempted, ~_step_done(step),
+                           Case.school_id.in_(school_day))
         .order_by(Case.id)
     ))
     cases = await _claimed(session, now, cases, step)
@@ -578,45 +650,93 @@ async def _claimed(session: AsyncSession, now: datetime, cases: list[Case], step
 # --- e. report upward ---------------------------------------------------------------------------------------------
 
 
-async def _report_upward(batch: NoticeBatch, policy: Policy, today: date) -> int:
+async def _report_upward(
+    batch: NoticeBatch, policy: Policy, today: date, school_day: set[int]
+) -> tuple[int, int, int]:
+    """Step e (see the module's docstring), on the school's school days only: (reported, waiting because every
+    absence since the 劝学书 is excused, principals alerted because no home visit is recorded)."""
     session, settings, now = batch.session, batch.settings, batch.now
     step = "report"
-    failed_count = (
-        select(func.count()).select_from(PersuasionAttempt)
-        .where(PersuasionAttempt.case_id == Case.id, PersuasionAttempt.succeeded.is_(False))
+    visits = (
+        select(func.count(PersuasionAttempt.on_day.distinct()))
+        .where(PersuasionAttempt.case_id == Case.id, failed_visit())
         .scalar_subquery()
     )
     rows = (
         await session.execute(
-            select(Case.id, Case.student_id, Case.persuasion_deadline, failed_count)
+            select(Case.id, Case.student_id, visits)
             .where(Case.stage == CaseStage.OPEN, Case.closed_at.is_(None), ~_step_done(step),
-                   (Case.persuasion_deadline < today) | (failed_count >= policy.report.failed_attempts))
+                   Case.school_id.in_(school_day),
+                   (Case.persuasion_deadline < today) | (visits >= policy.report.failed_home_visits))
             .order_by(Case.id)
         )
     ).all()
     if not rows:
-        return 0
-    back = await _back_at_school(session, [student_id for _, student_id, *_ in rows])
-    due = [(case_id, deadline, n) for case_id, student_id, deadline, n in rows if student_id not in back]
-    if not due:
-        return 0
-    claimed = await claim(session, now, [(case_id, step) for case_id, *_ in due])
-    failed = {case_id: n for case_id, _deadline, n in due if (case_id, step) in claimed}
-    if not failed:
-        return 0
+        return 0, 0, 0
+    back = await _back_at_school(session, [student_id for _, student_id, _ in rows])
+    failed = {case_id: n for case_id, student_id, n in rows if student_id not in back}
+    waiting = await _excused_since_notice(session, settings, failed)
+    visited = set(await session.scalars(
+        select(PersuasionAttempt.case_id).where(PersuasionAttempt.case_id.in_(list(failed)),
+                                                PersuasionAttempt.method == PersuasionMethod.HOME_VISIT)
+    )) if failed else set()
+    wanted = {case_id: "report_waits" if case_id in waiting else step if case_id in visited else "no_home_visit"
+              for case_id in failed}
+    claimed = await claim(session, now, list(wanted.items()))
+    todo = {case_id: kind for case_id, kind in wanted.items() if (case_id, kind) in claimed}
+    if not todo:
+        return 0, 0, 0
     cases = list(await session.scalars(
-        select(Case).where(Case.id.in_(list(failed)), Case.stage == CaseStage.OPEN).order_by(Case.id)
+        select(Case).where(Case.id.in_(list(todo)), Case.stage == CaseStage.OPEN).order_by(Case.id)
         .with_for_update().execution_options(populate_existing=True)
     ))
     casts = await load_casts(session, cases)
     await batch.prefetch({pid for cast in casts.values() for pid in cast.person_ids})
     values = await report_values_many(session, settings, [c for c in cases if c.id in casts], casts)
+    counts = {step: 0, "report_waits": 0, "no_home_visit": 0}
     for case in cases:
         if case.id not in casts:
             continue
-        why = "failed_attempts" if failed[case.id] >= policy.report.failed_attempts else "deadline"
-        file_report(batch, case, casts[case.id], None, values[case.id], why=why, note=None)
-    return len(values)
+        kind = todo[case.id]
+        counts[kind] += 1
+        if kind == step:
+            why = "failed_attempts" if failed[case.id] >= policy.report.failed_home_visits else "deadline"
+            file_report(batch, case, casts[case.id], None, values[case.id], why=why, note=None)
+        else:
+            _hold_report(batch, case, casts[case.id], values[case.id], kind)
+    return counts[step], counts["report_waits"], counts["no_home_visit"]
+
+
+def _hold_report(batch: NoticeBatch, case: Case, cast: Cast, values: dict[str, Any], kind: str) -> None:
+    """The report does not go out by itself: every absence since the 劝学书 is excused (the school's officers are
+    asked), or no home visit is recorded (the principal is alerted: persuasion first, 未成年人保护法 art. 28(2))."""
+    batch.event(case, None, kind, deadline=iso_day(case.persuasion_deadline))
+    people = cast.school_staff if kind == "report_waits" else cast.principals or cast.school_staff
+    tell_many(batch, people, Recipient.SCHOOL_OFFICER, kind, values, f"{kind.replace('_', '-')}:{case.id}", case)
+
+
+async def _excused_since_notice(session: AsyncSession, settings: Settings, cases: dict[int, int]) -> set[int]:
+    """Of these cases, those whose child has been absent since the day the 劝学书 went out, every time excused
+    (sick leave, personal leave, approved leave): the report waits for the school's officer."""
+    sent = {case_id: local_today(settings, _aware(at))
+            for case_id, at in (await notice_sent_on(session, list(cases))).items()}
+    if not sent:
+        return set()
+    student_of = dict((await session.execute(
+        select(Case.id, Case.student_id).where(Case.id.in_(list(sent))))).all())
+    cases_of: dict[int, list[int]] = defaultdict(list)
+    for case_id, student_id in student_of.items():
+        cases_of[student_id].append(case_id)
+    proper: dict[int, list[bool]] = defaultdict(list)
+    for student_id, day, excused, reason in await session.execute(
+        select(Absence.student_id, Absence.day, Absence.excused, Absence.reason).where(
+            Absence.student_id.in_(list(cases_of)), Absence.day > min(sent.values()),
+            Absence.withdrawn_at.is_(None))
+    ):
+        for case_id in cases_of[student_id]:
+            if day > sent[case_id]:
+                proper[case_id].append(excused or reason not in COUNTED_REASONS)
+    return {case_id for case_id, found in proper.items() if found and all(found)}
 
 
 async def _back_at_school(session: AsyncSession, student_ids: list[int]) -> set[int]:
@@ -640,11 +760,12 @@ async def _back_at_school(session: AsyncSession, student_ids: list[int]) -> set[
 # --- f. order deadline passed -------------------------------------------------------------------------------------
 
 
-async def _orders_overdue(batch: NoticeBatch, policy: Policy, today: date) -> int:
+async def _orders_overdue(batch: NoticeBatch, policy: Policy, today: date, school_day: set[int]) -> int:
     session, settings, now = batch.session, batch.settings, batch.now
     step = "order_deadline_passed"
     cases = list(await session.scalars(
-        select(Case).where(Case.stage == CaseStage.ORDERED, Case.order_deadline < today, ~_step_done(step))
+        select(Case).where(Case.stage == CaseStage.ORDERED, Case.order_deadline < today, ~_step_done(step),
+                           Case.school_id.in_(school_day))
         .order_by(Case.id)
     ))
     cases = await _claimed(session, now, cases, step)

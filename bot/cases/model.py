@@ -35,6 +35,10 @@ class ReasonFound(StrEnum):
     OTHER = "other"
 
 
+# Reasons the school must report to the authorities at once (未成年人保护法 art. 11): child labour, early marriage.
+REPORT_DUTY_REASONS = frozenset({ReasonFound.GONE_TO_WORK, ReasonFound.EARLY_MARRIAGE})
+
+
 class PersuasionMethod(StrEnum):
     HOME_VISIT = "home_visit"  # 家访
     PHONE = "phone"
@@ -57,7 +61,7 @@ class LegalStepKind(StrEnum):
     PENALTY_NOTICE = "penalty_notice"  # 行政处罚告知书
     PENALTY_DECISION = "penalty_decision"  # 行政处罚决定书
     DEMAND_FOR_PERFORMANCE = "demand_for_performance"  # 催告书
-    COURT_APPLICATION = "court_application"  # 申请法院强制执行 (行政强制法 art. 54: 10 days after the demand)
+    COURT_APPLICATION = "court_application"  # 申请法院强制执行 (行政强制法 arts. 53, 54: after review and suit lapsed)
 
 
 LEGAL_ORDER = tuple(LegalStepKind)
@@ -72,7 +76,8 @@ class GuardianCaseAnswer(StrEnum):
 
 
 class SupportKind(StrEnum):
-    """Help a family asks for; the school officer arranges it (资助, transport, 送教上门 / learning support…)."""
+    """Help a family asks for; the school officer arranges it (资助, transport, learning support…). 送教上门 is not
+    help of this kind: it is a lawful status after the county's assessment."""
 
     COST = "cost"
     TRANSPORT = "transport"
@@ -90,6 +95,7 @@ class CaseAction(StrEnum):
     """What an actor may do on a case now (`CaseDetail.actions`), so handlers show only the buttons that work."""
 
     RECORD_PERSUASION = "record_persuasion"
+    CONFIRM_NOTICE = "confirm_notice"  # the school officer sends the 劝学书 (policy persuasion_notice)
     REPORT = "report"
     ISSUE_ORDER = "issue_order"
     LEGAL_STEP = "legal_step"
@@ -107,6 +113,8 @@ CASE_ACTION = "case"
 SUPPORT_ACTION = "case_support"
 RETURNED_ACTION = "case_returned"
 RETURNED_LABEL = _("✅ Back at school: close the case")
+CONFIRM_ACTION = "case_confirm"  # Action(CONFIRM_LABEL, CONFIRM_ACTION, case id): `confirm_persuasion_notice`
+CONFIRM_LABEL = _("✉️ Send the letter about returning to school")
 
 ANSWER_LABELS: dict[GuardianCaseAnswer, str] = {
     GuardianCaseAnswer.BACK_TOMORROW: _("✅ Back at school tomorrow"),
@@ -130,7 +138,9 @@ class CaseErrorCode(StrEnum):
     STALE = "stale"  # the case moved since the keyboard was shown (expected_stage differs), or it is closed
     WRONG_STAGE = "wrong_stage"  # this action does not fit the case's stage
     DISABLED = "disabled"  # legal steps: the policy does not provide them
-    TOO_EARLY = "too_early"  # a legal step before its time (order deadline not passed; court before 10 days)
+    TOO_EARLY = "too_early"  # a legal step before its time (order deadline not passed; a step it needs missing;
+    # the court before the review and suit periods lapsed or 10 days after the demand)
+    TOO_LATE = "too_late"  # the court application after its window (行政强制法 art. 53)
     BAD_VALUE = "bad_value"  # a value no button offers (reason, outcome, kind…), or text too long
 
 
@@ -158,6 +168,9 @@ class PersuasionInput:
     attitude: Attitude | str
     next_step: str | None  # the agreed measures and next step
     succeeded: bool  # the family agreed and the child is expected back
+    # child labour or early marriage found (REPORT_DUTY_REASONS): whether the school told the authorities (未成年人
+    # 保护法 art. 11). Required for those reasons, ignored for the others.
+    authorities_told: bool | None = None
 
 
 # --- views --------------------------------------------------------------------------------------------------------
@@ -181,7 +194,7 @@ class CaseSummary:
     opened_at: datetime
     days_absent: int  # school days absent without a proper reason since the first one
     attempts: int
-    failed_attempts: int
+    failed_attempts: int  # failed home visits, on different days
     next_deadline: date | None
     deadline_kind: DeadlineKind | None
     overdue: bool  # next_deadline has passed
@@ -233,6 +246,7 @@ class AttemptView:
     next_step: str | None
     succeeded: bool
     recorded_by: str
+    authorities_told: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +286,21 @@ class CaseDetail:
     in_charge: bool = False  # the actor works on this case: its school's officer, its class teacher, its township's
     legal_steps_open: tuple[LegalStepKind, ...] = ()  # the legal steps that may be recorded today, in order
     court_application_from: date | None = None  # a demand is recorded, and the application to the court is not due
+    notice_pending: bool = False  # the 劝学书 waits for the school officer's confirmation
+
+
+@dataclass(frozen=True)
+class WatchItemView:
+    """A pattern of absences this month (多次旷课, or excused days piling up): on the case list, not a case."""
+
+    id: int
+    student_id: int
+    student_name: str
+    class_name: str
+    kind: str  # "unexplained" or "excused"
+    month: date  # its first day
+    days: int
+    raised_at: datetime
 
 
 # --- results ------------------------------------------------------------------------------------------------------
@@ -282,6 +311,7 @@ class Recipient(StrEnum):
     TEACHER = "teacher"
     SCHOOL_OFFICER = "school_officer"
     TOWNSHIP_OFFICER = "township_officer"
+    COUNTY_OFFICER = "county_officer"
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy import insert as insert_into
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.scope import Actor
@@ -32,7 +32,7 @@ from bot.notices.outbox import (
     next_send_time,
     outbox_row,
 )
-from bot.onboarding.service import CONSENT_VERSION
+from bot.onboarding.service import CONSENT_VERSIONS
 from storage.models import (
     AuditEvent,
     Base,
@@ -80,14 +80,16 @@ class NoticeBatch:
         }
         for pid in missing:
             self._contacts[pid] = found.get(pid)
-        # PIPL art. 31: nothing about a child reaches a guardian who has not accepted the privacy notice
+        # PIPL arts. 31, 39: nothing about a child reaches a guardian without both consents
         guardians = set(await self.session.scalars(
             select(Guardianship.person_id).where(Guardianship.person_id.in_(missing)).distinct()
         ))
         if guardians:
             consented = set(await self.session.scalars(
                 select(Consent.person_id).where(Consent.person_id.in_(guardians),
-                                                Consent.text_version == CONSENT_VERSION)
+                                                Consent.text_version.in_(CONSENT_VERSIONS))
+                .group_by(Consent.person_id)
+                .having(func.count(Consent.text_version.distinct()) == len(CONSENT_VERSIONS))
             ))
             self._no_consent |= guardians - consented
 

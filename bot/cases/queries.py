@@ -7,7 +7,7 @@ person opens it, with `record_view`: an audit event `case.viewed` with the viewe
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from storage.models import (
     Role,
     Student,
     SupportReferral,
+    Township,
 )
 
 from .common import (
@@ -33,7 +34,9 @@ from .common import (
     TOWNSHIP_STAGES,
     case_for,
     cast_of,
+    county_of,
     is_class_teacher,
+    is_county_officer,
     is_guardian,
     is_school_officer,
     is_township_officer,
@@ -53,7 +56,10 @@ from .model import (
     GuardianView,
     LegalStepKind,
     ReferralView,
+    WatchItemView,
 )
+from .notice import notice_sent_on
+from .patterns import watch_items_of
 
 ALL_OPEN = "all"  # list_cases(stage=ALL_OPEN): every stage before closing, whatever the role
 CLOSED_LIMIT = 200  # closed cases listed at most (newest first)
@@ -70,14 +76,16 @@ async def list_cases(
 ) -> list[CaseSummary]:
     """The cases in the actor's scope, most urgent first (deadline passed, then the nearest deadline, then the
     oldest). With `stage=None`: a school's officers see its cases before closing; a class teacher their
-    classes' ones; a township officer the township's reported, ordered and legal cases; a guardian their
-    children's. `stage=ALL_OPEN` lists every stage before closing (a township officer sees the schools' OPEN
-    cases too); a `CaseStage` value lists only that stage (CLOSED: the newest `CLOSED_LIMIT`)."""
+    classes' ones; a township officer the township's reported, ordered and legal cases; a county officer those of
+    every township of the county; a guardian their children's. `stage=ALL_OPEN` lists every stage before closing
+    (a township or county officer sees the schools' OPEN cases too); a `CaseStage` value lists only that stage
+    (CLOSED: the newest `CLOSED_LIMIT`)."""
     if stage not in (None, ALL_OPEN, *CaseStage):
         return []
     schools = {s.school_id for s in actor.roles if s.role in (Role.SCHOOL_ADMIN, Role.PRINCIPAL) and s.school_id}
     classes = {s.class_id for s in actor.roles if s.role is Role.CLASS_TEACHER and s.class_id}
     townships = {s.township_id for s in actor.roles if s.role is Role.TOWNSHIP_OFFICER and s.township_id}
+    counties = {s.county_id for s in actor.roles if s.role is Role.COUNTY_OFFICER and s.county_id}
     if stage is None or stage == ALL_OPEN:
         stages: tuple[str, ...] = OPEN_STAGES
         township_stages: tuple[str, ...] = TOWNSHIP_STAGES if stage is None else OPEN_STAGES
@@ -88,6 +96,9 @@ async def list_cases(
         scope.append(Case.school_id.in_(schools) & Case.stage.in_(stages))
     if townships:
         scope.append(Case.township_id.in_(townships) & Case.stage.in_(township_stages))
+    if counties:
+        in_county = select(Township.id).where(Township.county_id.in_(counties))
+        scope.append(Case.township_id.in_(in_county) & Case.stage.in_(township_stages))
     if classes:
         scope.append(Case.student_id.in_(select(Student.id).where(Student.class_id.in_(classes)))
                      & Case.stage.in_(stages))
@@ -101,6 +112,18 @@ async def list_cases(
     if stage == CaseStage.CLOSED:
         return summaries
     return sorted(summaries, key=urgency)
+
+
+async def list_watch_items(
+    session: AsyncSession, settings: Settings, now: datetime, actor: Actor
+) -> list[WatchItemView]:
+    """This month's and last month's watch items (absence patterns, `bot.cases.patterns`) in the actor's scope: a
+    school's officers see the school's, a class teacher their classes'. Newest first."""
+    schools = {s.school_id for s in actor.roles if s.role in (Role.SCHOOL_ADMIN, Role.PRINCIPAL) and s.school_id}
+    classes = {s.class_id for s in actor.roles if s.role is Role.CLASS_TEACHER and s.class_id}
+    this_month = local_today(settings, now).replace(day=1)
+    since = (this_month - timedelta(days=1)).replace(day=1)
+    return await watch_items_of(session, schools, classes, since)
 
 
 def urgency(summary: CaseSummary) -> tuple:
@@ -122,8 +145,9 @@ async def case_detail(
     """One case's file: absence days, the family's answers, persuasion attempts, support referrals, the history,
     and what the actor may do now. A guardian sees their answers and referrals, not the school's records."""
     case, _student, school_class = await case_for(session, actor, case_id, lock=False)
-    staff = (is_school_officer(actor, case) or is_township_officer(actor, case)
-             or is_class_teacher(actor, school_class.id))
+    in_charge = (is_school_officer(actor, case) or is_township_officer(actor, case)
+                 or is_class_teacher(actor, school_class.id))
+    staff = in_charge or is_county_officer(actor, await county_of(session, case))
     summary = (await summarize(session, settings, policy, now, [case]))[0]
     cast = await cast_of(session, case)
     guardians = tuple(
@@ -158,7 +182,7 @@ async def case_detail(
         await _add_names(session, names, {r.recorded_by for r in rows} | {e.actor_person_id for e in event_rows})
         attempts = tuple(
             AttemptView(r.id, r.on_day, r.method, r.visitors, r.people_met, r.reason_found, r.attitude, r.next_step,
-                        r.succeeded, names.get(r.recorded_by, ""))
+                        r.succeeded, names.get(r.recorded_by, ""), r.authorities_told)
             for r in rows
         )
         events = tuple(
@@ -175,6 +199,7 @@ async def case_detail(
                      r.resolved_at, r.note)
         for r in referral_rows
     )
+    pending = case.stage == CaseStage.OPEN and case.id not in await notice_sent_on(session, [case.id])
     recorded = await legal_steps_of(session, case.id)
     legal = [step for step, _ in recorded]
     today = local_today(settings, now)
@@ -200,10 +225,11 @@ async def case_detail(
         events=events,
         legal_steps=tuple(legal),
         next_legal_step=next_legal_step(legal) if policy.legal_steps.enabled else None,
-        actions=available_actions(actor, case, school_class.id, legal_open),
-        in_charge=staff,
+        actions=available_actions(actor, case, school_class.id, legal_open, notice_pending=pending),
+        in_charge=in_charge,
         legal_steps_open=legal_open,
         court_application_from=court_from,
+        notice_pending=pending,
     )
 
 
@@ -221,10 +247,11 @@ async def _add_names(session: AsyncSession, names: dict[int, str], ids: Iterable
 
 
 def available_actions(
-    actor: Actor, case: Case, class_id: int, legal_open: Collection[LegalStepKind]
+    actor: Actor, case: Case, class_id: int, legal_open: Collection[LegalStepKind], *, notice_pending: bool = False
 ) -> frozenset[CaseAction]:
     """What `actor` may do on `case` now (the actions check the same rules again when called). `legal_open`: the
-    legal steps that may be recorded today (none where the policy provides none)."""
+    legal steps that may be recorded today (none where the policy provides none); `notice_pending`: the 劝学书
+    waits for the school officer's confirmation."""
     if case.stage == CaseStage.CLOSED:
         return frozenset()
     school, township = is_school_officer(actor, case), is_township_officer(actor, case)
@@ -234,13 +261,15 @@ def available_actions(
         can |= {CaseAction.RECORD_PERSUASION, CaseAction.REQUEST_SUPPORT}
     if school and case.stage == CaseStage.OPEN:
         can.add(CaseAction.REPORT)
+        if notice_pending:
+            can.add(CaseAction.CONFIRM_NOTICE)
     if township and case.stage == CaseStage.REPORTED:
         can.add(CaseAction.ISSUE_ORDER)
     if township and legal_open:
         can.add(CaseAction.LEGAL_STEP)
     if school or township:
         can.add(CaseAction.CLOSE)
-    elif teacher:
+    elif teacher and case.stage == CaseStage.OPEN:
         can.add(CaseAction.CLOSE_RETURNED)
     if guardian:
         can |= {CaseAction.ANSWER, CaseAction.REQUEST_SUPPORT}

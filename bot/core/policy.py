@@ -3,7 +3,8 @@
 The defaults ship as `bot/core/policy.toml` (DOMAIN.md, "The ladder"). `QUANXUE_POLICY` names another file; its keys
 replace the defaults key by key within each section (a duration given there replaces the default one whole), so a
 locality writes only what differs. Every duration names its unit: `{ hours = 4 }`, `{ school_days = 3 }` (counted
-on the school's calendar) or `{ calendar_days = 7 }`; times of day are local, `"17:00"`.
+on the school's calendar), `{ calendar_days = 7 }` or `{ months = 6 }` (the law's periods); a deadline in calendar
+days that lands on a day without school moves to the next school day. Times of day are local, `"17:00"`.
 
 A bad file stops the app at start (`quanxue run`, `quanxue tick`) with every problem listed as
 `file: key.path: what is wrong`, in the operator's language (`settings.locale`).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from calendar import monthrange
 from collections.abc import Callable
 from datetime import date, time, timedelta
 from enum import StrEnum
@@ -48,6 +50,7 @@ class Unit(StrEnum):
     HOURS = "hours"
     SCHOOL_DAYS = "school_days"
     CALENDAR_DAYS = "calendar_days"
+    MONTHS = "months"
 
 
 DAY_UNITS = (Unit.SCHOOL_DAYS, Unit.CALENDAR_DAYS)
@@ -63,6 +66,7 @@ class Duration(_Strict):
     hours: StrictInt | None = None
     school_days: StrictInt | None = None
     calendar_days: StrictInt | None = None
+    months: StrictInt | None = None
 
     @model_validator(mode="after")
     def _one_positive_unit(self) -> Duration:
@@ -90,17 +94,38 @@ class Duration(_Strict):
         raise ValueError("school days have no fixed length: use after(day, calendar)")
 
     def after(self, day: date, calendar: SchoolCalendar | None) -> date:
-        """The day this duration after `day`: n calendar days later, or the n-th school day after `day` on the
-        school's calendar (n calendar days later when the calendar has no school day that far ahead)."""
+        """The deadline this duration after `day`: the n-th school day after `day` on the school's calendar (n
+        calendar days later when the calendar has no school day that far ahead), or n calendar days (months) later,
+        moved to the next school day when that day has no school and a calendar is given."""
         if self.unit is Unit.SCHOOL_DAYS:
             days = calendar.school_days_after(day, self.amount) if calendar is not None else []
             return days[-1] if len(days) == self.amount else day + timedelta(days=self.amount)
+        if self.unit is Unit.HOURS:
+            raise ValueError("an hours duration does not give a day")
+        end = add_months(day, self.amount) if self.unit is Unit.MONTHS else day + timedelta(days=self.amount)
+        if calendar is not None and not calendar.is_school_day(end):
+            following = calendar.school_days_after(end, 1)
+            return following[0] if following else end
+        return end
+
+    def period_end(self, day: date) -> date:
+        """The last day of a period of this length that starts the day after `day` (a law's time limit: 60 days,
+        6 months), whatever the school calendar says."""
+        if self.unit is Unit.MONTHS:
+            return add_months(day, self.amount)
         if self.unit is Unit.CALENDAR_DAYS:
             return day + timedelta(days=self.amount)
-        raise ValueError("an hours duration does not give a day")
+        raise ValueError("a legal period is counted in calendar days or months")
 
     def __str__(self) -> str:
         return f"{self.amount} {self.unit.value}"
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day of the month `months` later (the month's last day when it is shorter)."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
 
 
 def _units(*allowed: Unit) -> Callable[[Duration], Duration]:
@@ -130,6 +155,7 @@ def _time_of_day(value: Any) -> time:
 Hours = Annotated[Duration, AfterValidator(_units(Unit.HOURS))]
 SchoolDays = Annotated[Duration, AfterValidator(_units(Unit.SCHOOL_DAYS))]
 Days = Annotated[Duration, AfterValidator(_units(*DAY_UNITS))]
+Period = Annotated[Duration, AfterValidator(_units(Unit.CALENDAR_DAYS, Unit.MONTHS))]
 TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
 
 
@@ -147,14 +173,36 @@ class ContactPolicy(_Strict):
     teacher_phone_at: TimeOfDay
 
 
+class NoticeSending(StrEnum):
+    """Who sends the 劝学书 when a case opens."""
+
+    OFFICER_CONFIRMS = "officer_confirms"  # the school officer confirms it with one tap
+    AUTOMATIC = "automatic"  # it goes out when the case opens
+
+
 class SuspicionPolicy(_Strict):
     after: SchoolDays
     home_visit_within: Days
     persuasion_deadline: Days
+    persuasion_notice: NoticeSending
+    confirm_reminder_after: Hours
 
 
 class ReportPolicy(_Strict):
-    failed_attempts: PositiveCount
+    failed_home_visits: PositiveCount
+
+
+class RollCallPolicy(_Strict):
+    missing_alert_at: TimeOfDay
+
+
+class PatternPolicy(_Strict):
+    unexplained_days_per_month: PositiveCount
+    excused_days_per_month: PositiveCount
+
+
+class LeavePolicy(_Strict):
+    teacher_max: SchoolDays
 
 
 class OrderPolicy(_Strict):
@@ -173,16 +221,27 @@ class ReturnConfirmationPolicy(_Strict):
 class LegalStepsPolicy(_Strict):
     enabled: StrictBool
     court_after_demand: Days
+    review_period: Period
+    suit_period: Period
+    court_window: Period
+
+
+class PrivacyPolicy(_Strict):
+    retention: Period
 
 
 class Policy(_Strict):
     contact: ContactPolicy
+    rollcall: RollCallPolicy
     suspected_dropout: SuspicionPolicy
     report: ReportPolicy
+    patterns: PatternPolicy
+    leave: LeavePolicy
     return_order: OrderPolicy
     watch: WatchPolicy
     return_confirmation: ReturnConfirmationPolicy
     legal_steps: LegalStepsPolicy
+    privacy: PrivacyPolicy
 
 
 # --- errors -------------------------------------------------------------------------------------------------------
@@ -190,7 +249,8 @@ class Policy(_Strict):
 _MESSAGES = {
     "extra_forbidden": _("unknown key"),
     "missing": _("missing"),
-    "policy_one_unit": _("a duration names exactly one unit: hours, school_days or calendar_days"),
+    "policy_one_unit": _("a duration names exactly one unit: hours, school_days, calendar_days or months"),
+    "enum": _("must be one of: {expected}"),
     "policy_positive": _("must be greater than zero"),
     "policy_unit_not_allowed": _("this unit is not allowed here; use {allowed}"),
     "policy_time": _("not a time of day; write it like \"17:00\""),

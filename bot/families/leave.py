@@ -6,7 +6,8 @@ notice goes out for them. A guardian asks (`request_leave`); the class teachers 
 principal) get it in their place (the rule of guardians' answers, `bot.families.replies.tell_class_or_school`); the
 first teacher (or school officer) to decide wins (`decide_leave`), and the guardian gets a `leave_decision` notice
 saying who decided. Absences the roll call already recorded for days the approved leave covers become excused
-(reason approved_leave). No aiogram here.
+(reason approved_leave). Leave of more school days than policy `leave.teacher_max` goes to the school's officers,
+and only they decide it (a class teacher's approval is limited). No aiogram here.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.calendar.days import load_calendar
 from bot.core import audit
 from bot.core.clock import to_local
+from bot.core.policy import Policy, default_policy
 from bot.core.scope import Actor
 from bot.core.settings import Settings
-from bot.families.replies import reached, tell_class_or_school
+from bot.families.replies import reached, school_officers, tell_class_or_school
 from bot.notices.outbox import Action, Delivery, enqueue_notice
 from storage.db import rows_affected
 from storage.models import Absence, AbsenceReason, Guardianship, LeaveRequest, LeaveStatus, Person, Student
@@ -104,6 +106,12 @@ async def leave_last_day(session: AsyncSession, student_id: int, first_day: date
     return days[-1] if len(days) == school_days else first_day + timedelta(days=school_days - 1)
 
 
+async def school_days_of(session: AsyncSession, student: Student, leave: LeaveRequest) -> int:
+    """How many school days the leave covers on the student's school calendar."""
+    calendar = await load_calendar(session, student.school_class.school_id)
+    return calendar.count_school_days(leave.first_day, leave.last_day)
+
+
 async def request_leave(
     session: AsyncSession,
     settings: Settings,
@@ -114,7 +122,11 @@ async def request_leave(
     last_day: date,
     reason: str,
     note: str | None = None,
+    *,
+    policy: Policy | None = None,
 ) -> LeaveRequestResult:
+    """Ask for leave (see the module's docstring). Leave over `leave.teacher_max` school days (policy; the defaults
+    when None) goes to the school's officers only."""
     if actor is None or student_id not in actor.children:
         return LeaveRequestResult(problem=LeaveProblem.FORBIDDEN)
     student = await session.get(Student, student_id)
@@ -155,15 +167,24 @@ async def request_leave(
     values = await _leave_values(session, leave, student)
     actions = [[Action(_("Approve"), LEAVE_ACTION, leave.id, "yes"),
                 Action(_("Decline"), LEAVE_ACTION, leave.id, "no")]]
+    over_limit = await school_days_of(session, student, leave) > _teacher_max(policy)
 
     async def ask(person: Person, to_school: bool) -> Delivery:
         return await enqueue_notice(
-            session, settings, now, person, "leave_request", values | {"to_school": to_school},
+            session, settings, now, person, "leave_request",
+            values | {"to_school": to_school, "over_limit": over_limit, "teacher_max": _teacher_max(policy)},
             f"leave-request:{leave.id}:{person.id}", actions=actions, entity="leave_request", entity_id=leave.id,
         )
 
+    if over_limit:
+        officers = await school_officers(session, student.school_class.school_id)
+        return LeaveRequestResult(leave=leave, school=[(officer, await ask(officer, True)) for officer in officers])
     teachers, school = await tell_class_or_school(session, student.school_class, ask)
     return LeaveRequestResult(leave=leave, teachers=teachers, school=school)
+
+
+def _teacher_max(policy: Policy | None) -> int:
+    return (policy or default_policy()).leave.teacher_max.amount
 
 
 # --- deciding -----------------------------------------------------------------------------------------------------
@@ -173,6 +194,7 @@ class DecisionStatus(StrEnum):
     DECIDED = "decided"
     STALE = "stale"  # already decided (by this person or another): `decided_by` says who, `leave.status` what
     FORBIDDEN = "forbidden"  # not the child's class teacher nor an admin of the school
+    NEEDS_OFFICER = "needs_officer"  # longer than a class teacher may approve (policy `leave.teacher_max`)
     NOT_FOUND = "not_found"
 
 
@@ -191,8 +213,11 @@ class LeaveDecisionResult:
 
 
 async def decide_leave(
-    session: AsyncSession, settings: Settings, now: datetime, actor: Actor | None, leave_id: int, approve: bool
+    session: AsyncSession, settings: Settings, now: datetime, actor: Actor | None, leave_id: int, approve: bool,
+    *, policy: Policy | None = None,
 ) -> LeaveDecisionResult:
+    """Approve or decline: the class teacher or a school officer; leave over `leave.teacher_max` school days
+    (policy; the defaults when None) only a school officer (NEEDS_OFFICER for the teacher, nothing changes)."""
     leave = await session.get(LeaveRequest, leave_id)
     if leave is None:
         return LeaveDecisionResult(DecisionStatus.NOT_FOUND)
@@ -200,6 +225,9 @@ async def decide_leave(
     if actor is None or student is None or not actor.can_manage_class(student.class_id,
                                                                        student.school_class.school_id):
         return LeaveDecisionResult(DecisionStatus.FORBIDDEN)
+    if (not actor.administers_school(student.school_class.school_id)
+            and await school_days_of(session, student, leave) > _teacher_max(policy)):
+        return LeaveDecisionResult(DecisionStatus.NEEDS_OFFICER, leave, student)
     status = LeaveStatus.APPROVED if approve else LeaveStatus.DECLINED
     # Conditional on still pending: of two teachers tapping at once, exactly one decides.
     changed = await rows_affected(

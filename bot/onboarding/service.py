@@ -12,8 +12,11 @@ codes and unmatched phone numbers are recorded as `LinkAttempt` rows per account
 and codes are not even checked until the window has passed.
 
 Guardians may also link by sharing their own phone number (the channel vouches for it); staff always use a code,
-because their accounts see other people's children. A guardian who links is asked to accept the privacy notice
-(PIPL art. 31); declining, or withdrawing later, unlinks the account.
+because their accounts see other people's children. A guardian who links is asked for two separate consents, each
+recorded with its text version: processing sensitive information about children under 14 (PIPL arts. 28, 29, 31)
+and transferring it abroad to Telegram (arts. 38, 39: the foreign recipient named, with what goes there, who holds
+the data and for how long, `consent_terms`). Declining either, or withdrawing later, unlinks the account: the school
+then contacts the family by phone or on paper.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from storage.models import (
     Channel,
     Consent,
     ContactPoint,
+    County,
     EnrolmentStatus,
     Guardianship,
     InviteCode,
@@ -56,7 +60,25 @@ from storage.models import (
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 10
-CONSENT_VERSION = "2026-09"  # bump when the privacy notice's content changes: guardians are asked again
+CONSENT_VERSION = "2026-12"  # bump when the privacy notice's content changes: guardians are asked again
+
+
+class ConsentKind(StrEnum):
+    """The two separate consents a guardian gives (PIPL art. 29 and art. 39), asked in this order."""
+
+    SENSITIVE = "sensitive"  # sensitive personal information about a child under 14
+    ABROAD = "abroad"  # the transfer to Telegram, a service outside mainland China
+
+
+FOREIGN_RECIPIENT = "Telegram"  # named in the consent to the transfer abroad
+
+
+def consent_version(kind: ConsentKind) -> str:
+    """The text version a consent of this kind is recorded with, e.g. "abroad-2026-12"."""
+    return f"{kind.value}-{CONSENT_VERSION}"
+
+
+CONSENT_VERSIONS = tuple(consent_version(kind) for kind in ConsentKind)
 
 # What a typed message must look like to be taken as a code attempt: generous (any letters and digits, so that a
 # mistyped O or I is answered as a wrong code rather than ignored), with optional spaces or dashes.
@@ -70,7 +92,7 @@ ACTIVE_STATUSES = (
     EnrolmentStatus.DEFERRED,
     EnrolmentStatus.HOME_TEACHING,
 )
-ROLE_ORDER = (Role.CLASS_TEACHER, Role.SCHOOL_ADMIN, Role.PRINCIPAL, Role.TOWNSHIP_OFFICER)
+ROLE_ORDER = (Role.CLASS_TEACHER, Role.SCHOOL_ADMIN, Role.PRINCIPAL, Role.TOWNSHIP_OFFICER, Role.COUNTY_OFFICER)
 
 
 class LinkSettings(Protocol):
@@ -116,7 +138,7 @@ def invite_link(bot_username: str, code: str) -> str:
 @dataclass(frozen=True)
 class RoleLink:
     role: Role
-    unit: str  # "青山镇中心小学 三年级1班", "青山镇中心小学" or "青山镇"
+    unit: str  # "青山镇中心小学 三年级1班", "青山镇中心小学", "青山镇" or (a county officer's) "示范县"
     township: str
 
 
@@ -153,16 +175,18 @@ async def roles_of(session: AsyncSession, person_ids: list[int]) -> dict[int, li
     school_id = func.coalesce(StaffRole.school_id, SchoolClass.school_id)
     township_id = func.coalesce(StaffRole.township_id, School.township_id)
     rows = await session.execute(
-        select(StaffRole.person_id, StaffRole.role, SchoolClass.name, School.name, Township.name)
+        select(StaffRole.person_id, StaffRole.role, SchoolClass.name, School.name, Township.name, County.name)
         .outerjoin(SchoolClass, SchoolClass.id == StaffRole.class_id)
         .outerjoin(School, School.id == school_id)
         .outerjoin(Township, Township.id == township_id)
+        .outerjoin(County, County.id == StaffRole.county_id)
         .where(StaffRole.person_id.in_(person_ids))
         .order_by(StaffRole.id)
     )
     roles: dict[int, list[RoleLink]] = defaultdict(list)
-    for person_id, role, class_name, school_name, township_name in rows:
-        unit = " ".join(part for part in (school_name, class_name) if part) or (township_name or "")
+    for person_id, role, class_name, school_name, township_name, county_name in rows:
+        unit = (" ".join(part for part in (school_name, class_name) if part) or township_name or county_name
+                or "")
         roles[person_id].append(RoleLink(Role(role), unit, township_name or ""))
     for links in roles.values():
         links.sort(key=lambda link: ROLE_ORDER.index(link.role) if link.role in ROLE_ORDER else len(ROLE_ORDER))
@@ -203,6 +227,8 @@ def role_label(role: Role | str, locale: str) -> str:
         return gettext("Principal", locale)
     if role == Role.TOWNSHIP_OFFICER:
         return gettext("Township officer", locale)
+    if role == Role.COUNTY_OFFICER:
+        return gettext("County education bureau officer", locale)
     return gettext("Guardian", locale)
 
 
@@ -429,16 +455,30 @@ async def _is_guardian(session: AsyncSession, person_id: int) -> bool:
     return found is not None
 
 
+async def current_consents(session: AsyncSession, person_id: int) -> set[ConsentKind]:
+    """The kinds of consent the person gave to the current text versions."""
+    versions = set(await session.scalars(
+        select(Consent.text_version).where(Consent.person_id == person_id, Consent.text_version.in_(CONSENT_VERSIONS))
+    ))
+    return {kind for kind in ConsentKind if consent_version(kind) in versions}
+
+
 async def has_consented(session: AsyncSession, person_id: int) -> bool:
-    found = await session.scalar(
-        select(Consent.id).where(Consent.person_id == person_id, Consent.text_version == CONSENT_VERSION).limit(1)
-    )
-    return found is not None
+    """Both consents given to the current texts."""
+    return len(await current_consents(session, person_id)) == len(ConsentKind)
+
+
+async def missing_consents(session: AsyncSession, person_id: int) -> list[ConsentKind]:
+    """The consents a guardian still has to be asked for, in order (none for staff who are not guardians)."""
+    if not await _is_guardian(session, person_id):
+        return []
+    given = await current_consents(session, person_id)
+    return [kind for kind in ConsentKind if kind not in given]
 
 
 async def needs_consent(session: AsyncSession, person_id: int) -> bool:
-    """A guardian who has not accepted the current version of the privacy notice."""
-    return await _is_guardian(session, person_id) and not await has_consented(session, person_id)
+    """A guardian who has not given both consents to the current texts."""
+    return bool(await missing_consents(session, person_id))
 
 
 class ConsentOutcome(StrEnum):
@@ -449,29 +489,59 @@ class ConsentOutcome(StrEnum):
     WITHDRAWN = "withdrawn"  # accepted earlier, withdrawn now: the consent is deleted and the account unlinked
 
 
+@dataclass(frozen=True)
+class ConsentTerms:
+    """What the consent texts name: the foreign recipient, who holds the data (the children's schools, with their
+    office phones) and for how long (policy `privacy.retention`, after the child leaves compulsory education)."""
+
+    recipient: str
+    holders: tuple[tuple[str, str], ...]  # (school, office phone or "")
+    retention_months: int
+
+
+async def consent_terms(session: AsyncSession, person_id: int, retention_months: int) -> ConsentTerms:
+    rows = await session.execute(
+        select(School.name, School.office_phone).distinct()
+        .join(SchoolClass, SchoolClass.school_id == School.id).join(Student, Student.class_id == SchoolClass.id)
+        .join(Guardianship, Guardianship.student_id == Student.id)
+        .where(Guardianship.person_id == person_id).order_by(School.name)
+    )
+    return ConsentTerms(FOREIGN_RECIPIENT, tuple((name, phone or "") for name, phone in rows), retention_months)
+
+
 async def record_consent(
-    session: AsyncSession, now: datetime, person_id: int, locale: str, channel: str
+    session: AsyncSession, now: datetime, person_id: int, locale: str, channel: str, kind: ConsentKind | None = None
 ) -> ConsentOutcome:
+    """Record one consent (`kind`) with its text version; None records every consent still missing (for a flow
+    that asks both at once)."""
+    missing = await missing_consents(session, person_id)
     if not await _is_guardian(session, person_id):
         return ConsentOutcome.NOT_NEEDED
-    if await has_consented(session, person_id):
+    todo = [k for k in missing if kind is None or k is kind]
+    if not todo:
         return ConsentOutcome.ALREADY
-    row = Consent(person_id=person_id, text_version=CONSENT_VERSION, locale=locale, channel=channel, accepted_at=now)
-    session.add(row)
-    await session.flush()
-    audit.record(session, now, "consent_given", "person", person_id, actor_person_id=person_id,
-                 consent_id=row.id, text_version=CONSENT_VERSION, channel=channel)
+    for each in todo:
+        row = Consent(person_id=person_id, text_version=consent_version(each), locale=locale, channel=channel,
+                      accepted_at=now)
+        session.add(row)
+        await session.flush()
+        audit.record(session, now, "consent_given", "person", person_id, actor_person_id=person_id,
+                     consent_id=row.id, text_version=row.text_version, kind=each.value, channel=channel)
     return ConsentOutcome.RECORDED
 
 
-async def decline_consent(session: AsyncSession, now: datetime, person_id: int, channel: str) -> ConsentOutcome:
-    """The guardian said no: nothing is sent to them on `channel` any more; they may link again any time."""
+async def decline_consent(
+    session: AsyncSession, now: datetime, person_id: int, channel: str, kind: ConsentKind | None = None
+) -> ConsentOutcome:
+    """The guardian said no (to `kind`, or to the notice as a whole): nothing is sent to them on `channel` any more
+    and the school contacts the family by phone or on paper; they may link again any time."""
     if not await _is_guardian(session, person_id):
         return ConsentOutcome.NOT_NEEDED
     if await has_consented(session, person_id):
         return ConsentOutcome.ALREADY
     audit.record(session, now, "consent_declined", "person", person_id, actor_person_id=person_id,
-                 text_version=CONSENT_VERSION, channel=channel)
+                 text_version=consent_version(kind) if kind else CONSENT_VERSION,
+                 kind=kind.value if kind else None, channel=channel)
     await unlink(session, now, person_id, channel, reason="consent_declined")
     return ConsentOutcome.DECLINED
 
@@ -509,6 +579,7 @@ class HelpTopic(StrEnum):
     TEACHER = "teacher"
     SCHOOL = "school"
     TOWNSHIP = "township"
+    COUNTY = "county"
     GUARDIAN = "guardian"
 
 
@@ -524,6 +595,8 @@ def help_topics(actor: Actor | None) -> list[HelpTopic]:
         topics.append(HelpTopic.SCHOOL)
     if Role.TOWNSHIP_OFFICER in roles:
         topics.append(HelpTopic.TOWNSHIP)
+    if Role.COUNTY_OFFICER in roles:
+        topics.append(HelpTopic.COUNTY)
     if actor.is_guardian:
         topics.append(HelpTopic.GUARDIAN)
     return topics

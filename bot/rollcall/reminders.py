@@ -5,17 +5,22 @@ Found with a constant number of queries whatever the number of classes: the clas
 today and their teachers (one query), their schools' calendars (`load_calendars`, three), the reminders already
 queued (one). Each reminder is an outbox row keyed per class, day and teacher, so a second tick adds nothing.
 Classes with nobody ENROLLED need no roll call. After quiet hours begin the day's reminder is no longer sent.
+
+A class whose roll call is still missing at `rollcall.missing_alert_at` (policy) reaches the school's officers: one
+notice per officer and day listing the school's classes without a roll call (`alert_missing_roll_calls`).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections import defaultdict
+from datetime import date, datetime, time
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar.days import load_calendars
 from bot.core.clock import to_local
+from bot.core.policy import Policy
 from bot.core.settings import Settings
 from bot.notices.outbox import Action, Delivery, enqueue_notice, queued_keys
 from storage.models import (
@@ -29,17 +34,26 @@ from storage.models import (
 )
 
 TEMPLATE = "rollcall_reminder"
+OFFICER_TEMPLATE = "rollcall_missing_officer"
+OFFICER_ROLES = (Role.SCHOOL_ADMIN, Role.PRINCIPAL)
 OPEN_ACTION = "rollcall"  # NoticeAction.action of the reminder's button; handlers.teacher.rollcall opens the roll call
+
+
+def _missing(today: date):
+    """Classes with someone ENROLLED and no submitted roll call today."""
+    submitted = exists().where(RollCall.class_id == SchoolClass.id, RollCall.day == today, RollCall.revision > 0)
+    enrolled = exists().where(Student.class_id == SchoolClass.id, Student.status == EnrolmentStatus.ENROLLED)
+    return and_(~submitted, enrolled)
 
 
 def reminder_key(class_id: int, day: date, person_id: int) -> str:
     return f"rollcall-reminder:{class_id}:{day.isoformat()}:{person_id}"
 
 
-def _due(settings: Settings, now: datetime) -> date | None:
-    """Today's local date when reminders are due now (past the reminder time, before quiet hours), else None."""
+def _due(settings: Settings, now: datetime, at: time) -> date | None:
+    """Today's local date when a notice due at `at` is due now (past that time, before quiet hours), else None."""
     local = to_local(now, settings.tz)
-    at, quiet = settings.rollcall_reminder_at, settings.quiet_hours_start
+    quiet = settings.quiet_hours_start
     if local.time() < at or (quiet > at and local.time() >= quiet):
         return None
     return local.date()
@@ -47,17 +61,15 @@ def _due(settings: Settings, now: datetime) -> date | None:
 
 async def remind_roll_calls(session: AsyncSession, settings: Settings, now: datetime) -> int:
     """Queue today's overdue roll-call reminders; returns how many were queued."""
-    today = _due(settings, now)
+    today = _due(settings, now, settings.rollcall_reminder_at)
     if today is None:
         return 0
-    submitted = exists().where(RollCall.class_id == SchoolClass.id, RollCall.day == today, RollCall.revision > 0)
-    enrolled = exists().where(Student.class_id == SchoolClass.id, Student.status == EnrolmentStatus.ENROLLED)
     rows = (
         await session.execute(
             select(SchoolClass, Person)
             .join(StaffRole, (StaffRole.class_id == SchoolClass.id) & (StaffRole.role == Role.CLASS_TEACHER))
             .join(Person, Person.id == StaffRole.person_id)
-            .where(~submitted, enrolled)
+            .where(_missing(today))
             .order_by(SchoolClass.id, Person.id)
         )
     ).all()
@@ -81,5 +93,42 @@ async def remind_roll_calls(session: AsyncSession, settings: Settings, now: date
             actions=[[Action("📋 Roll call", OPEN_ACTION, school_class.id)]], entity="class",
             entity_id=school_class.id,
         )
+        queued += delivery is Delivery.QUEUED
+    return queued
+
+
+async def alert_missing_roll_calls(session: AsyncSession, settings: Settings, policy: Policy, now: datetime) -> int:
+    """At `rollcall.missing_alert_at` of a school day, each officer of a school with classes still without a
+    submitted roll call gets one notice listing them (key per school, day and officer); returns how many were
+    queued. A missing roll call is neither present nor a break in a run of absences: the officer sees to it."""
+    today = _due(settings, now, policy.rollcall.missing_alert_at)
+    if today is None:
+        return 0
+    classes = list(await session.scalars(select(SchoolClass).where(_missing(today)).order_by(SchoolClass.name)))
+    calendars = await load_calendars(session, {c.school_id for c in classes})
+    by_school: dict[int, list[SchoolClass]] = defaultdict(list)
+    for school_class in classes:
+        calendar = calendars.get(school_class.school_id)
+        if calendar is not None and calendar.is_school_day(today):
+            by_school[school_class.school_id].append(school_class)
+    if not by_school:
+        return 0
+    officers = (await session.execute(
+        select(StaffRole.school_id, Person).join(Person, Person.id == StaffRole.person_id)
+        .where(StaffRole.role.in_(OFFICER_ROLES), StaffRole.school_id.in_(list(by_school)))
+        .order_by(StaffRole.id)
+    )).all()
+    wanted: dict[str, tuple[int, Person]] = {
+        f"rollcall-missing:{school_id}:{today.isoformat()}:{person.id}": (school_id, person)
+        for school_id, person in officers if school_id is not None
+    }
+    queued_before = await queued_keys(session, wanted)
+    queued = 0
+    for key, (school_id, person) in wanted.items():
+        if key in queued_before:
+            continue
+        values = {"day": today, "classes": [c.name for c in by_school[school_id]]}
+        delivery = await enqueue_notice(session, settings, now, person, OFFICER_TEMPLATE, values, key,
+                                        entity="school", entity_id=school_id)
         queued += delivery is Delivery.QUEUED
     return queued

@@ -43,6 +43,8 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "phone": ("电话", "phone", "手机", "手机号", "联系电话", "mobile", "電話", "手機"),
     "role": ("角色", "role", "职务", "職務"),
     "unit": ("单位", "unit", "单位名称", "單位"),
+    "office_phone": ("单位电话", "office_phone", "办公电话", "办公室电话", "單位電話", "辦公電話"),
+    "issuer": ("落款", "issuer", "发文机关", "落款单位", "發文機關"),
 }  # fmt: skip
 
 # Yes/no columns that become a tag when the answer is yes, and free-text columns that do when not "none".

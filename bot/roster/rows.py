@@ -106,6 +106,8 @@ class StaffRow:
     role: Role
     unit: str
     township: str | None
+    office_phone: str | None = None  # the unit's office phone, shown in its documents (劝学书, 复学通知书)
+    issuer: str | None = None  # a township's name on its documents, e.g. 青山镇人民政府 (乡镇专干 rows only)
 
 
 # --- columns ---------------------------------------------------------------------------------------------------
@@ -293,9 +295,13 @@ def staff_row(number: int, values: dict[str, Cell], *, county: str) -> StaffRow 
     unit = f.get("unit", _limited("unit"), required=True)
     township = f.get("township", _limited("township"))
     row_county = f.get("county", _limited("county")) or county
+    office_phone = f.get("office_phone", parse_phone)
+    issuer = f.get("issuer", _limited("issuer"))
+    if issuer and role is not None and role is not Role.TOWNSHIP_OFFICER:
+        f.fail("issuer", "issuer_not_township")
     if f.errors or name is None or phone is None or role is None or unit is None:
         return f.errors
-    return StaffRow(number, row_county, name, phone, role, unit, township)
+    return StaffRow(number, row_county, name, phone, role, unit, township, office_phone, issuer)
 
 
 # --- the whole file --------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from bot.roster.reading import Cell, LostDigits
 from storage.models import EnrolmentStatus, Role
 
 MIN_AGE, MAX_AGE = 3, 20
-MAX_LENGTH = {"county": 100, "township": 100, "school": 100, "unit": 100, "class": 50, "student_no": 40}
+MAX_LENGTH = {"county": 100, "township": 100, "school": 100, "unit": 100, "class": 50, "student_no": 40,
+              "issuer": 100}
 NAME_LENGTH, RELATION_LENGTH = 50, 20
 
 # Known tags in any accepted spelling → the stored Chinese form. Unknown tags are kept as written.
@@ -53,6 +54,8 @@ _ROLES = {
     Role.SCHOOL_ADMIN: ("控辍专干", "控輟專幹", "学校控辍专干", "school_admin"),
     Role.PRINCIPAL: ("校长", "校長", "principal"),
     Role.TOWNSHIP_OFFICER: ("乡镇专干", "鄉鎮專幹", "乡镇控辍专干", "township_officer"),
+    Role.COUNTY_OFFICER: ("县教育局控辍专干", "縣教育局控輟專幹", "县级专干", "县专干", "縣專幹", "县教育局",
+                          "縣教育局", "county_officer"),
 }
 _ROLE_NOISE = re.compile(r"[\s_\-]")
 _ROLE_LOOKUP = {_ROLE_NOISE.sub("", alias).casefold(): role for role, aliases in _ROLES.items() for alias in aliases}

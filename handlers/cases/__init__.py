@@ -12,14 +12,15 @@ card → 「发出复学通知书」 → 「确认发出」. Guardian: 1 tap per
 
 One module per flow: `listing` (/cases), `card`, `actions` (report, order, legal step, close, support), `notes`,
 `persuasion` (the guided record), `family` (the guardian's answers), `returned` (the class teacher's "back at
-school"); `base` holds the callback data and form states, `labels` the words and the refusal text.
+school"), `letter` (the school officer's one tap that sends the 劝学书); `base` holds the callback data and form
+states, `labels` the words and the refusal text.
 """
 
 from aiogram import F, Router
 
-from bot.cases import RETURNED_ACTION
+from bot.cases import CONFIRM_ACTION, RETURNED_ACTION
 from bot.delivery.telegram import NoticeAction
-from handlers.cases import actions, card, family, listing, notes, persuasion, returned
+from handlers.cases import actions, card, family, letter, listing, notes, persuasion, returned
 from handlers.cases.base import CaseCard, CaseDo
 from handlers.roles import STAFF
 
@@ -29,9 +30,10 @@ def make_router() -> Router:
     router-wide `STAFF` filter; anyone else's fall through to one refusal."""
     staff = Router(name="cases.staff")
     staff.callback_query.filter(STAFF)
-    staff.include_routers(card.make_router(), actions.make_router(), returned.make_router())
+    staff.include_routers(card.make_router(), actions.make_router(), returned.make_router(), letter.make_router())
     refusals = Router(name="cases.refusals")
-    for trigger in (CaseCard.filter(), CaseDo.filter(), NoticeAction.filter(F.action == RETURNED_ACTION)):
+    for trigger in (CaseCard.filter(), CaseDo.filter(), NoticeAction.filter(F.action == RETURNED_ACTION),
+                    NoticeAction.filter(F.action == CONFIRM_ACTION)):
         refusals.callback_query.register(listing.not_staff_tap, trigger)
     router = Router(name="cases")
     router.include_routers(listing.make_router(), staff, *(flow.make_router() for flow in (notes, persuasion, family)),

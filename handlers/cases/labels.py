@@ -134,6 +134,10 @@ def event_label(kind: str) -> str:
         "watch_ended": t("Watch ended"),
         "return_reminder": t("Reminder: confirm the return"),
         "return_reminder_officer": t("Return not confirmed: the school officer was reminded"),
+        "persuasion_notice_sent": t("Letter about returning to school sent"),
+        "confirm_reminder": t("Reminder: send the letter about returning to school"),
+        "no_home_visit": t("No home visit: the principal was alerted"),
+        "report_waits": t("Report on hold: the absences are excused"),
     }
     return labels.get(kind, t("Other update"))
 

@@ -28,7 +28,7 @@ from bot.cases import (
     report_to_township,
     request_support,
 )
-from bot.core.policy import default_policy
+from bot.core.policy import parse_policy
 from bot.core.settings import Settings
 from storage.models import (
     AuditEvent,
@@ -43,16 +43,17 @@ from storage.models import (
     Township,
 )
 from tests.db.test_ladder import actor_of, at, linked_world, open_case, outbox, recipients
+from tests.policies import AUTOMATIC_NOTICE
 from tests.seed import World, link
 
-POLICY = default_policy()
+POLICY = parse_policy(AUTOMATIC_NOTICE)
 LEGAL = POLICY.model_copy(update={"legal_steps": POLICY.legal_steps.model_copy(update={"enabled": True})})
 NOW = at("2026-09-16 10:00")
 
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(_env_file=None)
+    return Settings(_env_file=None, policy=AUTOMATIC_NOTICE)
 
 
 @pytest.fixture
@@ -107,7 +108,8 @@ async def test_an_officer_of_another_township_sees_nothing_and_changes_nothing(s
         assert await code_of(answer_persuasion_notice(session, settings, POLICY, NOW, grandma, case.id,
                                                       "back_tomorrow")) is CaseErrorCode.NOT_ALLOWED
     async with sessions() as session:
-        assert (await session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id))).all() == ["opened"]
+        assert (await session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id))).all() == ["opened",
+                                                                                                  "persuasion_notice_sent"]
 
 
 async def test_lists_by_scope_and_urgency(sessions, settings, world):
@@ -159,22 +161,36 @@ async def test_stage_rules(sessions, settings, world):
         await issue_return_order(session, settings, LEGAL, NOW, township, case.id)
         assert await code_of(record_legal_step(session, settings, LEGAL, NOW, township, case.id,
                                                LegalStepKind.PENALTY_NOTICE)) is CaseErrorCode.TOO_EARLY
-        after = at("2026-09-27 10:00")  # the order's deadline (Sep 26) has passed
+        after = at("2026-09-29 10:00")  # the order's deadline (Sat Sep 26, moved to Mon Sep 28) has passed
         detail = await case_detail(session, settings, LEGAL, after, township, case.id)
         assert CaseAction.LEGAL_STEP in detail.actions and detail.next_legal_step is LegalStepKind.PENALTY_NOTICE
         assert await code_of(record_legal_step(session, settings, LEGAL, after, township, case.id,
                                                LegalStepKind.COURT_APPLICATION)) is CaseErrorCode.TOO_EARLY
         assert await code_of(record_legal_step(session, settings, LEGAL, after, township, case.id, "fine")) \
             is CaseErrorCode.BAD_VALUE
+        # no penalty decision without the notice of intended penalty (告知) first
+        assert await code_of(record_legal_step(session, settings, LEGAL, after, township, case.id,
+                                               LegalStepKind.PENALTY_DECISION)) is CaseErrorCode.TOO_EARLY
         result = await record_legal_step(session, settings, LEGAL, after, township, case.id,
-                                         LegalStepKind.DEMAND_FOR_PERFORMANCE, "催告书已送达")
+                                         LegalStepKind.PENALTY_NOTICE, "告知书已送达")
         assert result.case.stage == CaseStage.LEGAL and result.changed
         again = await record_legal_step(session, settings, LEGAL, after, township, case.id,
-                                        LegalStepKind.DEMAND_FOR_PERFORMANCE)
+                                        LegalStepKind.PENALTY_NOTICE)
         assert not again.changed
-        assert await code_of(record_legal_step(session, settings, LEGAL, at("2026-10-06 10:00"), township, case.id,
+        await record_legal_step(session, settings, LEGAL, at("2026-10-09 10:00"), township, case.id,
+                                LegalStepKind.PENALTY_DECISION)
+        await record_legal_step(session, settings, LEGAL, at("2026-10-09 11:00"), township, case.id,
+                                LegalStepKind.DEMAND_FOR_PERFORMANCE)
+        # the court: only once review (60 days) and suit (6 months) from the decision have lapsed, within 3 months
+        assert await code_of(record_legal_step(session, settings, LEGAL, at("2026-10-20 10:00"), township, case.id,
                                                LegalStepKind.COURT_APPLICATION)) is CaseErrorCode.TOO_EARLY
-        await record_legal_step(session, settings, LEGAL, at("2026-10-07 10:00"), township, case.id,
+        assert await code_of(record_legal_step(session, settings, LEGAL, at("2027-04-09 10:00"), township, case.id,
+                                               LegalStepKind.COURT_APPLICATION)) is CaseErrorCode.TOO_EARLY
+        assert await code_of(record_legal_step(session, settings, LEGAL, at("2027-07-10 10:00"), township, case.id,
+                                               LegalStepKind.COURT_APPLICATION)) is CaseErrorCode.TOO_LATE
+        detail = await case_detail(session, settings, LEGAL, at("2027-03-01 10:00"), township, case.id)
+        assert detail.court_application_from == date(2027, 4, 10)
+        await record_legal_step(session, settings, LEGAL, at("2027-04-10 10:00"), township, case.id,
                                 LegalStepKind.COURT_APPLICATION)
         assert await code_of(close_case(session, settings, LEGAL, NOW, teacher, case.id, CaseOutcome.TRANSFERRED)) \
             is CaseErrorCode.NOT_ALLOWED  # the teacher only confirms a return
@@ -191,8 +207,9 @@ async def test_stage_rules(sessions, settings, world):
                                                       "back_tomorrow")) is CaseErrorCode.STALE
         detail = await case_detail(session, settings, LEGAL, NOW, officer, case.id)
         assert detail.actions == frozenset()
-        assert detail.legal_steps == ("demand_for_performance", "court_application")
-    assert await recipients(sessions, "case_moved") == sorted([world.officer.id, world.teacher.id] * 3)
+        assert detail.legal_steps == ("penalty_notice", "penalty_decision", "demand_for_performance",
+                                      "court_application")
+    assert await recipients(sessions, "case_moved") == sorted([world.officer.id, world.teacher.id] * 5)
 
 
 async def test_the_family_answers_and_asks_for_help(sessions, settings, world):
@@ -241,7 +258,8 @@ async def test_the_history_is_only_appended(sessions, settings, world: World):
     seen = await history()
     steps = [
         lambda s, a: record_persuasion(s, settings, POLICY, NOW, a["officer"], case.id, PersuasionInput(
-            date(2026, 9, 16), "home_visit", "赵强", "李建国", "gone_to_work", "refusing", "乡镇介入", False)),
+            date(2026, 9, 16), "home_visit", "赵强", "李建国", "gone_to_work", "refusing", "乡镇介入", False,
+            authorities_told=False)),
         lambda s, a: answer_persuasion_notice(s, settings, POLICY, NOW, a["father"], case.id, "call_me"),
         lambda s, a: report_to_township(s, settings, POLICY, NOW, a["officer"], case.id),
         lambda s, a: issue_return_order(s, settings, POLICY, NOW, a["township"], case.id),
@@ -256,6 +274,6 @@ async def test_the_history_is_only_appended(sessions, settings, world: World):
         now = await history()
         assert now[: len(seen)] == seen and len(now) == len(seen) + 1
         seen = now
-    assert [kind for _, kind, *_ in seen] == ["opened", "persuasion_recorded", "guardian_answer", "reported",
-                                             "return_order_issued", "closed"]
+    assert [kind for _, kind, *_ in seen] == ["opened", "persuasion_notice_sent", "persuasion_recorded",
+                                             "guardian_answer", "reported", "return_order_issued", "closed"]
     assert seen[0][3] == "scheduler" and seen[-1][4] == world.township_officer.id

@@ -359,7 +359,7 @@ async def test_a_leave_request_is_validated(sessions, clock, settings, world):
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(LeaveRequest)) == 0
 
-    ok = await ask(sessions, clock, settings, world.father_li, world.li_ming, TODAY, TODAY + timedelta(days=29),
+    ok = await ask(sessions, clock, settings, world.father_li, world.li_ming, TODAY, TODAY + timedelta(days=2),
                    "personal", "  回老家 <奔丧>  ")
     assert ok.ok and ok.leave.status == LeaveStatus.PENDING and ok.leave.note == "回老家 <奔丧>"
     assert [(p.name, d) for p, d in ok.teachers] == [("王丽", Delivery.QUEUED)]
@@ -372,6 +372,24 @@ async def test_a_leave_request_is_validated(sessions, clock, settings, world):
     assert [(b["action"], b["ref"], b["value"]) for row in request.actions for b in row] == [
         ("leave", ok.leave.id, "yes"), ("leave", ok.leave.id, "no")]
     assert "李明" in request.text and "事假" in request.text and "&lt;奔丧&gt;" in request.text
+
+
+async def test_leave_longer_than_a_teacher_may_approve_goes_to_the_school_officer(sessions, clock, settings,
+                                                                                     world):
+    async with sessions() as session, session.begin():
+        await link(session, world.officer, 1002, clock.now())
+    # Monday to the next Monday: six school days, over the default five
+    long = await ask(sessions, clock, settings, world.father_li, world.li_ming, TODAY, TODAY + timedelta(days=7))
+    assert long.ok and long.teachers == [] and [p.id for p, _ in long.school] == [world.officer.id]
+    [request] = await outbox(sessions, "leave_request")
+    assert request.person_id == world.officer.id and "超过 5 个上学日" in request.text
+    refused = await decide(sessions, clock, settings, world.teacher, long.leave.id)
+    assert refused.status is lv.DecisionStatus.NEEDS_OFFICER and refused.leave.status == LeaveStatus.PENDING
+    assert (await decide(sessions, clock, settings, world.officer, long.leave.id)).ok
+    # five school days: the class teacher decides
+    short = await ask(sessions, clock, settings, world.father_li, world.li_hua, TODAY, TODAY + timedelta(days=4))
+    assert [p.id for p, _ in short.teachers] == [world.teacher.id]
+    assert (await decide(sessions, clock, settings, world.teacher, short.leave.id)).ok
 
 
 async def test_only_the_class_teacher_or_a_school_admin_decides_and_only_once(sessions, clock, settings, world):

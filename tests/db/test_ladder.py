@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from bot.cases import (
+    CaseError,
     CaseErrorCode,
     PersuasionInput,
     answer_persuasion_notice,
@@ -22,7 +23,7 @@ from bot.cases import (
     request_support,
     student_marked_present,
 )
-from bot.core.policy import default_policy
+from bot.core.policy import parse_policy
 from bot.core.scope import load_actor
 from bot.core.settings import Settings
 from bot.families.replies import record_reply
@@ -45,9 +46,10 @@ from storage.models import (
     RollCall,
     Student,
 )
+from tests.policies import AUTOMATIC_NOTICE
 from tests.seed import World, link, seed_world
 
-POLICY = default_policy()
+POLICY = parse_policy(AUTOMATIC_NOTICE)
 
 
 def at(text: str) -> datetime:
@@ -57,7 +59,7 @@ def at(text: str) -> datetime:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(_env_file=None)
+    return Settings(_env_file=None, policy=AUTOMATIC_NOTICE)
 
 
 @pytest.fixture
@@ -131,6 +133,14 @@ async def actor_of(session, person: Person):
     return await load_actor(session, await session.get(Person, person.id))
 
 
+async def home_visit(sessions, settings, world: World, case: Case, day: str, *, succeeded: bool = False) -> None:
+    """The school officer records a home visit on `day` that did not bring the child back."""
+    async with sessions() as session, session.begin():
+        await record_persuasion(session, settings, POLICY, at(f"{day} 16:00"), await actor_of(session, world.officer),
+                                case.id, PersuasionInput(date.fromisoformat(day), "home_visit", "赵强", None,
+                                                         "family_hardship", "hesitant", None, succeeded=succeeded))
+
+
 async def open_case(sessions, settings, world: World, student: Student) -> Case:
     """Absent Fri–Mon–Tue (2026-09-11, 14, 15) and a tick on Tuesday evening: the case opens."""
     await absent_on(sessions, world, student, "2026-09-11", "2026-09-14", "2026-09-15")
@@ -157,7 +167,7 @@ async def test_friday_monday_tuesday_are_three_school_days(sessions, settings, w
     assert case.home_visit_due == date(2026, 9, 17)  # two school days after Tuesday
     assert case.persuasion_deadline == date(2026, 9, 22)  # seven calendar days
     assert (case.school_id, case.township_id) == (world.school.id, world.township.id)
-    assert await events(sessions, case.id) == ["opened"]
+    assert await events(sessions, case.id) == ["opened", "persuasion_notice_sent"]
 
     assert await recipients(sessions, "case_opened_officer") == [world.officer.id]
     assert await recipients(sessions, "case_opened_teacher") == [world.teacher.id]
@@ -232,7 +242,7 @@ async def test_the_whole_ladder_from_absence_to_return_and_watch(sessions, setti
         result = await record_persuasion(
             session, settings, POLICY, at("2026-09-18 16:00"), await actor_of(session, world.officer), case.id,
             PersuasionInput(date(2026, 9, 18), "home_visit", "赵强、王丽", "张奶奶", "gone_to_work", "refusing",
-                            "再次家访", succeeded=False),
+                            "再次家访", succeeded=False, authorities_told=True),
         )
         assert (result.case.attempts, result.case.failed_attempts) == (1, 1)
 
@@ -254,48 +264,57 @@ async def test_the_whole_ladder_from_absence_to_return_and_watch(sessions, setti
         assert result.case.stage == CaseStage.ORDERED
         assert [t.person_id for t in result.by_hand] == [world.father_zhang.id]
     case = await the_case(sessions, world.zhang_xiaohong)
-    assert case.order_deadline == date(2026, 10, 4)
+    assert case.order_deadline == date(2026, 10, 8)  # ten days land on Sunday Oct 4, in the holiday: moved
     [order] = await outbox(sessions, "return_order")
     assert order.person_id == world.grandma_zhang.id
-    for text in ("第五十八条", "第八十三条", "第五条", "第十六条", "第十七条", "2026年10月4日", "青山镇", "正式"):
+    for text in ("第五十八条", "第八十三条", "第五条", "第十六条", "第十七条", "2026年10月8日", "青山镇人民政府",
+                 "正式", "逾期仍未送孩子返校的，将依法作进一步处理"):
         assert text in order.text
     assert len(await outbox(sessions, "deliver_by_hand")) == 2  # the 劝学书 and the 复学通知书
     assert await recipients(sessions, "case_moved") == sorted([world.officer.id, world.teacher.id])
 
-    # the order's deadline passes: the township officer is reminded once
-    assert (await run_tick(sessions, settings, at("2026-10-04 18:00"))).ladder.orders_overdue == 0
-    assert (await run_tick(sessions, settings, at("2026-10-05 08:00"))).ladder.orders_overdue == 1
-    assert (await run_tick(sessions, settings, at("2026-10-05 09:00"))).ladder.orders_overdue == 0
+    # the order's deadline passes: the township officer is reminded once, on a school day
+    assert (await run_tick(sessions, settings, at("2026-10-08 18:00"))).ladder.orders_overdue == 0
+    assert (await run_tick(sessions, settings, at("2026-10-09 08:00"))).ladder.orders_overdue == 1
+    assert (await run_tick(sessions, settings, at("2026-10-09 09:00"))).ladder.orders_overdue == 0
     assert await recipients(sessions, "order_deadline_passed") == [world.township_officer.id]
+    [passed] = await outbox(sessions, "order_deadline_passed")
+    assert "第一百一十八条" in passed.text and "训诫" in passed.text  # legal steps off: the national options
 
-    # back at school: the roll call marks her present, the teacher confirms the return
-    await present_on(sessions, world, "2026-10-08")
+    # back at school: the roll call marks her present; reported already, so the school officer closes the case
+    await present_on(sessions, world, "2026-10-12")
     async with sessions() as session, session.begin():
         teacher = await actor_of(session, world.teacher)
-        summary = await student_marked_present(session, settings, POLICY, at("2026-10-08 08:30"), teacher,
-                                               world.zhang_xiaohong.id, date(2026, 10, 8))
-        assert summary is not None and summary.id == case.id
-        result = await close_case(session, settings, POLICY, at("2026-10-08 08:31"), teacher, case.id,
-                                  CaseOutcome.RETURNED)
+        summary = await student_marked_present(session, settings, POLICY, at("2026-10-12 08:30"), teacher,
+                                               world.zhang_xiaohong.id, date(2026, 10, 12))
+        assert summary is None  # reported: not the teacher's to close
+        with pytest.raises(CaseError) as refused:
+            await close_case(session, settings, POLICY, at("2026-10-12 08:31"), teacher, case.id,
+                             CaseOutcome.RETURNED)
+        assert refused.value.code is CaseErrorCode.NOT_ALLOWED
+    async with sessions() as session, session.begin():
+        result = await close_case(session, settings, POLICY, at("2026-10-12 08:31"),
+                                  await actor_of(session, world.officer), case.id, CaseOutcome.RETURNED)
         assert result.case.stage == CaseStage.CLOSED
     case = await the_case(sessions, world.zhang_xiaohong)
-    assert (case.outcome, case.watch_until) == (CaseOutcome.RETURNED, date(2026, 11, 5))
-    # everyone involved is told, except the teacher who closed it; the township too, since it was reported
-    assert await recipients(sessions, "case_closed") == sorted([world.officer.id, world.township_officer.id])
+    assert (case.outcome, case.watch_until) == (CaseOutcome.RETURNED, date(2026, 11, 9))
+    # everyone involved is told, except the officer who closed it; the township too, since it was reported
+    assert await recipients(sessions, "case_closed") == sorted([world.teacher.id, world.township_officer.id])
 
-    # in the watch window one unexplained absence goes straight to the officer
-    await absent_on(sessions, world, world.zhang_xiaohong, "2026-10-12")
-    report = await run_tick(sessions, settings, at("2026-10-12 18:00"))
+    # in the follow-up period one unexplained absence goes straight to the officer
+    await absent_on(sessions, world, world.zhang_xiaohong, "2026-10-13")
+    report = await run_tick(sessions, settings, at("2026-10-13 18:00"))
     assert (report.ladder.watch_absences, report.ladder.opened) == (1, 0)
-    assert (await run_tick(sessions, settings, at("2026-10-12 18:05"))).ladder.watch_absences == 0
+    assert (await run_tick(sessions, settings, at("2026-10-13 18:05"))).ladder.watch_absences == 0
     [watch] = await outbox(sessions, "watch_absence")
     assert watch.person_id == world.officer.id and "张小红" in watch.text
 
-    # the watch ends once
-    assert (await run_tick(sessions, settings, at("2026-11-06 08:00"))).ladder.watch_ended == 1
-    assert (await run_tick(sessions, settings, at("2026-11-06 09:00"))).ladder.watch_ended == 0
+    # the follow-up period ends once
+    assert (await run_tick(sessions, settings, at("2026-11-10 08:00"))).ladder.watch_ended == 1
+    assert (await run_tick(sessions, settings, at("2026-11-10 09:00"))).ladder.watch_ended == 0
     history = await events(sessions, case.id)
-    assert history == ["opened", "home_visit_overdue", "persuasion_recorded", "reported", "return_order_issued",
+    assert history == ["opened", "persuasion_notice_sent", "home_visit_overdue", "persuasion_recorded", "reported",
+                       "return_order_issued",
                        "order_deadline_passed", "present", "closed", "watch_absence", "watch_ended"]
 
 
@@ -308,18 +327,28 @@ async def test_a_guardian_without_consent_gets_the_notice_by_hand(sessions, sett
     assert by_hand.person_id == world.officer.id and "李建国" in by_hand.text and "隐私说明" in by_hand.text
 
 
-async def test_two_failed_attempts_report_before_the_deadline(sessions, settings, world):
+async def test_two_failed_home_visits_on_different_days_report_before_the_deadline(sessions, settings, world):
     case = await open_case(sessions, settings, world, world.li_ming)
-    async with sessions() as session, session.begin():
-        officer = await actor_of(session, world.officer)
-        for day in (16, 17):
-            await record_persuasion(session, settings, POLICY, at(f"2026-09-{day} 16:00"), officer, case.id,
-                                    PersuasionInput(date(2026, 9, day), "phone", "赵强", "李建国",
+
+    async def attempt(day: int, method: str, hour: int) -> None:
+        async with sessions() as session, session.begin():
+            await record_persuasion(session, settings, POLICY, at(f"2026-09-{day} {hour}:00"),
+                                    await actor_of(session, world.officer), case.id,
+                                    PersuasionInput(date(2026, 9, day), method, "赵强", "李建国",
                                                     "learning_difficulty", "hesitant", None, succeeded=False))
+
+    # two phone calls and two visits on the same day: one failed visit, no report
+    await attempt(16, "phone", 10)
+    await attempt(16, "phone", 11)
+    await attempt(16, "home_visit", 15)
+    await attempt(16, "home_visit", 16)
+    assert (await run_tick(sessions, settings, at("2026-09-16 18:00"))).ladder.reported == 0
+    # a second visit on another day: reported
+    await attempt(17, "home_visit", 16)
     report = await run_tick(sessions, settings, at("2026-09-17 18:00"))
     assert report.ladder.reported == 1
     [row] = await outbox(sessions, "case_reported")
-    assert "2 次劝返未成功" in row.text
+    assert "2 次家访" in row.text and "系统按规定" not in row.text and "县里规定的次数" in row.text
 
 
 async def test_a_child_back_at_school_is_not_reported(sessions, settings, world):
@@ -386,7 +415,7 @@ async def test_a_tick_twice_sends_each_notice_once(sessions, settings, world):
     assert [(row.idempotency_key, row.person_id) for row in await outbox(sessions)] == before
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Case)) == 1
-        assert await session.scalar(select(func.count()).select_from(CaseEvent)) == 1
+        assert await session.scalar(select(func.count()).select_from(CaseEvent)) == 2  # opened, notice sent
 
 
 async def test_two_ticks_at_once_send_each_notice_once(db_url, sessions, settings, world):
@@ -406,9 +435,10 @@ async def test_two_ticks_at_once_send_each_notice_once(db_url, sessions, setting
     assert len(await outbox(sessions, "persuasion_notice")) == 2  # father Li, grandmother Zhang
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Case)) == 2
-        assert await session.scalar(select(func.count()).select_from(CaseEvent)) == 2
+        assert await session.scalar(select(func.count()).select_from(CaseEvent)) == 4  # opened, notice sent
 
-    # the later steps too: two ticks at once after the deadline report each case once
+    # the later steps too: two ticks at once after the deadline alert about each case once (no home visit
+    # recorded: the principal, or the officer where there is none, instead of the report)
     engines = [create_engine(db_url), create_engine(db_url)]
     try:
         reports = await asyncio.gather(*(run_tick(create_sessionmaker(engine), settings, at("2026-09-23 08:00"))
@@ -416,12 +446,12 @@ async def test_two_ticks_at_once_send_each_notice_once(db_url, sessions, setting
     finally:
         for engine in engines:
             await engine.dispose()
-    assert sorted(r.ladder.reported for r in reports) == [0, 2]
+    assert sorted(r.ladder.no_home_visit for r in reports) == [0, 2]
     assert sorted(r.ladder.home_visits_overdue for r in reports) == [0, 2]
-    assert len(await outbox(sessions, "case_reported")) == 2
+    assert len(await outbox(sessions, "no_home_visit")) == 2
     async with sessions() as session:
         steps = list(await session.execute(select(CaseStep.case_id, CaseStep.step)))
-        assert len(steps) == len(set(steps)) == 4
+        assert len(steps) == len(set(steps)) == 6
 
 
 async def test_an_unknown_case_is_not_allowed(sessions, settings, world):
@@ -451,23 +481,25 @@ async def test_every_notice_speaks_the_recipients_language(sessions, settings, w
                                        "need_help")
         await request_support(session, settings, POLICY, at("2026-09-16 10:01"), grandma, case.id, "cost")
     await run_tick(sessions, settings, at("2026-09-18 08:00"))  # the home visit is overdue
-    await run_tick(sessions, settings, at("2026-09-23 08:00"))  # the 辍学报告
+    await run_tick(sessions, settings, at("2026-09-23 08:00"))  # no home visit: the report waits, an alert
+    await home_visit(sessions, settings, world, case, "2026-09-23")
+    await run_tick(sessions, settings, at("2026-09-24 08:00"))  # the 辍学报告
     async with sessions() as session, session.begin():
-        await issue_return_order(session, settings, POLICY, at("2026-09-23 10:00"),
+        await issue_return_order(session, settings, POLICY, at("2026-09-24 10:00"),
                                  await actor_of(session, world.township_officer), case.id)
-    await run_tick(sessions, settings, at("2026-10-04 08:00"))  # the 复学通知书's deadline has passed
+    await run_tick(sessions, settings, at("2026-10-09 08:00"))  # the 复学通知书's deadline has passed
     async with sessions() as session, session.begin():
-        await close_case(session, settings, POLICY, at("2026-10-08 08:30"), await actor_of(session, world.teacher),
+        await close_case(session, settings, POLICY, at("2026-10-09 08:30"), await actor_of(session, world.officer),
                          case.id, CaseOutcome.RETURNED)
-    await absent_on(sessions, world, world.zhang_xiaohong, "2026-10-09")
-    await run_tick(sessions, settings, at("2026-10-09 18:00"))  # absent in the watch window
+    await absent_on(sessions, world, world.zhang_xiaohong, "2026-10-12")
+    await run_tick(sessions, settings, at("2026-10-12 18:00"))  # absent in the follow-up period
 
     rows = await outbox(sessions)
     templates = {row.template for row in rows}
     assert {"reply_reminder", "teacher_phone_request", "case_opened_officer", "case_opened_teacher",
             "persuasion_notice", "deliver_by_hand", "case_answer", "support_requested", "home_visit_overdue",
             "case_reported", "case_reported_school", "return_order", "case_moved", "order_deadline_passed",
-            "case_closed", "watch_absence"} <= templates
+            "case_closed", "watch_absence", "no_home_visit"} <= templates
     for row in rows:
         assert row.locale == locale, row.template
         assert "{{" not in row.text and "{%" not in row.text
@@ -508,8 +540,8 @@ async def test_a_child_back_two_school_days_reminds_the_teacher_once_then_the_of
     assert escalation.person_id == world.officer.id
     assert "李明" in escalation.text and "王丽" in escalation.text and "5 个教学日" in escalation.text
     assert escalation.actions[0][0]["action"] == "case_returned"
-    assert await events(sessions, case.id) == ["opened", "return_reminder", "home_visit_overdue",
-                                               "return_reminder_officer"]
+    assert await events(sessions, case.id) == ["opened", "persuasion_notice_sent", "return_reminder",
+                                               "home_visit_overdue", "return_reminder_officer"]
     async with sessions() as session:
         audited = list(await session.scalars(select(AuditEvent.action).where(AuditEvent.entity == "case",
                                                                              AuditEvent.entity_id == case.id)))
@@ -552,6 +584,7 @@ async def test_no_return_reminder_when_the_child_is_absent_again(sessions, setti
     await present_on(sessions, world, "2026-09-21")
     assert (await run_tick(sessions, settings, at("2026-09-21 18:00"))).ladder.return_reminders == 1
     await absent_on(sessions, world, world.li_ming, "2026-09-22")
+    await home_visit(sessions, settings, world, case, "2026-09-22")
     report = await run_tick(sessions, settings, at("2026-09-28 08:00"))
     assert (report.ladder.return_escalations, report.ladder.reported) == (0, 1)
     assert await outbox(sessions, "return_reminder_officer") == []

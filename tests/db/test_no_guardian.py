@@ -14,12 +14,14 @@ from bot.rollcall import service as rc
 from bot.rollcall.view import toggled
 from bot.tick import run_tick
 from storage.models import Absence, AbsenceReason, Case, Guardianship, OutboxMessage, RollCall
+from tests.policies import AUTOMATIC_NOTICE
 from tests.seed import link, seed_world
 
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(_env_file=None)
+    """The 劝学书 goes out when the case opens (the default waits for the officer's tap)."""
+    return Settings(_env_file=None, policy=AUTOMATIC_NOTICE)
 
 
 @pytest.fixture

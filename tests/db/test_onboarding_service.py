@@ -10,12 +10,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.scope import load_actor
 from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram
 from bot.onboarding import service as ob
 from bot.onboarding.invites import issue_selected
 from bot.onboarding.invites_cli import display_width, run_invites
-from storage.models import AuditEvent, Consent, ContactPoint, InviteCode, LinkAttempt, Person, Role
+from storage.models import AuditEvent, Consent, ContactPoint, InviteCode, LinkAttempt, Person, Role, StaffRole
 from tests.seed import seed_world
 
 TG = "telegram"
@@ -77,6 +78,22 @@ async def test_codes_are_random_unambiguous_and_stored_hashed(sessions, clock, w
     children = [(c.name, c.class_name) for c in invites["李建国"].children]
     assert children == [("李华", "三年级1班"), ("李明", "三年级1班")]
     assert [r.unit for r in invites["孙敏"].roles] == ["青山镇"]
+
+
+async def test_a_county_officer_is_invited_and_links_with_the_county_as_unit(sessions, clock, settings, world):
+    async with sessions() as session, session.begin():
+        officer = Person(name="吴卫东", phone="13900000401", created_at=clock.now(), updated_at=clock.now())
+        session.add(officer)
+        await session.flush()
+        session.add(StaffRole(person_id=officer.id, role=Role.COUNTY_OFFICER, county_id=world.township.county_id))
+    invites = await issue(sessions, clock)
+    assert [(r.role, r.unit) for r in invites["吴卫东"].roles] == [(Role.COUNTY_OFFICER, "示范县")]
+    result = await redeem(sessions, clock, settings, "1009", invites["吴卫东"].code)
+    assert result.outcome is ob.LinkOutcome.LINKED and not result.needs_consent
+    assert ob.role_label(Role.COUNTY_OFFICER, "zh_Hans") == "县教育局控辍专干"
+    async with sessions() as session:
+        actor = await load_actor(session, await session.get(Person, officer.id))
+        assert ob.help_topics(actor) == [ob.HelpTopic.COUNTY] and actor.oversees_county(world.township.county_id)
 
 
 def test_code_normalisation():
@@ -220,27 +237,37 @@ async def test_contact_attempts_are_throttled(sessions, clock, settings, world):
     assert blocked.outcome is ob.LinkOutcome.THROTTLED and blocked.wait_minutes == 15
 
 
-async def test_consent_is_recorded_once_with_its_version(sessions, clock, settings, world):
+async def test_two_separate_consents_each_recorded_once_with_its_version(sessions, clock, settings, world):
     assert (await by_contact(sessions, clock, settings, "4004", "13900001003")).needs_consent
     async with sessions() as session, session.begin():
         grandma, teacher, now = world.grandma_zhang.id, world.teacher.id, clock.now()
-        assert await ob.needs_consent(session, grandma)
-        assert not await ob.needs_consent(session, teacher)
-        assert await ob.record_consent(session, now, grandma, "zh_Hans", TG) is ob.ConsentOutcome.RECORDED
-        assert await ob.record_consent(session, now, grandma, "zh_Hans", TG) is ob.ConsentOutcome.ALREADY
+        assert await ob.missing_consents(session, grandma) == [ob.ConsentKind.SENSITIVE, ob.ConsentKind.ABROAD]
+        assert await ob.missing_consents(session, teacher) == []
+        assert await ob.record_consent(session, now, grandma, "zh_Hans", TG, ob.ConsentKind.SENSITIVE) \
+            is ob.ConsentOutcome.RECORDED
+        assert await ob.needs_consent(session, grandma)  # the transfer abroad is asked on its own
+        assert await ob.missing_consents(session, grandma) == [ob.ConsentKind.ABROAD]
+        assert await ob.record_consent(session, now, grandma, "zh_Hans", TG, ob.ConsentKind.SENSITIVE) \
+            is ob.ConsentOutcome.ALREADY
+        assert await ob.record_consent(session, now, grandma, "zh_Hant", TG, ob.ConsentKind.ABROAD) \
+            is ob.ConsentOutcome.RECORDED
         assert await ob.record_consent(session, now, teacher, "zh_Hans", TG) is ob.ConsentOutcome.NOT_NEEDED
-        assert not await ob.needs_consent(session, grandma)
+        assert not await ob.needs_consent(session, grandma) and await ob.has_consented(session, grandma)
+        terms = await ob.consent_terms(session, grandma, 36)
+        assert terms.recipient == "Telegram" and terms.holders == (("青山镇中心小学", ""),)
     async with sessions() as session:
-        consents = list(await session.scalars(select(Consent)))
+        consents = list(await session.scalars(select(Consent).order_by(Consent.id)))
     assert [(c.person_id, c.text_version, c.locale, c.channel, c.accepted_at) for c in consents] == [
-        (world.grandma_zhang.id, ob.CONSENT_VERSION, "zh_Hans", TG, clock.now())
+        (world.grandma_zhang.id, f"sensitive-{ob.CONSENT_VERSION}", "zh_Hans", TG, clock.now()),
+        (world.grandma_zhang.id, f"abroad-{ob.CONSENT_VERSION}", "zh_Hant", TG, clock.now()),
     ]
 
 
 async def test_declining_or_withdrawing_unlinks(sessions, clock, settings, world):
     assert (await by_contact(sessions, clock, settings, "4004", "13900001003")).linked
     async with sessions() as session, session.begin():
-        assert await ob.decline_consent(session, clock.now(), world.grandma_zhang.id, TG) is ob.ConsentOutcome.DECLINED
+        assert await ob.decline_consent(session, clock.now(), world.grandma_zhang.id, TG,
+                                        ob.ConsentKind.ABROAD) is ob.ConsentOutcome.DECLINED
     assert await count(sessions, ContactPoint) == 0
     assert await count(sessions, Consent) == 0
     # she can link again any time, and is asked again
@@ -255,7 +282,7 @@ async def test_declining_or_withdrawing_unlinks(sessions, clock, settings, world
     async with sessions() as session:
         actions = list(await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
     assert actions == ["account_linked", "consent_declined", "account_unlinked", "account_linked", "consent_given",
-                       "consent_withdrawn", "account_unlinked"]
+                       "consent_given", "consent_withdrawn", "account_unlinked"]
 
 
 async def test_set_locale(sessions, clock, world):

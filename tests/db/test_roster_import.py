@@ -15,7 +15,18 @@ from bot.core.settings import Settings
 from bot.roster.cli import run_import_roster, run_import_staff
 from bot.roster.importer import ImportReport, import_roster, import_staff
 from bot.roster.reading import read_bytes, read_table
-from storage.models import AuditEvent, Guardianship, Person, Role, School, SchoolClass, StaffRole, Student, Township
+from storage.models import (
+    AuditEvent,
+    County,
+    Guardianship,
+    Person,
+    Role,
+    School,
+    SchoolClass,
+    StaffRole,
+    Student,
+    Township,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ROSTER = (EXAMPLES / "roster.csv").read_text(encoding="utf-8")
@@ -128,8 +139,9 @@ async def test_sample_files_import_cleanly(sessions, clock):
 
     report = await staff(sessions, clock, STAFF)
     assert report.errors == []
-    assert counts(report, "role") == (4, 0, 0)
+    assert counts(report, "role") == (5, 0, 0)
     assert await roles(sessions) == {
+        ("吴卫东", Role.COUNTY_OFFICER, None),
         ("王丽", Role.CLASS_TEACHER, "三年级1班"),
         ("孙静", Role.CLASS_TEACHER, "五年级2班"),
         ("陈芳", Role.CLASS_TEACHER, "一年级1班"),
@@ -152,7 +164,7 @@ async def test_the_cli_imports_the_sample_files(sessions, clock, db_url):
     assert await run_import_roster(settings, clock, EXAMPLES / "roster.csv", out=out) == 0
     assert await run_import_staff(settings, clock, EXAMPLES / "staff.csv", out=out) == 0
     assert "学生：新增 19，更新 0，未变 0" in out.getvalue()
-    assert "工作人员角色：新增 4，移除 0，未变 0" in out.getvalue()
+    assert "工作人员角色：新增 5，移除 0，未变 0" in out.getvalue()
     async with sessions() as session:
         assert await session.scalar(select(func.count(Student.id))) == 19
         counties = await session.scalars(text("SELECT name FROM counties"))
@@ -196,8 +208,8 @@ async def test_reimporting_the_same_files_changes_nothing(sessions, clock):
         (0, 0, 3),
     )
     again = await staff(sessions, clock, STAFF)
-    assert counts(again, "staff") == (0, 0, 4)
-    assert counts(again, "role") == (0, 0, 4)
+    assert counts(again, "staff") == (0, 0, 5)
+    assert counts(again, "role") == (0, 0, 5)
     assert await snapshot(sessions) == before  # no writes at all, no audit events
 
 
@@ -484,7 +496,7 @@ async def test_staff_changes_and_shared_people(sessions, clock):
     changed = STAFF.replace("孙海燕,13900000203,控辍专干,白石村小学", "孙海燕,13900000203,校长,白石村小学")
     changed += "王丽,13900000101,控辍专干,青山镇中心小学\n"  # the class teacher also becomes the school's officer
     report = await staff(sessions, clock, changed)
-    assert counts(report, "staff") == (0, 2, 3)
+    assert counts(report, "staff") == (0, 2, 4)
     assert (report.get("role").created, report.get("role").removed) == (2, 1)
     current = await roles(sessions)
     assert ("孙海燕", Role.PRINCIPAL, "白石村小学") in current
@@ -492,3 +504,29 @@ async def test_staff_changes_and_shared_people(sessions, clock):
     assert {("王丽", Role.CLASS_TEACHER, "三年级1班"), ("王丽", Role.SCHOOL_ADMIN, "青山镇中心小学")} <= current
     async with sessions() as session:
         assert await session.scalar(select(func.count()).where(Person.phone == "13900000101")) == 1
+
+
+async def test_staff_county_officers_office_phones_and_issuers(sessions, clock):
+    await roster(sessions, clock, ROSTER)
+    text = ("姓名,电话,角色,单位,单位电话,落款\n"
+            "周县长,13900000401,县教育局控辍专干,本县,,\n"
+            "周文斌,13900000301,乡镇专干,青山镇,0871-5550101,青山镇人民政府\n"
+            "赵国华,13900000201,控辍专干,青山镇中心小学,0871 5550202,\n")
+    report = await staff(sessions, clock, text)
+    assert report.errors == []
+    async with sessions() as session:
+        county_role = await session.scalar(select(StaffRole).where(StaffRole.role == Role.COUNTY_OFFICER))
+        county = await session.scalar(select(County).where(County.name == "本县"))
+        assert county_role.county_id == county.id and county_role.school_id is None
+        township = await session.scalar(select(Township).where(Township.name == "青山镇"))
+        assert (township.issuer_name, township.office_phone) == ("青山镇人民政府", "08715550101")
+        school = await session.scalar(select(School).where(School.name == "青山镇中心小学"))
+        assert school.office_phone == "08715550202"
+    again = await staff(sessions, clock, text)
+    assert counts(again, "staff") == (0, 0, 3)
+
+    report = await staff(sessions, clock, "姓名,电话,角色,单位,落款\n"
+                                          "吴县,13900000402,county_officer,邻县,\n"
+                                          "赵国华,13900000201,控辍专干,青山镇中心小学,青山镇人民政府\n")
+    assert [(e.row, e.field, e.code) for e in report.errors] == [(2, "unit", "unknown_county"),
+                                                                 (3, "issuer", "issuer_not_township")]

@@ -39,6 +39,7 @@ from storage.models import (
     Township,
 )
 from tests.flows.conftest import TOKEN
+from tests.policies import AUTOMATIC_NOTICE
 from tests.seed import World, link
 
 TEACHER_ID, OFFICER_ID, TOWNSHIP_ID, FATHER_ID, STRANGER_ID = 101, 301, 401, 201, 501
@@ -50,16 +51,16 @@ LEGAL_STEPS = "[legal_steps]\nenabled = true\n"  # a policy where local regulati
 
 @pytest.fixture
 def policy() -> str:
-    """The policy file's text over the shipped defaults ("": the defaults); a test parametrizes it to change them."""
+    """The policy file's text over the shipped defaults and, unless it has a [suspected_dropout] section,
+    `AUTOMATIC_NOTICE` (the 劝学书 goes out when the case opens); a test parametrizes it to change them."""
     return ""
 
 
 @pytest.fixture
 def settings(db_url, telegram, policy, tmp_path) -> Settings:
-    path = None
-    if policy:
-        path = tmp_path / "policy.toml"
-        path.write_text(policy, encoding="utf-8")
+    path = tmp_path / "policy.toml"
+    automatic = "" if "[suspected_dropout]" in policy else AUTOMATIC_NOTICE.read_text(encoding="utf-8")
+    path.write_text(automatic + "\n" + policy, encoding="utf-8")
     return Settings(_env_file=None, bot_token=TOKEN, bot_username="quanxue_bot", telegram_api=telegram.base_url,
                     database_url=db_url, send_rate_global=1000, send_rate_per_chat=1000, sender_poll_seconds=0.05,
                     policy=path)
@@ -217,24 +218,25 @@ async def test_from_home_visit_to_return(app, people, world, clock):
     await app.sender.drain()
     assert "李明" in officer.last().text
 
-    # the class teacher: the roll call marks 李明 present → 「李明 已返校，结案」 → confirm
+    # the class teacher marks 李明 present; reported already, so the school officer closes the case: 「已返校」
     clock.set(datetime.fromisoformat("2026-09-10T08:10:00+08:00"))
     await teacher.send("/roll")
     produced = await teacher.tap("全部到校")
-    prompt = next(r for r in produced if "李明 已返校，结案" in r.buttons())
-    assert "到校" in prompt.text
-    await teacher.tap("李明 已返校，结案", prompt)
-    assert "确认结案" in " ".join(prompt.buttons())
-    await teacher.tap("✅ 确认结案", prompt)
-    assert "已结案" in prompt.text and "已返校" in prompt.text
+    assert not any("李明 已返校，结案" in r.buttons() for r in produced)  # not the teacher's to close any more
+    card = await open_card(officer)
+    await officer.tap("✅ 结案", card)
+    await officer.tap("已返校", card)
+    await officer.tap("✅ 确认结案", card)
+    assert "已结案" in card.text and "已返校" in card.text
     row = await case_row(app, case_id)
     assert row.stage == CaseStage.CLOSED and row.outcome == CaseOutcome.RETURNED and row.watch_until is not None
     await app.sender.drain()
     assert "李明" in township.last().text  # it was reported, so the township is told
+    assert "李明" in teacher.last().text
 
     # closed cases stay listed for the township under "show closed"
     [listing] = await township.send("/cases")
-    assert "没有进行中的案件" in listing.text
+    assert "没有进行中的个案" in listing.text
     await township.tap("显示已结案", listing)
     assert "李明" in listing.text and "已返校" in listing.text
 
@@ -249,14 +251,14 @@ async def test_another_township_sees_nothing_and_forged_taps_change_nothing(app,
         case.stage, case.reported_at = CaseStage.REPORTED, clock.now()
     stranger = people.stranger
     [listing] = await stranger.send("/cases")
-    assert "李明" not in listing.text and "没有进行中的案件" in listing.text
+    assert "李明" not in listing.text and "没有进行中的个案" in listing.text
     events = await count(app, CaseEvent, case_id=case_id)
 
     forged = CaseDo(i=case_id, a=Do.ORDER, s=CaseStage.REPORTED, c=1).pack()
     assert await stranger.tap_data(forged, listing.message_id) == []
-    assert stranger.callback_answers[-1] == "您无权查看或处理此案件。"
+    assert stranger.callback_answers[-1] == "您无权查看或处理此个案。"
     assert await stranger.tap_data(CaseCard(i=case_id).pack(), listing.message_id) == []
-    assert stranger.callback_answers[-1] == "您无权查看或处理此案件。"
+    assert stranger.callback_answers[-1] == "您无权查看或处理此个案。"
     assert "李明" not in listing.text
     row = await case_row(app, case_id)
     assert row.stage == CaseStage.REPORTED and row.ordered_at is None
@@ -269,7 +271,7 @@ async def test_another_township_sees_nothing_and_forged_taps_change_nothing(app,
     await people.officer.tap("✅ 结案", card)
     assert card.text != shown
     assert await people.officer.tap_data(forged, card.message_id) == [card]
-    assert people.officer.callback_answers[-1] == "此案件现在不能进行这一步，没有做任何更改。"
+    assert people.officer.callback_answers[-1] == "此个案现在不能进行这一步，没有做任何更改。"
     assert card.text == shown and "📨 发出复学通知书" not in card.buttons()
     assert (await case_row(app, case_id)).stage == CaseStage.REPORTED
 
@@ -285,7 +287,7 @@ async def test_a_stale_card_is_refused_and_shown_as_it_is(app, people, world, cl
         case.stage, case.reported_at = CaseStage.REPORTED, clock.now()
     events = await count(app, CaseEvent, case_id=case_id)
     await officer.tap("📤 确认上报", card)
-    assert "案件已有新进展" in officer.callback_answers[-1]
+    assert "个案已有新进展" in officer.callback_answers[-1]
     assert "已上报乡镇" in card.text and "📤 确认上报" not in card.buttons()
     assert await count(app, CaseEvent, case_id=case_id) == events
 
@@ -304,7 +306,7 @@ async def test_a_stale_card_is_refused_and_shown_as_it_is(app, people, world, cl
         case = await session.get(Case, case_id)
         case.stage = CaseStage.REPORTED
     await officer.tap("💾 保存", card)
-    assert "案件已有新进展" in officer.callback_answers[-1]
+    assert "个案已有新进展" in officer.callback_answers[-1]
     assert await count(app, PersuasionAttempt) == 0
 
 
@@ -331,7 +333,7 @@ async def test_back_tomorrow_on_the_persuasion_notice_names_the_next_school_day(
     for person in (officer, teacher):
         told = person.last()
         assert told.text.startswith(f"家长回复劝学书：李明（三年级1班）\n李建国（父亲）回复：明天（{meant}）返校\n"
-                                    f"请在{meant}点名时留意孩子是否到校。\n案件编号 ")
+                                    f"请在{meant}点名时留意孩子是否到校。\n个案编号 ")
         assert f"<b>明天（{meant}）返校</b>" in told.raw and "请明天点名" not in told.text
 
 
@@ -340,7 +342,7 @@ async def test_back_tomorrow_on_the_persuasion_notice_names_the_next_school_day(
 
 async def order_issued(app, people, world: World, clock) -> int:
     """李明's case (see `open_case`) reported by the school officer and the 复学通知书 issued by the township, on
-    Wednesday evening: its deadline is Saturday 9月19日."""
+    Wednesday evening: its deadline, Saturday 9月19日, moves to the next school day, Sunday 9月20日 (调休)."""
     case_id = await open_case(app, world, clock)
     card = await open_card(people.officer)
     await people.officer.tap("📤 上报乡镇", card)
@@ -349,7 +351,7 @@ async def order_issued(app, people, world: World, clock) -> int:
     await people.township.tap("📨 发出复学通知书", card)
     await people.township.tap("📨 确认发出", card)
     row = await case_row(app, case_id)
-    assert row.stage == CaseStage.ORDERED and row.order_deadline == date(2026, 9, 19)
+    assert row.stage == CaseStage.ORDERED and row.order_deadline == date(2026, 9, 20)
     return case_id
 
 
@@ -389,14 +391,14 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
     assert "复学通知书期限已过（系统）" in card.text  # the tick's step in the history, by name
     await township.tap("⚖️ 记录法律措施", card)
     assert "乡镇对李明的监护人采取了哪项法律措施" in card.text and "仅作记录" in card.text
-    # the application to the court is offered only once it is allowed: 10 days after a demand for performance
-    assert card.buttons() == ["行政处罚告知书", "行政处罚决定书", "催告书", "◀ 返回案件"]
+    # each step only after the one it needs: the notice of intended penalty (告知) comes first
+    assert card.buttons() == ["行政处罚告知书", "◀ 返回个案"]
     await township.tap("行政处罚告知书", card)
     assert "请输入简短备注（如文书编号）" in card.text
-    assert card.buttons() == ["⚖️ 不加备注，直接记录", "◀ 返回案件"]
+    assert card.buttons() == ["⚖️ 不加备注，直接记录", "◀ 返回个案"]
     [done] = await township.send("青教罚告〔2026〕3号")
     assert "⚖️ 已记录：行政处罚告知书。" in done.text and "已通知：赵强、王丽" in done.text
-    assert "案件 2026-" in done.text and "· 法律措施" in done.text and "法律措施：行政处罚告知书" in done.text
+    assert "个案 2026-" in done.text and "· 法律措施" in done.text and "法律措施：行政处罚告知书" in done.text
     assert (await case_row(app, case_id)).stage == CaseStage.LEGAL
     [event] = await events(app, case_id, "legal_step")
     assert event.actor_person_id == world.township_officer.id
@@ -409,42 +411,42 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
         told = person.last().text
         assert "法律程序：李明" in told and "乡镇（孙敏）已记录：行政处罚告知" in told and "青教罚告〔2026〕3号" in told
 
-    # the demand for performance (催告书), without a note; a step recorded is not offered again
-    await township.tap("⚖️ 记录法律措施", done)
-    assert "行政处罚告知书" not in done.buttons() and "催告书" in done.buttons()
-    await township.tap("催告书", done)
-    await township.tap("⚖️ 不加备注，直接记录", done)
-    assert "⚖️ 已记录：催告书。" in done.text and "法律措施：行政处罚告知书、催告书" in done.text
+    # the penalty decision and the demand for performance (催告书), without notes; a step recorded is not offered
+    # again
+    for step, recorded in (("行政处罚决定书", "行政处罚告知书、行政处罚决定书"),
+                           ("催告书", "行政处罚告知书、行政处罚决定书、催告书")):
+        await township.tap("⚖️ 记录法律措施", done)
+        assert "行政处罚告知书" not in done.buttons() and done.buttons() == [step, "◀ 返回个案"]
+        await township.tap(step, done)
+        await township.tap("⚖️ 不加备注，直接记录", done)
+        assert f"⚖️ 已记录：{step}。" in done.text and f"法律措施：{recorded}" in done.text
     assert (await events(app, case_id, "legal_step"))[-1].details["note"] is None
 
-    # the application to the court: only 10 days after the demand (行政强制法 art. 54). Until then it is not offered,
-    # and the card says from when it can be recorded
-    court_from = "申请法院强制执行：10月1日周四起可以记录。"
-    assert court_from in done.text
-    await township.tap("⚖️ 记录法律措施", done)
-    assert done.buttons() == ["行政处罚决定书", "◀ 返回案件"] and court_from in done.text
+    # the application to the court: only once the guardian's time to seek review (60 days) and to sue (6 months)
+    # from the decision has lapsed (行政强制法 art. 53). Until then it is not offered, and the card says from when
+    court_from = "申请法院强制执行：3月22日周一起可以记录。"
+    assert court_from in done.text and "⚖️ 记录法律措施" not in done.buttons()
     # a tap on it all the same (a forged button) is refused at once, before any note is asked for
     court = LegalStepKind.COURT_APPLICATION
     for confirmed in (0, 1):
         forged = CaseDo(i=case_id, a=Do.LEGAL, s=CaseStage.LEGAL, v=court, c=confirmed).pack()
-        assert await township.tap_data(forged, done.message_id) == []
-        assert township.callback_answers[-1] == "现在还不能进行这一步（相关日期：10月1日周四）。"
-        assert "请输入简短备注" not in done.text and done.buttons() == ["行政处罚决定书", "◀ 返回案件"]
+        await township.tap_data(forged, done.message_id)
+        assert township.callback_answers[-1] == "此个案现在不能进行这一步，没有做任何更改。"
+        assert "请输入简短备注" not in township.last().text and "⚖️ 记录法律措施" not in township.last().buttons()
     [reply] = await township.send("（2026）青0102行审3号")  # no note was asked for: this text records nothing
     assert "已记录" not in reply.text and "没有看懂" in reply.text
-    assert len(await events(app, case_id, "legal_step")) == 2
-    clock.set(datetime.fromisoformat("2026-10-01T09:00:00+08:00"))
+    assert len(await events(app, case_id, "legal_step")) == 3
+    clock.set(datetime.fromisoformat("2027-03-22T09:00:00+08:00"))
     card = await open_card(township)
     assert "起可以记录" not in card.text
     await township.tap("⚖️ 记录法律措施", card)
-    assert card.buttons() == ["行政处罚决定书", "申请法院强制执行", "◀ 返回案件"]
+    assert card.buttons() == ["申请法院强制执行", "◀ 返回个案"]
     await township.tap("申请法院强制执行", card)
     [done] = await township.send("（2026）青0102行审3号")
     assert "⚖️ 已记录：申请法院强制执行。" in done.text
-    assert [e.details["step"] for e in await events(app, case_id, "legal_step")] == [
-        "penalty_notice", "demand_for_performance", "court_application"]
-    assert [a.details["step"] for a in await audits(app, "case.legal_step")] == [
-        "penalty_notice", "demand_for_performance", "court_application"]
+    steps = ["penalty_notice", "penalty_decision", "demand_for_performance", "court_application"]
+    assert [e.details["step"] for e in await events(app, case_id, "legal_step")] == steps
+    assert [a.details["step"] for a in await audits(app, "case.legal_step")] == steps
 
 
 async def test_without_legal_steps_in_the_policy_the_township_keeps_pressing(app, people, world, clock):
@@ -452,7 +454,8 @@ async def test_without_legal_steps_in_the_policy_the_township_keeps_pressing(app
     township = people.township
     await tick(app, clock, "2026-09-21T09:00:00+08:00")
     told = township.last().text
-    assert "复学期限已过：李明" in told and "请继续督促监护人" in told and "行政处罚" not in told
+    assert "复学期限已过：李明" in told and "行政处罚" not in told
+    assert "村民委员会或居民委员会" in told and "训诫" in told and "家庭教育指导" in told  # the national options
     card = await open_card(township)
     assert "⚖️ 记录法律措施" not in card.buttons() and "✅ 结案" in card.buttons()
     shown, buttons = card.text, card.buttons()
@@ -464,7 +467,7 @@ async def test_without_legal_steps_in_the_policy_the_township_keeps_pressing(app
         await township.tap("✅ 结案", card)  # the message shows something else now: the refusal brings the card back
         assert card.text != shown
         await township.tap_data(forged, card.message_id)
-        assert township.callback_answers[-1] == "此案件现在不能进行这一步，没有做任何更改。"
+        assert township.callback_answers[-1] == "此个案现在不能进行这一步，没有做任何更改。"
         assert (card.text, card.buttons()) == (shown, buttons)
     [reply] = await township.send("（2026）青教罚决1号")  # no note was asked for: a text records nothing
     assert "已记录" not in reply.text
@@ -473,7 +476,7 @@ async def test_without_legal_steps_in_the_policy_the_township_keeps_pressing(app
 
     # someone out of scope keeps the refusal
     assert await people.stranger.tap_data(forged, card.message_id) == []
-    assert people.stranger.callback_answers[-1] == "您无权查看或处理此案件。"
+    assert people.stranger.callback_answers[-1] == "您无权查看或处理此个案。"
 
 
 @pytest.mark.parametrize("policy", [LEGAL_STEPS], ids=["legal-steps-enabled"])
@@ -495,11 +498,11 @@ async def test_a_note_typed_for_a_step_refused_meanwhile_is_given_back(app, peop
 
     note = "青教罚告〔2026〕3号：已于9月20日送达"
     [reply] = await township.send(note)
-    assert reply.text.startswith("案件已有新进展，这些按钮已过期。没有做任何更改，以下是案件的最新情况。\n"
+    assert reply.text.startswith("个案已有新进展，这些按钮已过期。没有做任何更改，以下是个案的最新情况。\n"
                                  f"您输入的备注没有记录，原文如下，可以再用：{note}\n\n📁 李明 · 三年级1班")
     # the card as it is now: closed, with nothing left to record
     assert "· 已结案" in reply.text and "结果：已转学" in reply.text and "⚖️" not in reply.text
-    assert reply.buttons() == ["◀ 全部案件", "🔄 刷新"]
+    assert reply.buttons() == ["◀ 全部个案", "🔄 刷新"]
     assert await events(app, case_id, "legal_step") == [] and await audits(app, "case.legal_step") == []
 
 
@@ -511,10 +514,10 @@ async def test_once_legal_steps_began_the_orders_deadline_is_no_longer_overdue(a
 
     # the order's deadline has passed: overdue in the list and on the card, with one warning sign each
     [listing] = await township.send("/cases")
-    assert "复学通知书期限 9月19日周六 ⚠️" in listing.text and listing.text.count("⚠️") == 1
+    assert "复学通知书期限 9月20日周日 ⚠️" in listing.text and listing.text.count("⚠️") == 1
     assert "1. 李明 ⚠️" in listing.buttons()
     await township.tap("1. 李明 ⚠️", listing)
-    assert "⚠️ 已逾期：复学通知书期限 9月19日周六\n" in listing.text and listing.text.count("⚠️") == 1
+    assert "⚠️ 已逾期：复学通知书期限 9月20日周日\n" in listing.text and listing.text.count("⚠️") == 1
 
     # the township records its first legal step: the order's deadline is no longer overdue work
     await township.tap("⚖️ 记录法律措施", listing)
@@ -523,7 +526,7 @@ async def test_once_legal_steps_began_the_orders_deadline_is_no_longer_overdue(a
     assert "⚖️ 已记录：行政处罚告知书。" in listing.text
     assert (await case_row(app, case_id)).stage == CaseStage.LEGAL
     for text in (listing.text, (await township.send("/cases"))[0].text):
-        assert "⚠️" not in text and "已逾期" not in text and "9月19日" not in text and "法律措施" in text
+        assert "⚠️" not in text and "已逾期" not in text and "9月20日" not in text and "法律措施" in text
     assert "⚠️" not in " ".join(township.last().buttons()) and "1. 李明" in township.last().buttons()
     [listing] = await people.officer.send("/cases")  # the school sees the case too, not overdue
     assert "李明" in listing.text and "法律措施" in listing.text and "⚠️" not in listing.text
@@ -537,13 +540,13 @@ async def test_closing_with_another_outcome_needs_a_note(app, people, world, clo
     officer, teacher, township = people.officer, people.teacher, people.township
     card = await open_card(officer)
     await officer.tap("✅ 结案", card)
-    assert "李明的案件以什么结果结案" in card.text
-    assert card.buttons() == ["已返校", "已转学", "依法批准不到校（休学等）", "其他结果", "◀ 返回案件"]
+    assert "李明的个案以什么结果结案" in card.text
+    assert card.buttons() == ["已返校", "已转学", "依法批准不到校（休学等）", "其他结果", "◀ 返回个案"]
     await officer.tap("其他结果", card)
-    assert "请简要说明李明的案件如何结案（不超过 500 字）" in card.text and card.buttons() == ["◀ 返回案件"]
+    assert "请简要说明李明的个案如何结案（不超过 500 字）" in card.text and card.buttons() == ["◀ 返回个案"]
 
     # back to the case: the note is no longer awaited, and what is typed next closes nothing
-    await officer.tap("◀ 返回案件", card)
+    await officer.tap("◀ 返回个案", card)
     assert "✅ 结案" in card.buttons()
     [reply] = await officer.send("家长说下周再说")
     assert "没有看懂" in reply.text
@@ -558,7 +561,7 @@ async def test_closing_with_another_outcome_needs_a_note(app, people, world, clo
     [closed] = await officer.send(note)
     assert "✅ 已结案：其他结果。" in closed.text and "已通知：王丽" in closed.text
     assert "结果：其他结果" in closed.text and f"说明：{note}" in closed.text
-    assert closed.buttons() == ["◀ 全部案件", "🔄 刷新"]
+    assert closed.buttons() == ["◀ 全部个案", "🔄 刷新"]
     row = await case_row(app, case_id)
     assert (row.stage, row.outcome, row.outcome_note, row.watch_until) == (
         CaseStage.CLOSED, CaseOutcome.OTHER, note, None)
@@ -569,7 +572,7 @@ async def test_closing_with_another_outcome_needs_a_note(app, people, world, clo
     assert audited.details == {"student_id": world.li_ming.id, "stage": "closed", "outcome": "other"}
     await app.sender.drain()
     told = teacher.last().text
-    assert "案件已结案：李明" in told and "结果：其他" in told and f"说明：{note}" in told and "确认人：赵强" in told
+    assert "个案已结案：李明" in told and "结果：其他" in told and f"说明：{note}" in told and "确认人：赵强" in told
     assert not any("李明" in r.text for r in township.bot_messages())  # never reported: not the township's case
 
 
@@ -582,9 +585,9 @@ async def test_staff_ask_for_help_on_the_familys_behalf(app, people, world, cloc
     card = await open_card(teacher)
     await teacher.tap("🤝 为家庭申请帮扶", card)
     assert "李明的家庭需要什么帮扶" in card.text
-    assert card.buttons() == ["上学费用", "上学路途", "学习辅导", "家里无人照看", "◀ 返回案件"]
+    assert card.buttons() == ["上学费用", "上学路途", "学习辅导", "家里无人照看", "◀ 返回个案"]
     await teacher.tap("上学费用", card)
-    assert "确定为李明的家庭申请“上学费用”吗" in card.text and card.buttons() == ["🤝 确认申请", "◀ 返回案件"]
+    assert "确定为李明的家庭申请“上学费用”吗" in card.text and card.buttons() == ["🤝 确认申请", "◀ 返回个案"]
     await teacher.tap("🤝 确认申请", card)
     assert "🤝 已申请帮扶：上学费用。" in card.text and "已通知：赵强" in card.text
     assert "上学费用 · 9月9日 18:00 · 待落实" in card.text
@@ -686,7 +689,7 @@ async def test_cancel_leaves_the_case_form_and_its_buttons(app, people, world, c
     [reply] = await officer.send("李明的奶奶")  # no longer an answer to the form
     assert "没有看懂" in reply.text
     await officer.tap("跳过", step)  # a button of the abandoned form
-    assert officer.callback_answers[-1] == "这份记录表已结束。请用 /cases 重新打开案件。"
+    assert officer.callback_answers[-1] == "这份记录表已结束。请用 /cases 重新打开个案。"
     assert step.buttons() == []
     assert await count(app, PersuasionAttempt) == 0
 
@@ -752,6 +755,58 @@ async def test_opening_the_card_is_the_one_read_that_is_audited(app, people, wor
 async def test_the_case_list_refuses_anyone_who_is_not_staff(app, people, world, clock):
     await open_case(app, world, clock)
     [refused] = await people.father.send("/cases")
-    assert refused.text == "案件列表仅供班主任、学校控辍专干和乡镇专干使用。"
+    assert refused.text == "个案列表仅供班主任、学校控辍专干和乡镇专干使用。"
     await people.father.tap_data(CaseList(c=0).pack(), refused.message_id)
-    assert people.father.callback_answers[-1] == "您无权查看或处理此案件。"
+    assert people.father.callback_answers[-1] == "您无权查看或处理此个案。"
+
+
+# --- the 劝学书 confirmed by the school officer ---------------------------------------------------------------------
+
+OFFICER_CONFIRMS = "[suspected_dropout]\npersuasion_notice = \"officer_confirms\"\n"
+
+
+@pytest.mark.parametrize("policy", [OFFICER_CONFIRMS], ids=["officer-confirms"])
+async def test_the_officer_sends_the_letter_with_one_tap(app, people, world, clock):
+    case_id = await open_case(app, world, clock)
+    officer, father, teacher, stranger = people.officer, people.father, people.teacher, people.stranger
+    assert not any("劝学书" in r.text for r in father.bot_messages())  # not before the officer's tap
+    alert = next(r for r in reversed(officer.bot_messages()) if "✉️ 发出劝学书" in r.buttons())
+    assert "派人劝返后" in alert.text
+    assert "今天就给家长打电话" in teacher.last().text  # the same-day phone request stays
+
+    # someone else's tap on the button (a forged one) is refused and sends nothing
+    data = next(b["callback_data"] for row in alert.reply_markup["inline_keyboard"] for b in row
+                if b["text"] == "✉️ 发出劝学书")
+    await stranger.tap_data(data, alert.message_id)
+    assert (await case_row(app, case_id)).persuasion_deadline is None
+
+    await officer.tap("✉️ 发出劝学书", alert)
+    assert "劝学书已发给家长" in alert.text and "📁 李明" in alert.text
+    assert (await case_row(app, case_id)).persuasion_deadline == date(2026, 9, 16)  # seven days from the tap
+    await app.sender.drain()
+    letter = father.last()
+    assert "劝学书" in letter.text and "2026年9月16日" in letter.text and "县教育局" in letter.text
+    await officer.tap_data(data, alert.message_id)  # the old button again: nothing new
+    assert "劝学书之前已经发出" in alert.text
+    await app.sender.drain()
+    assert father.last() is letter
+
+
+async def test_the_county_lists_its_reported_cases(app, telegram, people, world, clock):
+    case_id = await open_case(app, world, clock)
+    async with app.sessions() as session, session.begin():
+        bureau = Person(name="吴卫东", phone="13900000401", created_at=clock.now(), updated_at=clock.now())
+        session.add(bureau)
+        await session.flush()
+        session.add(StaffRole(person_id=bureau.id, role=Role.COUNTY_OFFICER, county_id=world.township.county_id))
+        await link(session, bureau, 901, clock.now())
+    county = opened(telegram, 901, "卫东")
+    [listing] = await county.send("/cases")
+    assert "李明" not in listing.text  # not reported yet: the school's work
+    await people.officer.tap("📤 上报乡镇", await open_card(people.officer))
+    await people.officer.tap("📤 确认上报", people.officer.last())
+    assert (await case_row(app, case_id)).stage == CaseStage.REPORTED
+    await app.sender.drain()
+    assert "辍学报告（抄送县教育局）：李明" in county.last().text
+    [listing] = await county.send("/cases")
+    assert "李明" in listing.text

@@ -74,15 +74,14 @@ async def test_guardian_links_by_code_and_accepts_the_privacy_notice(telegram, a
     assert father.callback_answers[-1] == "谢谢您！"
     assert notice.buttons() == []  # the buttons are gone from the notice
     async with app.sessions() as session:
-        consent = await session.scalar(select(Consent))
-    assert (consent.person_id, consent.text_version, consent.locale, consent.channel) == (
-        world.father_li.id, ob.CONSENT_VERSION, "zh_Hans", "telegram")
-    assert consent.accepted_at == clock.now()
+        consents = list(await session.scalars(select(Consent).order_by(Consent.id)))
+    assert [(c.person_id, c.text_version, c.locale, c.channel, c.accepted_at) for c in consents] == [
+        (world.father_li.id, version, "zh_Hans", "telegram", clock.now()) for version in ob.CONSENT_VERSIONS]
 
     # a stale second tap on a re-sent notice changes nothing
     await father.tap_data(ConsentCallback(answer="yes", version=ob.CONSENT_VERSION).pack(), notice.message_id)
     assert father.callback_answers[-1] == "您已经同意过了，谢谢您！"
-    assert await count(app, Consent) == 1
+    assert await count(app, Consent) == 2
 
 
 async def test_guardian_links_by_sharing_her_phone(telegram, app, world):
@@ -119,7 +118,7 @@ async def test_guardian_withdraws_consent(telegram, app, world):
     assert "学校保存哪些信息" in notice[0].text and father.buttons() == ["撤回同意"]
     await father.tap("撤回同意")
     assert father.buttons() == ["确定撤回", "不撤回"]  # asked once more
-    assert await count(app, Consent) == 1
+    assert await count(app, Consent) == 2
     done = await father.tap("确定撤回")
     assert "已撤回" in texts(done)
     assert await count(app, Consent) == 0

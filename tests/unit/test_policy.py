@@ -9,7 +9,15 @@ from datetime import date, time, timedelta
 import pytest
 
 from bot.calendar.days import SchoolCalendar
-from bot.core.policy import DEFAULT_POLICY, PolicyError, Unit, default_policy, load_policy, parse_policy
+from bot.core.policy import (
+    DEFAULT_POLICY,
+    NoticeSending,
+    PolicyError,
+    Unit,
+    default_policy,
+    load_policy,
+    parse_policy,
+)
 from bot.core.settings import Settings
 from bot.tick import run_tick_cli
 
@@ -35,7 +43,12 @@ def test_the_defaults_are_domain_md():
     assert (policy.suspected_dropout.home_visit_within.unit,
             policy.suspected_dropout.home_visit_within.amount) == (Unit.SCHOOL_DAYS, 2)
     assert policy.suspected_dropout.persuasion_deadline.as_timedelta() == timedelta(days=7)
-    assert policy.report.failed_attempts == 2
+    assert policy.report.failed_home_visits == 2
+    assert policy.suspected_dropout.persuasion_notice is NoticeSending.OFFICER_CONFIRMS
+    assert policy.suspected_dropout.confirm_reminder_after.as_timedelta() == timedelta(hours=4)
+    assert policy.rollcall.missing_alert_at == time(17, 0)
+    assert (policy.patterns.unexplained_days_per_month, policy.patterns.excused_days_per_month) == (5, 10)
+    assert (policy.leave.teacher_max.unit, policy.leave.teacher_max.amount) == (Unit.SCHOOL_DAYS, 5)
     assert policy.return_order.deadline.as_timedelta() == timedelta(days=10)
     assert policy.watch.after_return.as_timedelta() == timedelta(days=28)
     assert (policy.return_confirmation.teacher_after.unit,
@@ -44,6 +57,9 @@ def test_the_defaults_are_domain_md():
             policy.return_confirmation.officer_after.amount) == (Unit.SCHOOL_DAYS, 3)
     assert policy.legal_steps.enabled is False
     assert policy.legal_steps.court_after_demand.as_timedelta() == timedelta(days=10)
+    assert policy.legal_steps.review_period.as_timedelta() == timedelta(days=60)
+    assert (policy.legal_steps.suit_period.unit, policy.legal_steps.suit_period.amount) == (Unit.MONTHS, 6)
+    assert (policy.legal_steps.court_window.unit, policy.legal_steps.court_window.amount) == (Unit.MONTHS, 3)
     assert parse_policy(DEFAULT_POLICY) == policy
 
 
@@ -51,7 +67,16 @@ def test_durations_count_school_days_on_the_calendar():
     calendar = SchoolCalendar()
     tuesday = date(2026, 9, 29)
     assert default_policy().suspected_dropout.home_visit_within.after(tuesday, calendar) == date(2026, 10, 8)
-    assert default_policy().suspected_dropout.persuasion_deadline.after(tuesday, calendar) == date(2026, 10, 6)
+    # seven calendar days land on Oct 6, in the National Day holiday: moved to the next school day
+    assert default_policy().suspected_dropout.persuasion_deadline.after(tuesday, calendar) == date(2026, 10, 8)
+    assert default_policy().suspected_dropout.persuasion_deadline.after(tuesday, None) == date(2026, 10, 6)
+
+
+def test_the_laws_periods_count_months_to_the_same_day():
+    suit = default_policy().legal_steps.suit_period
+    assert suit.period_end(date(2026, 10, 9)) == date(2027, 4, 9)
+    assert suit.period_end(date(2026, 8, 31)) == date(2027, 2, 28)  # a shorter month: its last day
+    assert default_policy().legal_steps.review_period.period_end(date(2026, 10, 9)) == date(2026, 12, 8)
 
 
 def test_a_local_file_overrides_only_what_it_names(tmp_path):
@@ -87,8 +112,8 @@ teacher_phone_at = 16:30:00
      "greater than zero"),
     ("[return_confirmation]\nofficer_after = { calendar_days = 3 }", "return_confirmation.officer_after",
      "not allowed here; use school_days"),
-    ("[report]\nfailed_attempts = 0", "report.failed_attempts", "greater than zero"),
-    ("[report]\nfailed_attempts = true", "report.failed_attempts", "whole number"),
+    ("[report]\nfailed_home_visits = 0", "report.failed_home_visits", "greater than zero"),
+    ("[report]\nfailed_home_visits = true", "report.failed_home_visits", "whole number"),
     ("[contact]\nreply_reminder_after = { hours = 2.5 }", "contact.reply_reminder_after.hours", "whole number"),
     ("[contact]\nreply_reminder_after = { calendar_days = 1 }", "contact.reply_reminder_after",
      "not allowed here; use hours"),
@@ -97,6 +122,11 @@ teacher_phone_at = 16:30:00
     ("[contact]\nteacher_phone_at = \"25:00\"", "contact.teacher_phone_at", "not a time of day"),
     ("[contact]\nteacher_phone_at = 17", "contact.teacher_phone_at", "not a time of day"),
     ("[legal_steps]\nenabled = \"no\"", "legal_steps.enabled", "true or false"),
+    ("[legal_steps]\nsuit_period = { school_days = 120 }", "legal_steps.suit_period",
+     "not allowed here; use calendar_days, months"),
+    ("[suspected_dropout]\npersuasion_notice = \"never\"", "suspected_dropout.persuasion_notice", "must be one of"),
+    ("[watch]\nafter_return = { months = 1 }", "watch.after_return",
+     "not allowed here; use school_days, calendar_days"),
 ])
 def test_each_mistake_is_named(tmp_path, text, key, message):
     found = problems(tmp_path, text)
@@ -105,8 +135,8 @@ def test_each_mistake_is_named(tmp_path, text, key, message):
 
 
 def test_every_mistake_is_listed_at_once(tmp_path):
-    found = problems(tmp_path, "[report]\nfailed_attempts = -1\n[watch]\nafter_return = { days = 28 }")
-    assert [key for key, _ in found] == ["report.failed_attempts", "watch.after_return.days"]
+    found = problems(tmp_path, "[report]\nfailed_home_visits = -1\n[watch]\nafter_return = { days = 28 }")
+    assert [key for key, _ in found] == ["report.failed_home_visits", "watch.after_return.days"]
 
 
 def test_a_file_that_is_not_toml_or_missing(tmp_path):
@@ -125,10 +155,10 @@ def test_errors_speak_the_operators_language(tmp_path):
 
 
 def test_load_policy_reads_the_file_once(tmp_path):
-    path = write(tmp_path, "[report]\nfailed_attempts = 3")
+    path = write(tmp_path, "[report]\nfailed_home_visits = 3")
     settings = Settings(_env_file=None, policy=path)
     policy = load_policy(settings)
-    assert policy.report.failed_attempts == 3
+    assert policy.report.failed_home_visits == 3
     assert load_policy(settings) is policy
     assert load_policy(Settings(_env_file=None)) == default_policy()
 
