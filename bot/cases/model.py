@@ -132,6 +132,7 @@ class CaseErrorCode(StrEnum):
     DISABLED = "disabled"  # legal steps: the policy does not provide them
     TOO_EARLY = "too_early"  # a legal step before its time (order deadline not passed; court before 10 days)
     BAD_VALUE = "bad_value"  # a value no button offers (reason, outcome, kind…), or text too long
+    NEEDS_PROOF = "needs_proof"  # 休学 / 送教上门 / 转学: recorded as an enrolment change with its approval
 
 
 class CaseError(Exception):
