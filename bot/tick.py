@@ -18,6 +18,7 @@ from bot.calendar.days import warn_missing_official_years
 from bot.cases.ladder import LadderReport, run_ladder
 from bot.core.policy import PolicyError, load_policy
 from bot.core.settings import Settings
+from bot.records.push import push_monthly_reports
 from bot.rollcall.reminders import remind_roll_calls
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import LinkAttempt
@@ -31,6 +32,7 @@ class TickReport:
     rollcall_reminders: int = 0
     calendar_warnings: int = 0
     ladder: LadderReport | None = None
+    report_rows: int = 0
 
 
 async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> TickReport:
@@ -42,6 +44,8 @@ async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Setting
         report.calendar_warnings = await warn_missing_official_years(session, settings, now)
     async with sessions() as session, session.begin():
         report.ladder = await run_ladder(session, settings, policy, now)
+    async with sessions() as session, session.begin():
+        report.report_rows = await push_monthly_reports(session, settings, now)
     return report
 
 

@@ -148,22 +148,24 @@ def unit_rates(data: RecordsData, *, groups: bool = True) -> list[Rates]:
     return result
 
 
-def weekly_attendance(data: RecordsData) -> dict[int, dict[date, float]]:
-    """Per class: the attendance rate of each week (keyed by its Monday) that had a roll call."""
+def weekly_attendance(data: RecordsData, by_school: bool = False) -> dict[str, dict[date, float]]:
+    """The attendance rate of each week (keyed by its Monday) that had a roll call, per class (or per school),
+    keyed by the class's (school's) name."""
     by_class: dict[int, list[StudentRow]] = {}
     for student in data.students.values():
         by_class.setdefault(student.class_id, []).append(student)
-    result: dict[int, dict[date, float]] = {}
+    expected: dict[str, Counter[date]] = {}
+    absent: dict[str, Counter[date]] = {}
     for class_id, days in data.roll_call_days.items():
-        expected: Counter[date] = Counter()
-        absent: Counter[date] = Counter()
+        unit = data.classes[class_id]
+        name = unit.school if by_school else unit.name
         for day in days:
             monday = date.fromordinal(day.toordinal() - day.weekday())
-            expected[monday] += sum(1 for student in by_class.get(class_id, []) if student.attending(day))
-            absent[monday] += data.class_day_absences.get((class_id, day), 0)
-        result[class_id] = {week: (expected[week] - absent[week]) / expected[week]
-                            for week in sorted(expected) if expected[week]}
-    return result
+            expected.setdefault(name, Counter())[monday] += sum(
+                1 for student in by_class.get(class_id, []) if student.attending(day))
+            absent.setdefault(name, Counter())[monday] += data.class_day_absences.get((class_id, day), 0)
+    return {name: {week: (weeks[week] - absent[name][week]) / weeks[week] for week in sorted(weeks) if weeks[week]}
+            for name, weeks in sorted(expected.items())}
 
 
 def open_cases_by_stage(data: RecordsData) -> dict[str, int]:
