@@ -59,7 +59,7 @@ def summary_values(data: RecordsData, rates: list[Rates], locale: str) -> dict[s
         "expected": whole.expected_days, "present": whole.present_days, "suspected": whole.suspected,
         "confirmed": whole.confirmed, "returns": whole.returns, "open_suspected": whole.open_suspected,
         "open_confirmed": whole.open_confirmed, "dropout_rate": percent(whole.dropout_rate),
-        "retention": percent(whole.retention), "groups": groups,
+        "retention": percent(whole.retention), "groups": groups, "attachments": True,
     }
 
 
