@@ -4,13 +4,14 @@ are percentages (a rate without data is left empty, never 0 %)."""
 
 from __future__ import annotations
 
+from datetime import date
 from io import BytesIO
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.core.i18n import gettext
 from bot.records import labels
@@ -21,46 +22,47 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PERCENT = "0.0%"
 DATE = "yyyy-mm-dd"
 MAX_WIDTH = 40
+BOLD = Font(bold=True)
 
 
 def build_workbook(data: RecordsData, rates: list[Rates], locale: str) -> bytes:
-    book = Workbook()
-    summary = book.active
-    assert summary is not None  # a new workbook always has its first sheet
-    summary.title = gettext(labels.SHEETS["summary"], locale)
-    _fill(summary, labels.words(labels.SUMMARY_COLUMNS, locale), [_rates_row(r, locale) for r in rates],
-          percent_columns=frozenset({7, 15, 18}))
-    children = book.create_sheet(gettext(labels.SHEETS["children"], locale))
-    _fill(children, labels.words(labels.CHILD_COLUMNS, locale), _children_rows(data, locale))
+    book = Workbook(write_only=True)  # streamed: a county's 100,000 children stay cheap in memory
+    _fill(book, gettext(labels.SHEETS["summary"], locale), labels.words(labels.SUMMARY_COLUMNS, locale),
+          [_rates_row(r, locale) for r in rates], percent_columns=frozenset({7, 15, 18}))
+    _fill(book, gettext(labels.SHEETS["children"], locale), labels.words(labels.CHILD_COLUMNS, locale),
+          _children_rows(data, locale))
     for key, rows in (("suspected", data.cases), ("dropouts", [c for c in data.cases if c.reported_on])):
-        sheet = book.create_sheet(gettext(labels.SHEETS[key], locale))
-        _fill(sheet, labels.words(labels.CASE_COLUMNS, locale), [_case_row(data, c, locale) for c in rows])
+        _fill(book, gettext(labels.SHEETS[key], locale), labels.words(labels.CASE_COLUMNS, locale),
+              [_case_row(data, c, locale) for c in rows])
     out = BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _fill(
-    sheet: Worksheet, header: list[str], rows: list[list[Any]], percent_columns: frozenset[int] = frozenset()
-) -> None:
-    sheet.append(header)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+def _fill(book: Workbook, title: str, header: list[str], rows: list[list[Any]],
+          percent_columns: frozenset[int] = frozenset()) -> None:
+    """One sheet: bold frozen header, columns sized to their widest cell, rates as percentages, dates as dates."""
+    sheet = book.create_sheet(title)
     widths = [_width(text) for text in header]
     for row in rows:
-        sheet.append(row)
         widths = [max(width, _width(value)) for width, value in zip(widths, row, strict=True)]
     for index, width in enumerate(widths, start=1):
-        letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = min(MAX_WIDTH, width + 2)
-        if index in percent_columns:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.number_format = PERCENT
-    for row_cells in sheet.iter_rows(min_row=2):
-        for cell in row_cells:
-            if hasattr(cell.value, "isoformat"):
-                cell.number_format = DATE
+        sheet.column_dimensions[get_column_letter(index)].width = min(MAX_WIDTH, width + 2)
     sheet.freeze_panes = "A2"
+    sheet.append([_cell(sheet, text, font=BOLD) for text in header])
+    for row in rows:
+        sheet.append([_cell(sheet, value, PERCENT) if index in percent_columns and value is not None
+                      else _cell(sheet, value, DATE) if isinstance(value, date) else value
+                      for index, value in enumerate(row, start=1)])
+
+
+def _cell(sheet: Any, value: Any, number_format: str | None = None, font: Font | None = None) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    if number_format:
+        cell.number_format = number_format
+    if font:
+        cell.font = font
+    return cell
 
 
 def _width(value: Any) -> int:
