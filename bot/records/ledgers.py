@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from sqlalchemy import case as when
 from sqlalchemy import func, select
@@ -129,8 +130,12 @@ class RecordsData:
     cases: list[CaseRow]
     queries: int = 0
 
-    def students_of(self, class_ids: set[int]) -> list[StudentRow]:
-        return [s for s in self.students.values() if s.class_id in class_ids]
+    @cached_property
+    def cases_by_student(self) -> dict[int, list[CaseRow]]:
+        index: dict[int, list[CaseRow]] = defaultdict(list)
+        for row in self.cases:
+            index[row.student_id].append(row)
+        return dict(index)
 
 
 async def load_records(session: AsyncSession, scope: ReportScope, period: Period) -> RecordsData:

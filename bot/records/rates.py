@@ -69,10 +69,9 @@ def rates_of(data: RecordsData, unit: str, unit_id: int, name: str, students: li
              group: str | None = None) -> Rates:
     """The figures of these students (already filtered to the unit and the group)."""
     period = data.period
-    ids = {student.id for student in students}
     expected = sum(_expected_days(student, data.roll_call_days.get(student.class_id, ())) for student in students)
     absent = sum(student.absent_days for student in students)
-    cases = [row for row in data.cases if row.student_id in ids]
+    cases = [row for student in students for row in data.cases_by_student.get(student.id, ())]
     in_period: Callable[[date | None], bool] = lambda day: day is not None and period.contains(day)  # noqa: E731
     open_at_end = [row for row in cases if row.opened_on <= period.end and (row.closed_on is None
                                                                               or row.closed_on > period.end)]
