@@ -175,6 +175,15 @@ class LegalStepsPolicy(_Strict):
     court_after_demand: Days
 
 
+class PriorityGroupsPolicy(_Strict):
+    tags: tuple[str, ...]
+    suspected_after: SchoolDays
+
+
+class TermStartPolicy(_Strict):
+    check_after: SchoolDays
+
+
 class Policy(_Strict):
     contact: ContactPolicy
     suspected_dropout: SuspicionPolicy
@@ -183,6 +192,8 @@ class Policy(_Strict):
     watch: WatchPolicy
     return_confirmation: ReturnConfirmationPolicy
     legal_steps: LegalStepsPolicy
+    priority_groups: PriorityGroupsPolicy
+    term_start: TermStartPolicy
 
 
 # --- errors -------------------------------------------------------------------------------------------------------
