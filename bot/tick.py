@@ -19,6 +19,7 @@ from bot.cases.ladder import LadderReport, run_ladder
 from bot.core.policy import PolicyError, load_policy
 from bot.core.settings import Settings
 from bot.records.push import push_monthly_reports
+from bot.records.term_start import run_term_start_checks
 from bot.rollcall.reminders import remind_roll_calls
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import LinkAttempt
@@ -33,6 +34,7 @@ class TickReport:
     calendar_warnings: int = 0
     ladder: LadderReport | None = None
     report_rows: int = 0
+    term_start_lists: int = 0
 
 
 async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> TickReport:
@@ -46,6 +48,7 @@ async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Setting
         report.ladder = await run_ladder(session, settings, policy, now)
     async with sessions() as session, session.begin():
         report.report_rows = await push_monthly_reports(session, settings, now)
+        report.term_start_lists = await run_term_start_checks(session, settings, policy, now)
     return report
 
 
