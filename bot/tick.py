@@ -18,6 +18,7 @@ from bot.calendar.days import warn_missing_official_years
 from bot.cases.ladder import LadderReport, run_ladder
 from bot.core.policy import PolicyError, load_policy
 from bot.core.settings import Settings
+from bot.records.digest import send_weekly_digests
 from bot.records.push import push_monthly_reports
 from bot.records.term_start import run_term_start_checks
 from bot.rollcall.reminders import remind_roll_calls
@@ -35,6 +36,7 @@ class TickReport:
     ladder: LadderReport | None = None
     report_rows: int = 0
     term_start_lists: int = 0
+    class_digests: int = 0
 
 
 async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> TickReport:
@@ -49,6 +51,7 @@ async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Setting
     async with sessions() as session, session.begin():
         report.report_rows = await push_monthly_reports(session, settings, now)
         report.term_start_lists = await run_term_start_checks(session, settings, policy, now)
+        report.class_digests = await send_weekly_digests(session, settings, now)
     return report
 
 
