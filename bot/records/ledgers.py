@@ -2,7 +2,7 @@
 
 `load_records` reads everything a report needs with a fixed number of set-based queries (never one per student or
 per class; see bench/), whatever the size of the scope:
-classes, students, enrolment changes, submitted roll calls, absences per student, absences per class and day,
+classes, students, enrolment changes, submitted roll calls, absences,
 cases, persuasion attempts per case, case events per case, guardian notices per case.
 
 A case that was struck off (动态销号: closed) stays in its ledger with its outcome and the date it was struck off.
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
-from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -139,7 +138,7 @@ class RecordsData:
 
 
 async def load_records(session: AsyncSession, scope: ReportScope, period: Period) -> RecordsData:
-    """Everything the ledgers and rates of `scope` for `period` need, in ten queries."""
+    """Everything the ledgers and rates of `scope` for `period` need, in nine queries."""
     schools = scope.school_ids().scalar_subquery()
     classes = await _classes(session, schools)
     students = await _students(session, schools, period)
@@ -148,7 +147,7 @@ async def load_records(session: AsyncSession, scope: ReportScope, period: Period
     day_absences, student_days = await _absences(session, schools, period, students)
     cases = await _cases(session, schools, period)
     _count_case_absences(cases, student_days)
-    return RecordsData(scope, period, classes, students, roll_days, day_absences, student_days, cases, queries=10)
+    return RecordsData(scope, period, classes, students, roll_days, day_absences, student_days, cases, queries=9)
 
 
 async def _classes(session: AsyncSession, schools) -> dict[int, ClassRow]:
@@ -201,26 +200,21 @@ async def _absences(
     session: AsyncSession, schools, period: Period, students: dict[int, StudentRow]
 ) -> tuple[dict[tuple[int, date], int], set[tuple[int, date]]]:
     """Per student: absent and unexcused days; per class and day: how many were absent (withdrawn ones never)."""
-    active = (Absence.withdrawn_at.is_(None), Absence.day.between(period.start, period.end), _in_scope(schools))
-    unexcused = func.sum(when((Absence.reason.in_(UNEXCUSED) & Absence.excused.is_(False), 1), else_=0))
-    per_student = await session.execute(
-        select(Absence.student_id, func.count(), unexcused)
+    rows = await session.execute(
+        select(Absence.student_id, Absence.day, Absence.reason, Absence.excused)
         .join(Student, Student.id == Absence.student_id).join(SchoolClass, SchoolClass.id == Student.class_id)
-        .where(*active).group_by(Absence.student_id)
-    )
-    for student_id, days, bad in per_student:
-        if student_id in students:
-            students[student_id].absent_days, students[student_id].unexcused_days = int(days), int(bad or 0)
-    per_day = await session.execute(
-        select(RollCall.class_id, Absence.day, Absence.student_id)
-        .join(RollCall, RollCall.id == Absence.roll_call_id).join(SchoolClass, SchoolClass.id == RollCall.class_id)
-        .where(*active)
+        .where(Absence.withdrawn_at.is_(None), Absence.day.between(period.start, period.end), _in_scope(schools))
     )
     counts: dict[tuple[int, date], int] = defaultdict(int)
     student_days: set[tuple[int, date]] = set()
-    for class_id, day, student_id in per_day:
-        counts[(class_id, day)] += 1
+    for student_id, day, reason, excused in rows:
+        student = students.get(student_id)
+        if student is None or (student_id, day) in student_days:
+            continue
         student_days.add((student_id, day))
+        counts[(student.class_id, day)] += 1
+        student.absent_days += 1
+        student.unexcused_days += reason in UNEXCUSED and not excused
     return dict(counts), student_days
 
 

@@ -17,18 +17,21 @@ All of it is computed in memory from `RecordsData` (bot.records.ledgers): no que
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bot.records.ledgers import CaseRow, RecordsData, StudentRow
+from bot.records.ledgers import ON_ROLL, CaseRow, RecordsData, StudentRow
 from storage.models import CaseOutcome, EnrolmentChangeKind
 
 # The priority groups of DOMAIN.md as the roster stores their tags (bot.roster.values.KNOWN_TAGS), in report order.
 PRIORITY_GROUPS = ("孤儿", "事实无人抚养", "残疾", "留守儿童", "困境", "随迁子女", "脱贫户")
 ANY_PRIORITY = "*"  # the rows of every student in at least one priority group
-LEAVING = {EnrolmentChangeKind.TRANSFER_OUT.value: "out", EnrolmentChangeKind.DEATH.value: "out",
-           EnrolmentChangeKind.GRADUATION.value: "out", EnrolmentChangeKind.TRANSFER_IN.value: "in"}
+
+
+TALLIED = ("students", "expected_days", "present_days", "suspected", "confirmed", "returns", "open_suspected",
+           "open_confirmed", "dropped_this_year", "enrolled_at_year_start", "transfers_in", "transfers_out",
+           "retention_base")
 
 
 @dataclass(frozen=True)
@@ -65,45 +68,61 @@ class Rates:
         return min(1.0, retained / self.retention_base) if self.retention_base > 0 else None
 
 
+Tally = tuple[int, ...]  # one student's (or a unit's) counts, in the order of TALLIED
+
+
+def tally_of(data: RecordsData, student: StudentRow) -> Tally:
+    """What one student adds to each figure of their units (computed once per student, then summed)."""
+    period = data.period
+    expected = _expected_days(student, data.roll_call_days.get(student.class_id, ()))
+    cases = data.cases_by_student.get(student.id, ())
+    if not student.changes and not cases:  # most students: one status all year, no case
+        on = int(student.status in ON_ROLL)
+        return (on, expected, max(0, expected - student.absent_days), 0, 0, 0, 0, 0, 0, on, 0, 0, on)
+    open_at_end = [row for row in cases if row.opened_on <= period.end and (row.closed_on is None
+                                                                              or row.closed_on > period.end)]
+    moves = Counter(change.kind for change in student.changes if period.year_start <= change.effective_on <= period.end)
+    start = int(student.on_roll(period.year_start))
+    moved_in, moved_out = moves[EnrolmentChangeKind.TRANSFER_IN], moves[EnrolmentChangeKind.TRANSFER_OUT]
+    gone = moves[EnrolmentChangeKind.DEATH] + moves[EnrolmentChangeKind.GRADUATION]
+    return (
+        int(student.on_roll(period.end)), expected, max(0, expected - student.absent_days),
+        sum(1 for row in cases if period.contains(row.opened_on)),
+        sum(1 for row in cases if row.reported_on is not None and period.contains(row.reported_on)),
+        sum(1 for row in cases if row.closed_on is not None and period.contains(row.closed_on)
+            and row.outcome == CaseOutcome.RETURNED),
+        sum(1 for row in open_at_end if not _reported_by(row, period.end)),
+        sum(1 for row in open_at_end if _reported_by(row, period.end)),
+        int(any(row.reported_on is not None and period.year_start <= row.reported_on <= period.end for row in cases)),
+        start, moved_in, moved_out, start + moved_in - moved_out - gone,
+    )
+
+
+def _sum(tallies: Iterable[Tally]) -> Tally:
+    total = [0] * len(TALLIED)
+    for tally in tallies:
+        for index, value in enumerate(tally):
+            total[index] += value
+    return tuple(total)
+
+
+def _rates(unit: str, unit_id: int, name: str, tally: Tally, group: str | None = None) -> Rates:
+    return Rates(unit, unit_id, name, group, *tally)
+
+
 def rates_of(data: RecordsData, unit: str, unit_id: int, name: str, students: list[StudentRow],
              group: str | None = None) -> Rates:
     """The figures of these students (already filtered to the unit and the group)."""
-    period = data.period
-    expected = sum(_expected_days(student, data.roll_call_days.get(student.class_id, ())) for student in students)
-    absent = sum(student.absent_days for student in students)
-    cases = [row for student in students for row in data.cases_by_student.get(student.id, ())]
-    in_period: Callable[[date | None], bool] = lambda day: day is not None and period.contains(day)  # noqa: E731
-    open_at_end = [row for row in cases if row.opened_on <= period.end and (row.closed_on is None
-                                                                              or row.closed_on > period.end)]
-    year_moves = Counter(LEAVING.get(change.kind, "") + ":" + change.kind for student in students
-                         for change in student.changes if period.year_start <= change.effective_on <= period.end)
-    start = sum(1 for student in students if student.on_roll(period.year_start))
-    moved_in = year_moves["in:transfer_in"]
-    moved_out = year_moves["out:transfer_out"]
-    gone = year_moves["out:death"] + year_moves["out:graduation"]
-    return Rates(
-        unit=unit, unit_id=unit_id, name=name, group=group,
-        students=sum(1 for student in students if student.on_roll(period.end)),
-        expected_days=expected, present_days=max(0, expected - absent),
-        suspected=sum(1 for row in cases if in_period(row.opened_on)),
-        confirmed=sum(1 for row in cases if in_period(row.reported_on)),
-        returns=sum(1 for row in cases if in_period(row.closed_on) and row.outcome == CaseOutcome.RETURNED),
-        open_suspected=sum(1 for row in open_at_end if not _reported_by(row, period.end)),
-        open_confirmed=sum(1 for row in open_at_end if _reported_by(row, period.end)),
-        dropped_this_year=len({row.student_id for row in cases
-                               if row.reported_on is not None and period.year_start <= row.reported_on <= period.end}),
-        enrolled_at_year_start=start, transfers_in=moved_in, transfers_out=moved_out,
-        retention_base=start + moved_in - moved_out - gone,
-    )
+    return _rates(unit, unit_id, name, _sum(tally_of(data, student) for student in students), group)
 
 
 def _reported_by(row: CaseRow, day: date) -> bool:
     return row.reported_on is not None and row.reported_on <= day
 
 
-def _expected_days(student: StudentRow, days: Iterable[date]) -> int:
+def _expected_days(student: StudentRow, days: Sequence[date]) -> int:
     if not student.changes:  # most students: the same status every day
-        return len(list(days)) if student.attending(date.min) else 0
+        return len(days) if student.attending(date.min) else 0
     return sum(1 for day in days if student.attending(day))
 
 
@@ -122,37 +141,44 @@ def groups_present(students: Iterable[StudentRow]) -> list[str]:
 
 
 def unit_rates(data: RecordsData, *, groups: bool = True) -> list[Rates]:
-    """Rates of the scope as a whole, of each township, school and class in it, and (with `groups`) of each
-    priority group at the scope's level."""
-    by_class: dict[int, list[StudentRow]] = {}
+    """Rates of the scope as a whole, (with `groups`) of each priority group at the scope's level, then of each
+    township, school and class in it. Each student's tally is computed once and summed upwards."""
+    tallies = {student.id: tally_of(data, student) for student in data.students.values()}
+    by_class: dict[int, list[Tally]] = {class_id: [] for class_id in data.classes}
     for student in data.students.values():
-        by_class.setdefault(student.class_id, []).append(student)
-    everyone = list(data.students.values())
-    result = [rates_of(data, data.scope.level.value, data.scope.id, data.scope.name, everyone)]
+        by_class.setdefault(student.class_id, []).append(tallies[student.id])
+    class_tally = {class_id: _sum(rows) for class_id, rows in by_class.items()}
+    scope = data.scope
+    result = [_rates(scope.level.value, scope.id, scope.name, _sum(class_tally.values()))]
     if groups:
+        everyone = list(data.students.values())
         for group in [ANY_PRIORITY, *groups_present(everyone)]:
-            members = [student for student in everyone if in_group(student, group)]
-            result.append(rates_of(data, data.scope.level.value, data.scope.id, data.scope.name, members, group))
-    units: list[tuple[str, Callable[[int], tuple[int, str]]]] = []
-    if data.scope.level.value == "county":
-        units.append(("township", lambda cid: (data.classes[cid].township_id, data.classes[cid].township)))
-    if data.scope.level.value in ("county", "township"):
-        units.append(("school", lambda cid: (data.classes[cid].school_id, data.classes[cid].school)))
-    units.append(("class", lambda cid: (cid, f"{data.classes[cid].school} {data.classes[cid].name}")))
-    for unit, key_of in units:
-        members_of: dict[tuple[int, str], list[StudentRow]] = {}
+            members = (tallies[student.id] for student in everyone if in_group(student, group))
+            result.append(_rates(scope.level.value, scope.id, scope.name, _sum(members), group))
+    levels: list[tuple[str, Callable[[int], tuple[int, str]]]] = []
+    if scope.level.value == "county":
+        levels.append(("township", lambda cid: (data.classes[cid].township_id, data.classes[cid].township)))
+    if scope.level.value in ("county", "township"):
+        levels.append(("school", lambda cid: (data.classes[cid].school_id, data.classes[cid].school)))
+    levels.append(("class", lambda cid: (cid, f"{data.classes[cid].school} {data.classes[cid].name}")))
+    for unit, key_of in levels:
+        members_of: dict[tuple[int, str], list[Tally]] = {}
         for class_id in data.classes:
-            members_of.setdefault(key_of(class_id), []).extend(by_class.get(class_id, []))
-        result += [rates_of(data, unit, unit_id, name, members) for (unit_id, name), members in members_of.items()]
+            members_of.setdefault(key_of(class_id), []).append(class_tally.get(class_id, _sum(())))
+        result += [_rates(unit, unit_id, name, _sum(rows)) for (unit_id, name), rows in members_of.items()]
     return result
 
 
 def weekly_attendance(data: RecordsData, by_school: bool = False) -> dict[str, dict[date, float]]:
     """The attendance rate of each week (keyed by its Monday) that had a roll call, per class (or per school),
     keyed by the class's (school's) name."""
-    by_class: dict[int, list[StudentRow]] = {}
+    steady: Counter[int] = Counter()  # per class: students attending every day (no change of status)
+    changing: dict[int, list[StudentRow]] = {}
     for student in data.students.values():
-        by_class.setdefault(student.class_id, []).append(student)
+        if not student.changes:
+            steady[student.class_id] += student.attending(date.min)
+        else:
+            changing.setdefault(student.class_id, []).append(student)
     expected: dict[str, Counter[date]] = {}
     absent: dict[str, Counter[date]] = {}
     for class_id, days in data.roll_call_days.items():
@@ -160,8 +186,8 @@ def weekly_attendance(data: RecordsData, by_school: bool = False) -> dict[str, d
         name = unit.school if by_school else unit.name
         for day in days:
             monday = date.fromordinal(day.toordinal() - day.weekday())
-            expected.setdefault(name, Counter())[monday] += sum(
-                1 for student in by_class.get(class_id, []) if student.attending(day))
+            expected.setdefault(name, Counter())[monday] += steady[class_id] + sum(
+                1 for student in changing.get(class_id, ()) if student.attending(day))
             absent.setdefault(name, Counter())[monday] += data.class_day_absences.get((class_id, day), 0)
     return {name: {week: (weeks[week] - absent[name][week]) / weeks[week] for week in sorted(weeks) if weeks[week]}
             for name, weeks in sorted(expected.items())}
