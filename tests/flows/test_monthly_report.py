@@ -14,11 +14,13 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.core.settings import Settings
+from bot.notices.outbox import Attachment, enqueue_notice
 from bot.tick import run_tick
 from storage.models import (
     AbsenceReason,
     AuditEvent,
     OutboxMessage,
+    OutboxStatus,
     Person,
     Role,
     School,
@@ -119,3 +121,24 @@ async def test_the_report_arrives_on_the_first_school_day_with_a_chart_and_the_l
             None, "image/png", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
         sent = list(await session.scalars(select(AuditEvent).where(AuditEvent.action == "report.sent")))
         assert len(sent) == 4
+
+
+async def test_an_attachment_kept_on_disk_goes_as_a_document_and_a_lost_file_fails_cleanly(
+        app, world, telegram, clock, tmp_path):
+    user = opened(telegram, 1002, "officer")
+    await link_people(app, clock, (world.officer, 1002))
+    pdf = tmp_path / "劝学书.pdf"
+    pdf.write_bytes(b"%PDF-1.7 fictional")
+    async with app.sessions() as session, session.begin():
+        officer = await session.get(Person, world.officer.id)
+        values = {"scope": "青山镇中心小学", "period": "2026-09"}
+        for key, path in (("on-disk", pdf), ("lost", tmp_path / "gone.pdf")):
+            await enqueue_notice(session, app.settings, clock.now(), officer, "report_chart", values, key,
+                                 attachment=Attachment(path.name, "application/pdf", path=path))
+    await app.sender.drain()
+    (message,) = user.bot_messages()
+    assert message.document["data"] == b"%PDF-1.7 fictional" and message.document["file_name"] == "劝学书.pdf"
+    assert message.caption.startswith("青山镇中心小学 2026-09")
+    async with app.sessions() as session:
+        statuses = dict((await session.execute(select(OutboxMessage.idempotency_key, OutboxMessage.status))).all())
+    assert statuses == {"on-disk": OutboxStatus.SENT, "lost": OutboxStatus.FAILED}
