@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+import pytest
+
 from bot.records.scope import Level, ReportScope, may_see, scopes_of
+from bot.records.service import RecordsNotAllowed, find_students, recent_months, report_on_demand
 from storage.models import County, Person, Role, School, StaffRole
 from tests.db.test_ladder import actor_of
 from tests.seed import seed_world
@@ -49,3 +54,13 @@ async def test_each_role_sees_its_own_scope_only(sessions, clock):
         assert await scopes_of(session, county_actor) == [county]
         assert all(may_see(county_actor, scope, **where) for scope in (school, second, township, county))
         assert not may_see(county_actor, elsewhere)
+
+        # /report: a person asks only for their own scopes; another's is refused like a scope that does not exist
+        report = await report_on_demand(session, officer, now, school.key, "2026-09", "zh_Hans")
+        assert report.scope == school and report.workbook.startswith(b"PK")
+        for key in (second.key, township.key, "school:9999"):
+            with pytest.raises(RecordsNotAllowed):
+                await report_on_demand(session, officer, now, key, "2026-09", "zh_Hans")
+        assert [m.name for m in await find_students(session, officer, "李")] == ["李华", "李明"]
+        assert await find_students(session, teacher, "李") == []  # a class teacher records no enrolment change
+        assert [m.label for m in recent_months(date(2026, 11, 30), 3)] == ["2026-10", "2026-09", "2026-08"]
