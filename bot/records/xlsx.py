@@ -97,11 +97,10 @@ def _sheet_xml(sheet: Sheet) -> Iterable[str]:
     yield (f'{HEAD}<worksheet xmlns="{MAIN}"><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" '
            'topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
            f'<sheetFormatPr defaultRowHeight="15"/><cols>{columns}</cols><sheetData>')
-    letters = [_letter(n) for n in range(len(sheet.header))]
-    yield _row(1, letters, sheet.header, frozenset(), BOLD)
+    yield _row(sheet.header, frozenset(), BOLD)
     chunk: list[str] = []
-    for number, row in enumerate(sheet.rows, start=2):
-        chunk.append(_row(number, letters, row, sheet.percent_columns))
+    for row in sheet.rows:
+        chunk.append(_row(row, sheet.percent_columns))
         if len(chunk) >= ROWS_PER_CHUNK:
             yield "".join(chunk)
             chunk = []
@@ -109,24 +108,23 @@ def _sheet_xml(sheet: Sheet) -> Iterable[str]:
     yield "</sheetData></worksheet>"
 
 
-def _row(number: int, letters: list[str], values: Sequence[Any], percent: frozenset[int], style: int = 0) -> str:
+def _row(values: Sequence[Any], percent: frozenset[int], style: int = 0) -> str:
+    """One row; cells carry no reference (they are optional): an empty cell is written as <c/> to keep the place."""
+    text_style = f' s="{style}"' if style else ""
     cells = []
     for index, value in enumerate(values):
-        if value is None or value == "":
-            continue
-        ref = f"{letters[index]}{number}"
-        if isinstance(value, bool) or not isinstance(value, (int, float, date, str)):
-            value = str(value)
         if isinstance(value, str):
-            styled = f' s="{style}"' if style else ""
-            cells.append(f'<c r="{ref}" t="inlineStr"{styled}><is><t>{_text(value)}</t></is></c>')
+            cells.append(f'<c t="inlineStr"{text_style}><is><t>{_text(value)}</t></is></c>' if value else "<c/>")
+        elif value is None:
+            cells.append("<c/>")
         elif isinstance(value, date):
             day = value.date() if isinstance(value, datetime) else value
-            cells.append(f'<c r="{ref}" s="{DAY}"><v>{(day - EPOCH).days}</v></c>')
+            cells.append(f'<c s="{DAY}"><v>{(day - EPOCH).days}</v></c>')
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            cells.append(f'<c s="{PERCENT}"><v>{value!r}</v></c>' if index in percent else f"<c><v>{value!r}</v></c>")
         else:
-            styled = f' s="{PERCENT}"' if index in percent else ""
-            cells.append(f'<c r="{ref}"{styled}><v>{value!r}</v></c>')
-    return f'<row r="{number}">{"".join(cells)}</row>'
+            cells.append(f'<c t="inlineStr"><is><t>{_text(str(value))}</t></is></c>')
+    return f"<row>{''.join(cells)}</row>"
 
 
 def _text(value: str) -> str:
@@ -134,16 +132,6 @@ def _text(value: str) -> str:
     if _MARKUP.search(value) is None:
         return value
     return escape(_ILLEGAL.sub("", value))
-
-
-def _letter(index: int) -> str:
-    """0 → A, 25 → Z, 26 → AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def display_width(value: Any) -> int:
