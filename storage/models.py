@@ -399,7 +399,7 @@ class CaseStage(StrEnum):
 class CaseOutcome(StrEnum):
     RETURNED = "returned"
     TRANSFERRED = "transferred"
-    LAWFUL_ABSENCE = "lawful_absence"  # 休学 / 延缓入学 / 送教上门 approved
+    LAWFUL_ABSENCE = "lawful_absence"  # 休学 / 送教上门 approved (延缓入学 is only before enrolling: never a case)
     OTHER = "other"
 
 
