@@ -9,6 +9,8 @@ import platform
 from datetime import date
 
 from bench.delivery import bench_delivery
+from bench.report import bench_report
+from bench.report import print_rows as print_report_rows
 from bench.taps import bench_taps, print_table
 from bench.tick import bench_tick, print_rows
 
@@ -26,6 +28,8 @@ def main() -> None:
         print(f"{key:>22}: {value:.3f}" if isinstance(value, float) else f"{key:>22}: {value}")
     print("\n## One tick over a synthetic county (SQLite; `python -m bench.tick --help` for PostgreSQL and 1M)")
     print_rows([asyncio.run(bench_tick(n)) for n in (10_000, 100_000)])
+    print("\n## The monthly report of a county over a school year (SQLite; `python -m bench.report --help`)")
+    print_report_rows([asyncio.run(bench_report(n)) for n in (10_000, 100_000)])
 
 
 if __name__ == "__main__":
