@@ -60,7 +60,7 @@ class ChangeRow:
     status_after: str
 
 
-@dataclass
+@dataclass(slots=True)
 class StudentRow:
     """A line of the 适龄儿童台账."""
 
@@ -93,7 +93,7 @@ class StudentRow:
         return self.status_on(day) == EnrolmentStatus.ENROLLED
 
 
-@dataclass
+@dataclass(slots=True)
 class CaseRow:
     """A line of the 疑似辍学 ledger (and, once reported, of the 辍学 ledger)."""
 
