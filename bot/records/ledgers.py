@@ -10,12 +10,13 @@ A case that was struck off (动态销号: closed) stays in its ledger with its o
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.records.period import Period
@@ -68,7 +69,6 @@ class StudentRow:
     name: str
     class_id: int
     gender: str | None
-    birth_date: date | None
     status: str
     tags: tuple[str, ...]
     absent_days: int = 0  # in the period
@@ -164,12 +164,22 @@ def _in_scope(schools):
 
 
 async def _students(session: AsyncSession, schools, period: Period) -> dict[int, StudentRow]:
+    # The tags as the stored JSON text, decoded only when there are any: most children have none, and decoding
+    # 100,000 empty lists is a third of this query's time.
+    raw_tags = type_coerce(Student.tags, String)
     rows = await session.execute(
-        select(Student.id, Student.name, Student.class_id, Student.gender, Student.birth_date, Student.status,
-               Student.tags)
+        select(Student.id, Student.name, Student.class_id, Student.gender, Student.status, raw_tags)
         .join(SchoolClass, SchoolClass.id == Student.class_id).where(_in_scope(schools)).order_by(Student.id)
     )
-    return {row[0]: StudentRow(row[0], row[1], row[2], row[3], row[4], row[5], tuple(row[6] or ())) for row in rows}
+    return {sid: StudentRow(sid, name, class_id, gender, status, _tags(tags))
+            for sid, name, class_id, gender, status, tags in rows}
+
+
+def _tags(raw: str | list[str] | None) -> tuple[str, ...]:
+    """The JSON text SQLite returns, or the list asyncpg's codec already made of it on PostgreSQL."""
+    if isinstance(raw, list):
+        return tuple(raw)
+    return tuple(json.loads(raw)) if raw and raw not in ("[]", "null") else ()
 
 
 async def _add_changes(session: AsyncSession, schools, period: Period, students: dict[int, StudentRow]) -> None:
