@@ -9,6 +9,8 @@ import platform
 from datetime import date
 
 from bench.delivery import bench_delivery
+from bench.report import bench_report
+from bench.report import print_rows as print_report_rows
 from bench.roster_import import bench_roster_import
 from bench.roster_import import print_rows as print_import_rows
 from bench.taps import bench_taps, print_table
@@ -30,6 +32,8 @@ def main() -> None:
     print_rows([asyncio.run(bench_tick(n)) for n in (10_000, 100_000)])
     print("\n## Importing a registry export (SQLite; `python -m bench.roster_import --help` for PostgreSQL)")
     print_import_rows([asyncio.run(bench_roster_import(n)) for n in (20_000, 100_000)])
+    print("\n## The monthly report of a county over a school year (SQLite; `python -m bench.report --help`)")
+    print_report_rows([asyncio.run(bench_report(n)) for n in (10_000, 100_000)])
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from bot.core.settings import Settings
 from bot.demo import run_demo
 from bot.onboarding.invites import ROLE_CHOICES, InviteSelection
 from bot.onboarding.invites_cli import run_invites
+from bot.records.cli import run_report
 from bot.roster.cli import ImportOptions, run_import_roster, run_import_staff
 from bot.runner import serve
 from bot.tick import run_tick_cli
@@ -54,6 +55,12 @@ def parser() -> argparse.ArgumentParser:
                          help="replace valid codes too (lost slips): the old codes stop working")
     tick = sub.add_parser("tick", help="run the scheduled work due now (or at --now) once, then exit")
     tick.add_argument("--now", type=parse_instant, help="ISO 8601 instant with offset, e.g. 2026-09-07T10:00+08:00")
+    report = sub.add_parser("report", help="write a month's report (ledgers as XLSX, chart as PNG) for a scope")
+    report.add_argument("--scope", required=True, help="school:NAME, township:NAME or county")
+    report.add_argument("--month", required=True, help="the month, e.g. 2026-11")
+    report.add_argument("--output", required=True, type=Path, help="the spreadsheet to write (the chart goes "
+                        "next to it as .png)")
+    report.add_argument("--locale", choices=("zh_Hans", "zh_Hant", "en"), help="language of the headers")
     sub.add_parser("demo", help="play a scripted conversation offline and print the transcript")
     return p
 
@@ -80,6 +87,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
             selection = InviteSelection(args.school, args.class_name, args.role, args.person)
             return await run_invites(settings, clock, fmt=args.format, output=args.output, selection=selection,
                                      reissue=args.reissue)
+        case "report":
+            return await run_report(settings, clock, args.scope, args.month, args.output, locale=args.locale)
         case _:
             return await run_tick_cli(settings, args.now or clock.now())
 

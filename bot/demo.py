@@ -305,6 +305,14 @@ async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
     t.flush()
 
 
+async def monthly_report(demo: Demo) -> None:
+    """October's first school day (after the National Day holiday): September's report reaches the school officer,
+    the township officer and the county, each for their own scope."""
+    _ = demo.transcript._
+    await tick(demo, "2026-10-08", "08:05",
+               _("The first school day of October: September's report (summary, chart, ledgers) goes out"))
+
+
 async def run_demo(out: TextIO | None = None) -> int:
     out = out or sys.stdout
     clock = ManualClock(MONDAY)
@@ -328,6 +336,7 @@ async def run_demo(out: TextIO | None = None) -> int:
                 people = await onboarding(demo)
                 await monday_roll_call(demo, people)
                 await the_ladder(demo, people)
+                await monthly_report(demo)
             finally:
                 await app.stop()
                 await asyncio.wait_for(polling, 10)

@@ -18,6 +18,9 @@ from bot.calendar.days import warn_missing_official_years
 from bot.cases.ladder import LadderReport, run_ladder
 from bot.core.policy import PolicyError, load_policy
 from bot.core.settings import Settings
+from bot.records.digest import send_weekly_digests
+from bot.records.push import push_monthly_reports
+from bot.records.term_start import run_term_start_checks
 from bot.rollcall.reminders import alert_missing_roll_calls, remind_roll_calls
 from storage.db import create_engine, create_sessionmaker, rows_affected, upgrade
 from storage.models import LinkAttempt
@@ -32,6 +35,9 @@ class TickReport:
     rollcall_alerts: int = 0  # school officers told of classes still without a roll call
     calendar_warnings: int = 0
     ladder: LadderReport | None = None
+    report_rows: int = 0
+    term_start_lists: int = 0
+    class_digests: int = 0
 
 
 async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> TickReport:
@@ -44,6 +50,10 @@ async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Setting
         report.calendar_warnings = await warn_missing_official_years(session, settings, now)
     async with sessions() as session, session.begin():
         report.ladder = await run_ladder(session, settings, policy, now)
+    async with sessions() as session, session.begin():
+        report.report_rows = await push_monthly_reports(session, settings, now)
+        report.term_start_lists = await run_term_start_checks(session, settings, policy, now)
+        report.class_digests = await send_weekly_digests(session, settings, now)
     return report
 
 

@@ -2,7 +2,7 @@
 
 from aiogram import Router
 
-from handlers import cases, common, errors, guardian, membership, onboarding, school, teacher
+from handlers import cases, common, errors, guardian, membership, onboarding, records, school, teacher
 
 
 def build_router() -> Router:
@@ -13,6 +13,7 @@ def build_router() -> Router:
         errors.make_router(),
         membership.make_router(),
         onboarding.make_router(),
+        records.make_router(),
         teacher.make_router(),
         guardian.make_router(),
         school.make_router(),

@@ -37,3 +37,6 @@ GUARDIAN = Holds(lambda actor: actor.is_guardian)
 TAKES_ROLL = Holds(takes_roll)
 OFFICER = Holds(lambda actor: actor.has_role(Role.SCHOOL_ADMIN, Role.PRINCIPAL))
 TOWNSHIP = Holds(lambda actor: actor.has_role(Role.TOWNSHIP_OFFICER))
+REPORTER = Holds(lambda actor: actor.has_role(Role.SCHOOL_ADMIN, Role.PRINCIPAL, Role.TOWNSHIP_OFFICER,
+                                              Role.COUNTY_OFFICER))  # monthly reports of their scope
+ENROLS = REPORTER  # the same officers record enrolment changes (bot.records.enrolment.may_record)

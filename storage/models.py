@@ -11,7 +11,20 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime
@@ -45,6 +58,7 @@ class EnrolmentStatus(StrEnum):
     HOME_TEACHING = "home_teaching"  # 送教上门, still enrolled
     TRANSFERRED = "transferred"
     GRADUATED = "graduated"
+    DECEASED = "deceased"
 
 
 class Channel(StrEnum):
@@ -364,6 +378,12 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     external_id: Mapped[str | None] = mapped_column(String(64))  # the channel's message id
     last_error: Mapped[str | None] = mapped_column(String(300))
+    # An attached file (a chart, a spreadsheet, a PDF): `text` is then its caption. The bytes are kept in the row,
+    # or `attachment_path` names a file the sender reads; see bot.notices.outbox.Attachment.
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment_mime: Mapped[str | None] = mapped_column(String(100))
+    attachment_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attachment_path: Mapped[str | None] = mapped_column(String(500))
 
 
 # --- Cases: the escalation ladder --------------------------------------------------------------------------------
@@ -380,7 +400,7 @@ class CaseStage(StrEnum):
 class CaseOutcome(StrEnum):
     RETURNED = "returned"
     TRANSFERRED = "transferred"
-    LAWFUL_ABSENCE = "lawful_absence"  # 休学 / 延缓入学 / 送教上门 approved
+    LAWFUL_ABSENCE = "lawful_absence"  # 休学 / 送教上门 approved (延缓入学 is only before enrolling: never a case)
     OTHER = "other"
 
 
@@ -490,3 +510,38 @@ class WatchItem(Base):
     month: Mapped[date] = mapped_column(Date)  # the month's first day
     days: Mapped[int] = mapped_column(Integer)  # the days counted when it was raised
     raised_at: Mapped[datetime]
+
+
+# --- Records: enrolment changes (学籍变动) ------------------------------------------------------------------------
+
+
+class EnrolmentChangeKind(StrEnum):
+    TRANSFER_OUT = "transfer_out"  # 转出: destination school, confirmed by it
+    TRANSFER_IN = "transfer_in"  # 转入: the receiving class may not refuse
+    SUSPENSION = "suspension"  # 休学: approved by the township government or county education department
+    RESUMPTION = "resumption"  # 复学 after a suspension or home teaching
+    HOME_TEACHING = "home_teaching"  # 送教上门: still enrolled, after the county's assessment
+    GRADUATION = "graduation"  # 毕业
+    DEATH = "death"  # 死亡
+
+
+class EnrolmentChange(Base):
+    """One change of a student's enrolment, with its proof; the student's `status` follows the newest one."""
+
+    __tablename__ = "enrolment_changes"
+    __table_args__ = (Index("ix_enrolment_changes_student_on", "student_id", "effective_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    effective_on: Mapped[date] = mapped_column(Date, index=True)
+    status_after: Mapped[str] = mapped_column(String(20))
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)  # the school it happened at
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"))
+    destination_school: Mapped[str | None] = mapped_column(String(100))  # 转出: the receiving school
+    origin_school: Mapped[str | None] = mapped_column(String(100))  # 转入: where the student came from
+    approving_body: Mapped[str | None] = mapped_column(String(100))  # who approved or confirmed it
+    document_no: Mapped[str | None] = mapped_column(String(60))  # the approval's or confirmation's number
+    note: Mapped[str | None] = mapped_column(String(500))
+    closed_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # None: an import or the CLI
+    recorded_at: Mapped[datetime]

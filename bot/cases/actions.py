@@ -81,6 +81,9 @@ from .outbox import NoticeBatch
 E = TypeVar("E", bound=Enum)
 
 MAX_NAMES = 200  # characters of `visitors` / `people_met`
+# Outcomes that change the student's enrolment: only an enrolment change with its approval closes a case so
+# (bot.records.enrolment), which also sets the student's status.
+PROOF_OUTCOMES = frozenset({CaseOutcome.TRANSFERRED, CaseOutcome.LAWFUL_ABSENCE})
 
 
 def _enum(kind: type[E], value: Any) -> E:
@@ -383,28 +386,46 @@ async def close_case(
     teacher = is_class_teacher(actor, school_class.id)
     if not officer and not (teacher and chosen is CaseOutcome.RETURNED and case.stage == CaseStage.OPEN):
         raise CaseError(CaseErrorCode.NOT_ALLOWED)
+    if chosen in PROOF_OUTCOMES:  # 休学 / 送教上门 / 转学 need their approval: an enrolment change closes them
+        raise CaseError(CaseErrorCode.NEEDS_PROOF, outcome=chosen.value)
     check_stage(case, OPEN_STAGES, expected_stage)
     note = clip(note)
     if chosen is CaseOutcome.OTHER and not note:
         raise CaseError(CaseErrorCode.BAD_VALUE, field="note")
+    return await finish_closing(session, settings, policy, now, actor, case, chosen, note)
+
+
+async def finish_closing(
+    session: AsyncSession,
+    settings: Settings,
+    policy: Policy,
+    now: datetime,
+    actor: Actor | None,
+    case: Case,
+    outcome: CaseOutcome,
+    note: str | None,
+) -> ActionResult:
+    """Close an open case whose closing was checked (by `close_case`, or by an enrolment change with its proof):
+    history, the watch after a return, and the school (and township, if reported) told. `actor=None`: an import."""
     today = local_today(settings, now)
     was_reported = case.reported_at is not None
     case.stage = CaseStage.CLOSED
     case.closed_at = now
-    case.outcome = chosen.value
+    case.outcome = outcome.value
     case.outcome_note = note
-    if chosen is CaseOutcome.RETURNED:
+    if outcome is CaseOutcome.RETURNED:
         case.watch_until = await deadline_after(session, policy.watch.after_return, case.school_id, today)
-    add_event(session, now, case, actor, "closed", stage=CaseStage.CLOSED.value, outcome=chosen.value, note=note,
+    add_event(session, now, case, actor, "closed", stage=CaseStage.CLOSED.value, outcome=outcome.value, note=note,
               watch_until=case.watch_until.isoformat() if case.watch_until else None)
     cast = await cast_of(session, case)
     batch = await batch_for(session, settings, now, [cast])
     values = {
-        "child": cast.student.name, "class_name": cast.school_class.name, "outcome": chosen.value,
-        "note": note or "", "by": actor.name, "watch_until": case.watch_until, "ref": case_ref(case, settings),
-        "first_absent_day": case.first_absent_day,
+        "child": cast.student.name, "class_name": cast.school_class.name, "outcome": outcome.value,
+        "note": note or "", "by": actor.name if actor else "", "watch_until": case.watch_until,
+        "ref": case_ref(case, settings), "first_absent_day": case.first_absent_day,
     }
-    told = tell_school(batch, case, cast, "case_closed", values, f"case-closed:{case.id}", {actor.person_id},
+    skip = {actor.person_id} if actor else set()
+    told = tell_school(batch, case, cast, "case_closed", values, f"case-closed:{case.id}", skip,
                        township=was_reported)
     await batch.flush()
     return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))

@@ -145,6 +145,12 @@ async def run_ladder(session: AsyncSession, settings: Settings, policy: Policy, 
     report.phone_requests = await _phone_requests(batch, policy, today)
     calendars = await load_calendars(session)
     report.opened = await _open_cases(batch, policy, today, calendars)
+    stricter = policy.priority_groups.suspected_after
+    if policy.priority_groups.tags and stricter.amount < policy.suspected_dropout.after.amount:
+        # priority groups (孤儿, 留守儿童 …) after fewer days: a second pass over their children only
+        closer = policy.model_copy(update={"suspected_dropout": policy.suspected_dropout.model_copy(
+            update={"after": stricter})})
+        report.opened += await _open_cases(batch, closer, today, calendars, policy.priority_groups.tags)
     report.watch_absences = await _watch_absences(batch, today)
     school_day = {school_id for school_id, calendar in calendars.items() if calendar.is_school_day(today)}
     report.confirm_reminders = await _confirm_reminders(batch, policy)
@@ -311,7 +317,10 @@ async def _phone_requests(batch: NoticeBatch, policy: Policy, today: date) -> in
 # --- c. opening ---------------------------------------------------------------------------------------------------
 
 
-async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars: dict[int, SchoolCalendar]) -> int:
+async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars: dict[int, SchoolCalendar],
+                      only_tags: tuple[str, ...] = ()) -> int:
+    """Open the cases of runs of `policy.suspected_dropout.after` days (only students with one of `only_tags`,
+    when given)."""
     session, settings, now = batch.session, batch.settings, batch.now
     n = policy.suspected_dropout.after.amount
     windows = await _roll_call_windows(session, calendars, today, n)
@@ -327,7 +336,7 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
     open_case = exists().where(Case.student_id == Absence.student_id, Case.closed_at.is_(None))
     rows = (
         await session.execute(
-            select(Absence.student_id, Absence.day, SchoolClass.school_id, SchoolClass.id)
+            select(Absence.student_id, Absence.day, SchoolClass.school_id, SchoolClass.id, Student.tags)
             .join(runs, runs.c.student_id == Absence.student_id)
             .join(Student, Student.id == Absence.student_id)
             .join(SchoolClass, SchoolClass.id == Student.class_id)
@@ -337,7 +346,9 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
     absent: dict[int, set[date]] = defaultdict(set)
     school_of: dict[int, int] = {}
     class_of: dict[int, int] = {}
-    for student_id, day, school_id, class_id in rows:
+    for student_id, day, school_id, class_id, tags in rows:
+        if only_tags and not set(only_tags) & set(tags or ()):
+            continue
         absent[student_id].add(day)
         school_of[student_id] = school_id
         class_of[student_id] = class_id

@@ -142,6 +142,7 @@ class CaseErrorCode(StrEnum):
     # the court before the review and suit periods lapsed or 10 days after the demand)
     TOO_LATE = "too_late"  # the court application after its window (行政强制法 art. 53)
     BAD_VALUE = "bad_value"  # a value no button offers (reason, outcome, kind…), or text too long
+    NEEDS_PROOF = "needs_proof"  # 休学 / 送教上门 / 转学: recorded as an enrolment change with its approval
 
 
 class CaseError(Exception):

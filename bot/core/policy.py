@@ -230,6 +230,15 @@ class PrivacyPolicy(_Strict):
     retention: Period
 
 
+class PriorityGroupsPolicy(_Strict):
+    tags: tuple[str, ...]
+    suspected_after: SchoolDays
+
+
+class TermStartPolicy(_Strict):
+    check_after: SchoolDays
+
+
 class Policy(_Strict):
     contact: ContactPolicy
     rollcall: RollCallPolicy
@@ -242,6 +251,8 @@ class Policy(_Strict):
     return_confirmation: ReturnConfirmationPolicy
     legal_steps: LegalStepsPolicy
     privacy: PrivacyPolicy
+    priority_groups: PriorityGroupsPolicy
+    term_start: TermStartPolicy
 
 
 # --- errors -------------------------------------------------------------------------------------------------------

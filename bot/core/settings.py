@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     send_rate_per_chat: float = Field(1.0, gt=0, description="messages per second to one chat")
     sender_poll_seconds: float = Field(1.0, gt=0)
     rollcall_reminder_at: time = time(10, 0)
+    monthly_report_at: time = Field(time(8, 0), description="on the month's first school day, the previous month's "
+                                    "report goes to school, township and county officers from this time")
+    weekly_digest_at: time = Field(time(17, 30), description="on the week's last school day, each class teacher's "
+                                   "digest of their class goes out from this time")
+    monthly_reports: bool = Field(True, description="push the monthly report on schedule (/report works regardless)")
     policy: Path | None = Field(None, description="the ladder's policy file (TOML); the shipped defaults when unset")
 
     @field_validator("timezone")

@@ -23,15 +23,17 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.delivery.transport import Rejected, RetryLater, TransientError, Unreachable
+from bot.notices.outbox import Attachment, attachment_of
 from storage.models import Channel, OutboxMessage
 
 log = logging.getLogger(__name__)
 
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit for callback_data
 REQUEST_TIMEOUT = 20  # seconds for one sendMessage
+UPLOAD_TIMEOUT = 120  # seconds for one sendPhoto / sendDocument
 # Bad requests that mean "there is no such chat for this bot any more" rather than "this message is wrong".
 GONE = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated", "bot was blocked")
 
@@ -80,10 +82,15 @@ class TelegramTransport:
             chat_id = int(message.address)
         except ValueError:
             raise Rejected(f"not a Telegram chat id: {message.address!r}") from None
+        attachment = attachment_of(message)
+        upload = None if attachment is None else _upload(attachment)
         try:
-            sent = await self.bot.send_message(
-                chat_id=chat_id, text=message.text, reply_markup=keyboard, request_timeout=REQUEST_TIMEOUT
-            )
+            if attachment is None or upload is None:
+                sent = await self.bot.send_message(
+                    chat_id=chat_id, text=message.text, reply_markup=keyboard, request_timeout=REQUEST_TIMEOUT
+                )
+            else:
+                sent = await self._send_file(chat_id, attachment.is_photo, upload, message.text, keyboard)
         except TelegramRetryAfter as error:
             raise RetryLater(error.retry_after) from None
         except TelegramForbiddenError as error:
@@ -106,3 +113,20 @@ class TelegramTransport:
         except TelegramAPIError as error:  # 404, 409, anything new: retry a bounded number of times
             raise TransientError(str(error)) from None
         return str(sent.message_id)
+
+    async def _send_file(
+        self, chat_id: int, photo: bool, upload: BufferedInputFile, caption: str, keyboard: InlineKeyboardMarkup | None
+    ) -> Message:
+        """sendPhoto for a PNG or JPEG, sendDocument for anything else; the notice's text is the caption."""
+        if photo:
+            return await self.bot.send_photo(chat_id=chat_id, photo=upload, caption=caption or None,
+                                             reply_markup=keyboard, request_timeout=UPLOAD_TIMEOUT)
+        return await self.bot.send_document(chat_id=chat_id, document=upload, caption=caption or None,
+                                            reply_markup=keyboard, request_timeout=UPLOAD_TIMEOUT)
+
+
+def _upload(attachment: Attachment) -> BufferedInputFile:
+    try:
+        return BufferedInputFile(attachment.read(), filename=attachment.filename)
+    except OSError as error:  # the attachment's file is gone: retrying will not bring it back
+        raise Rejected(f"attachment unreadable: {type(error).__name__}") from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
@@ -38,6 +39,49 @@ class Action:
     action: str
     ref: int
     value: str = ""
+
+
+CAPTION_LIMIT = 1024  # characters of a caption under an attached file (Telegram's limit)
+PHOTO_TYPES = frozenset({"image/png", "image/jpeg"})
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a notice (its text becomes the caption): the bytes, or the path of a file the sender reads
+    when it sends (for big files kept on disk). A PNG or JPEG goes as a photo, anything else as a document."""
+
+    filename: str
+    mime: str
+    data: bytes | None = None
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.path is None):
+            raise ValueError("an attachment has either its bytes or a path")
+
+    @property
+    def is_photo(self) -> bool:
+        return self.mime in PHOTO_TYPES
+
+    def read(self) -> bytes:
+        return self.data if self.data is not None else Path(str(self.path)).read_bytes()
+
+    def columns(self) -> dict[str, Any]:
+        return {"attachment_name": self.filename, "attachment_mime": self.mime, "attachment_data": self.data,
+                "attachment_path": str(self.path) if self.path is not None else None}
+
+
+NO_ATTACHMENT: dict[str, Any] = dict.fromkeys(
+    ("attachment_name", "attachment_mime", "attachment_data", "attachment_path")
+)
+
+
+def attachment_of(row: OutboxMessage) -> Attachment | None:
+    """The file an outbox row carries, if any."""
+    if row.attachment_name is None or row.attachment_mime is None:
+        return None
+    path = Path(row.attachment_path) if row.attachment_path else None
+    return Attachment(row.attachment_name, row.attachment_mime, row.attachment_data, path)
 
 
 class Delivery(StrEnum):
@@ -123,9 +167,14 @@ def outbox_row(
     entity: str | None = None,
     entity_id: int | None = None,
     next_attempt_at: datetime | None = None,
+    attachment: Attachment | None = None,
 ) -> dict[str, Any]:
-    """The outbox row of one notice, rendered in the recipient's language (quiet hours respected by default)."""
+    """The outbox row of one notice, rendered in the recipient's language (quiet hours respected by default).
+    With an `attachment` the text is its caption, which must fit Telegram's caption limit."""
     locale = recipient_locale(person, settings)
+    text = render_notice(template, locale, values)
+    if attachment is not None and len(text) > CAPTION_LIMIT:
+        raise ValueError(f"the caption of {template} is longer than {CAPTION_LIMIT} characters")
     return {
         "idempotency_key": key,
         "person_id": person.id,
@@ -133,7 +182,7 @@ def outbox_row(
         "address": contact.address,
         "template": template,
         "locale": locale,
-        "text": render_notice(template, locale, values),
+        "text": text,
         "actions": [[_action_row(a, locale) for a in row] for row in actions or []],
         "entity": entity,
         "entity_id": entity_id,
@@ -141,6 +190,7 @@ def outbox_row(
         "created_at": now,
         "next_attempt_at": next_attempt_at or next_send_time(now, settings),
         "attempts": 0,
+        **(attachment.columns() if attachment is not None else NO_ATTACHMENT),
     }
 
 
@@ -163,14 +213,17 @@ async def enqueue_notice(
     entity: str | None = None,
     entity_id: int | None = None,
     respect_quiet_hours: bool = True,
+    attachment: Attachment | None = None,
 ) -> Delivery:
-    """Render `template` for `person` and queue it, unless a notice with `key` exists or they cannot be reached."""
+    """Render `template` for `person` and queue it, unless a notice with `key` exists or they cannot be reached.
+    With an `attachment` (a file) the rendered text is its caption."""
     contact = await contact_of(session, person.id)
     delivery = delivery_by(contact, contact is not None and await needs_consent(session, person.id))
     if delivery is not Delivery.QUEUED or contact is None:
         return delivery
     row = outbox_row(settings, now, person, contact, template, values, key, actions=actions, entity=entity,
-                     entity_id=entity_id, next_attempt_at=None if respect_quiet_hours else now)
+                     entity_id=entity_id, next_attempt_at=None if respect_quiet_hours else now,
+                     attachment=attachment)
     stmt = insert_ignoring_duplicates(session).values(row).returning(OutboxMessage.id)
     if (await session.execute(stmt)).scalar() is None:
         return Delivery.DUPLICATE

@@ -159,6 +159,9 @@ def refusal(error: CaseError) -> str:
         return t("It is too early for this step: an earlier step must be recorded first.")
     if code is CaseErrorCode.BAD_VALUE:
         return t("This value was not accepted. Nothing was changed.")
+    if code is CaseErrorCode.NEEDS_PROOF:
+        return t("A transfer or an approved absence closes the case when it is recorded with its approval: use "
+                 "/enrol. Nothing was changed.")
     if code is CaseErrorCode.NOT_AVAILABLE:
         return t("This step is not available for this case now. Nothing was changed.")
     return t("You cannot see or change this case.")

@@ -196,10 +196,12 @@ async def test_stage_rules(sessions, settings, world):
             is CaseErrorCode.NOT_ALLOWED  # the teacher only confirms a return
         assert await code_of(close_case(session, settings, LEGAL, NOW, township, case.id, CaseOutcome.OTHER)) \
             is CaseErrorCode.BAD_VALUE  # "other" needs a note
-        result = await close_case(session, settings, LEGAL, NOW, township, case.id, CaseOutcome.TRANSFERRED,
-                                  "已转入外省学校")
+        assert await code_of(close_case(session, settings, LEGAL, NOW, township, case.id, CaseOutcome.TRANSFERRED,
+                                        "已转入外省学校")) is CaseErrorCode.NEEDS_PROOF  # an enrolment change does it
+        result = await close_case(session, settings, LEGAL, NOW, township, case.id, CaseOutcome.OTHER,
+                                  "随父母外出，去向待核实")
         assert (result.case.stage, result.case.outcome, result.case.watch_until) == (
-            CaseStage.CLOSED, CaseOutcome.TRANSFERRED, None)
+            CaseStage.CLOSED, CaseOutcome.OTHER, None)
         assert await code_of(close_case(session, settings, LEGAL, NOW, officer, case.id, CaseOutcome.RETURNED)) \
             is CaseErrorCode.STALE
         assert await code_of(answer_persuasion_notice(session, settings, LEGAL, NOW,

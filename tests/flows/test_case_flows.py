@@ -21,6 +21,7 @@ from bot.core.policy import load_policy
 from bot.core.settings import Settings
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
+from bot.records.enrolment import record_enrolment_change
 from handlers.cases.base import CaseCard, CaseDo, CaseList, Do
 from storage.models import (
     Absence,
@@ -482,18 +483,17 @@ async def test_without_legal_steps_in_the_policy_the_township_keeps_pressing(app
 @pytest.mark.parametrize("policy", [LEGAL_STEPS], ids=["legal-steps-enabled"])
 async def test_a_note_typed_for_a_step_refused_meanwhile_is_given_back(app, people, world, clock):
     case_id = await order_issued(app, people, world, clock)
-    township, officer = people.township, people.officer
+    township = people.township
     await tick(app, clock, "2026-09-21T09:00:00+08:00")
     card = await open_card(township)
     await township.tap("⚖️ 记录法律措施", card)
     await township.tap("行政处罚告知书", card)
     assert "请输入简短备注（如文书编号）" in card.text
 
-    # meanwhile the school closes the case: the child has moved to a school in another province
-    school_card = await open_card(officer)
-    await officer.tap("✅ 结案", school_card)
-    await officer.tap("已转学", school_card)
-    await officer.tap("✅ 确认结案", school_card)
+    # meanwhile the school records the transfer with the receiving school's confirmation: the case closes
+    async with app.sessions() as session, session.begin():
+        await record_enrolment_change(session, None, clock, world.li_ming.id, "transfer_out", date(2026, 9, 21),
+                                      settings=app.settings, destination_school="外省某小学", document_no="转学-1")
     assert (await case_row(app, case_id)).stage == CaseStage.CLOSED
 
     note = "青教罚告〔2026〕3号：已于9月20日送达"

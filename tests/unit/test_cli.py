@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.cli import main
 
@@ -52,3 +53,22 @@ def test_a_bad_file_is_refused_with_its_row_and_nothing_written(operator_env, ca
 def test_run_without_a_token_says_how_to_set_it(operator_env, caplog):
     assert main(["run"]) == 2
     assert "QUANXUE_BOT_TOKEN" in caplog.text
+
+
+def test_report_writes_the_spreadsheet_and_the_chart(operator_env, capsys):
+    assert main(["import-roster", str(EXAMPLES / "roster.csv")]) == 0
+    capsys.readouterr()
+    output = operator_env / "out" / "county.xlsx"
+    output.parent.mkdir()
+    assert main(["report", "--scope", "school:没有这个学校", "--month", "2026-09", "--output", str(output)]) == 2
+    assert "找不到范围" in capsys.readouterr().out
+    assert main(["report", "--scope", "county", "--month", "2026-13", "--output", str(output)]) == 2
+    assert not output.exists()
+    assert main(["report", "--scope", "county", "--month", "2026-09", "--output", str(output),
+                 "--locale", "en"]) == 0
+    printed = capsys.readouterr().out
+    assert "Attendance: —" in printed and "attachments" not in printed  # no roll call yet: no rate, not 0 %
+    book = load_workbook(output)
+    assert book.sheetnames == ["Summary", "School-age children", "Suspected dropouts", "Dropouts"]
+    assert book["School-age children"].max_row - 1 == sum(1 for _ in (EXAMPLES / "roster.csv").open()) - 1
+    assert output.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
