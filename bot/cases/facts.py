@@ -12,9 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.policy import Policy
 from bot.core.settings import Settings
-from storage.models import Absence, AbsenceReply, Case, CaseEvent, CaseStage, Person, PersuasionAttempt
+from bot.documents.records import delivered_on
+from storage.models import (
+    Absence,
+    AbsenceReply,
+    Case,
+    CaseEvent,
+    CaseStage,
+    DocumentKind,
+    Person,
+    PersuasionAttempt,
+)
 
-from .common import COUNTED_REASONS, Cast, case_ref, deadline_after, local_today
+from .common import COUNTED_REASONS, Cast, case_ref, deadline_after
 from .model import LEGAL_ORDER, CaseError, CaseErrorCode, LegalStepKind
 
 
@@ -128,19 +138,21 @@ def next_legal_step(recorded: list[str]) -> LegalStepKind | None:
 async def court_application_from(session: AsyncSession, settings: Settings, policy: Policy, case: Case,
                                  recorded: list[tuple[str, datetime]]) -> date | None:
     """The first day the application to the court may be recorded: `legal_steps.court_after_demand` after the
-    demand for performance (行政强制法 art. 54). None while no demand is recorded."""
-    demand = next((at for step, at in recorded if step == LegalStepKind.DEMAND_FOR_PERFORMANCE), None)
-    if demand is None:
+    催告书 was delivered (行政强制法 art. 54; its delivery record, bot.documents). None while no demand is recorded
+    or its delivery is not."""
+    if not any(step == LegalStepKind.DEMAND_FOR_PERFORMANCE for step, _ in recorded):
         return None
-    return await deadline_after(session, policy.legal_steps.court_after_demand, case.school_id,
-                                local_today(settings, demand))
+    served = await delivered_on(session, case.id, DocumentKind.DEMAND_FOR_PERFORMANCE)
+    if served is None:
+        return None
+    return await deadline_after(session, policy.legal_steps.court_after_demand, case.school_id, served)
 
 
 async def legal_step_refusals(session: AsyncSession, settings: Settings, policy: Policy, case: Case,
                               recorded: list[tuple[str, datetime]], today: date) -> dict[LegalStepKind, CaseError]:
     """Why a legal step not recorded yet cannot be recorded on `case` today (one not in the answer can be). None can
     while the 复学通知书's deadline has not passed; the application to the court needs the demand for performance
-    recorded `legal_steps.court_after_demand` before. Stage and policy are checked by the caller."""
+    delivered `legal_steps.court_after_demand` before. Stage and policy are checked by the caller."""
     done = {step for step, _ in recorded}
     waiting = [kind for kind in LEGAL_ORDER if kind.value not in done]
     if case.stage == CaseStage.ORDERED and case.order_deadline is not None and today <= case.order_deadline:
@@ -149,8 +161,9 @@ async def legal_step_refusals(session: AsyncSession, settings: Settings, policy:
     if LegalStepKind.COURT_APPLICATION in waiting:
         earliest = await court_application_from(session, settings, policy, case, recorded)
         if earliest is None:
+            demand = LegalStepKind.DEMAND_FOR_PERFORMANCE.value
             refused[LegalStepKind.COURT_APPLICATION] = CaseError(
-                CaseErrorCode.TOO_EARLY, needs=LegalStepKind.DEMAND_FOR_PERFORMANCE.value)
+                CaseErrorCode.TOO_EARLY, needs="demand_delivery" if demand in done else demand)
         elif today < earliest:
             refused[LegalStepKind.COURT_APPLICATION] = CaseError(CaseErrorCode.TOO_EARLY, until=earliest)
     return refused

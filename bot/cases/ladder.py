@@ -55,6 +55,7 @@ from bot.calendar.days import SchoolCalendar, load_calendars
 from bot.core.clock import to_local
 from bot.core.policy import Policy
 from bot.core.settings import Settings
+from bot.documents.records import issue, issue_report, reference_of, state
 from bot.notices.absence import REPLY_REASONS, TOLD, answer_actions
 from bot.notices.outbox import Action, Delivery, next_send_time, queued_keys
 from storage.models import (
@@ -66,6 +67,7 @@ from storage.models import (
     CaseStage,
     CaseStep,
     ContactPoint,
+    DocumentKind,
     EnrolmentStatus,
     Guardianship,
     OutboxMessage,
@@ -402,8 +404,10 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
         cast = casts.get(case.id)
         if cast is None:
             continue
-        _announce_opening(batch, case, cast, history[case.student_id], answers.get(case.id, []),
-                          watch=case.student_id in watched)
+        documents = await issue(session, settings, now, case, DocumentKind.PERSUASION_NOTICE, None, {},
+                                guardians=cast.guardians)
+        state(documents, _announce_opening(batch, case, cast, history[case.student_id], answers.get(case.id, []),
+                                           watch=case.student_id in watched, reference=reference_of(documents)))
     return len(cases)
 
 
@@ -444,8 +448,9 @@ async def _streak_starts(
 
 def _announce_opening(
     batch: NoticeBatch, case: Case, cast: Cast, absent_days: set[date], answers: list[dict[str, Any]], *,
-    watch: bool,
-) -> None:
+    watch: bool, reference: str | None = None,
+) -> dict[str, Any]:
+    """The opening's notices; returns the 劝学书's values (`reference`: its number, else the case's)."""
     settings = batch.settings
     days = sorted(d for d in absent_days if d >= case.first_absent_day)
     batch.event(case, None, "opened", stage=CaseStage.OPEN.value,
@@ -456,7 +461,8 @@ def _announce_opening(
     base = {
         "child": cast.student.name, "class_name": cast.school_class.name, "school": cast.school_name,
         "first_absent_day": case.first_absent_day, "days": days, "days_absent": len(days),
-        "deadline": case.persuasion_deadline, "home_visit_due": case.home_visit_due, "ref": case_ref(case, settings),
+        "deadline": case.persuasion_deadline, "home_visit_due": case.home_visit_due,
+        "ref": reference or case_ref(case, settings),
         "teacher": teacher, "issued": case.opened_at.astimezone(settings.tz).date(), "watch": watch,
     }
     guardians = [
@@ -471,6 +477,7 @@ def _announce_opening(
     if cast.officers:  # without officers the teachers had the officers' alert already
         tell_many(batch, cast.teachers, Recipient.TEACHER, "case_opened_teacher", base,
                   f"case-opened-teacher:{case.id}", case, {p.id for p in cast.officers})
+    return base
 
 
 # --- c'. the watch window -----------------------------------------------------------------------------------------
@@ -609,6 +616,7 @@ async def _report_upward(batch: NoticeBatch, policy: Policy, today: date) -> int
             continue
         why = "failed_attempts" if failed[case.id] >= policy.report.failed_attempts else "deadline"
         file_report(batch, case, casts[case.id], None, values[case.id], why=why, note=None)
+        await issue_report(session, settings, now, case, None, values[case.id] | {"why": why})
     return len(values)
 
 

@@ -29,11 +29,14 @@ from bot.cases import (
 )
 from bot.core.policy import default_policy
 from bot.core.settings import Settings
+from bot.documents.records import documents_of_case, record_delivery
 from storage.models import (
     AuditEvent,
     CaseEvent,
     CaseOutcome,
     CaseStage,
+    DeliveryManner,
+    DocumentKind,
     Person,
     Role,
     School,
@@ -171,9 +174,16 @@ async def test_stage_rules(sessions, settings, world):
         again = await record_legal_step(session, settings, LEGAL, after, township, case.id,
                                         LegalStepKind.DEMAND_FOR_PERFORMANCE)
         assert not again.changed
-        assert await code_of(record_legal_step(session, settings, LEGAL, at("2026-10-06 10:00"), township, case.id,
+        # the 10 days run from the 催告书's delivery (行政强制法 art. 54), not from recording the demand
+        assert await code_of(record_legal_step(session, settings, LEGAL, at("2026-10-07 10:00"), township, case.id,
                                                LegalStepKind.COURT_APPLICATION)) is CaseErrorCode.TOO_EARLY
-        await record_legal_step(session, settings, LEGAL, at("2026-10-07 10:00"), township, case.id,
+        demand = next(d for d in await documents_of_case(session, case.id)
+                      if d.kind == DocumentKind.DEMAND_FOR_PERFORMANCE and not d.copy)
+        await record_delivery(session, settings, at("2026-09-29 18:00"), township, demand.id, date(2026, 9, 29),
+                              DeliveryManner.IN_PERSON)
+        assert await code_of(record_legal_step(session, settings, LEGAL, at("2026-10-08 10:00"), township, case.id,
+                                               LegalStepKind.COURT_APPLICATION)) is CaseErrorCode.TOO_EARLY
+        await record_legal_step(session, settings, LEGAL, at("2026-10-09 10:00"), township, case.id,
                                 LegalStepKind.COURT_APPLICATION)
         assert await code_of(close_case(session, settings, LEGAL, NOW, teacher, case.id, CaseOutcome.TRANSFERRED)) \
             is CaseErrorCode.NOT_ALLOWED  # the teacher only confirms a return

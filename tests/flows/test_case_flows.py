@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 
 from bot.cases import LegalStepKind, run_ladder
 from bot.core.policy import load_policy
+from bot.core.scope import load_actor
 from bot.core.settings import Settings
+from bot.documents.records import documents_of_case, record_delivery
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
 from handlers.cases import LEGAL_KINDS, STAGES, CaseCard, CaseDo, Do
@@ -29,6 +31,8 @@ from storage.models import (
     CaseEvent,
     CaseOutcome,
     CaseStage,
+    DeliveryManner,
+    DocumentKind,
     Person,
     PersuasionAttempt,
     Role,
@@ -368,6 +372,16 @@ async def audits(app, action: str) -> list[AuditEvent]:
                                           .order_by(AuditEvent.id)))
 
 
+async def record_served(app, clock, officer: Person, case_id: int, kind: DocumentKind) -> None:
+    """The officer records today that the document was handed to the guardian (the service the button calls)."""
+    async with app.sessions() as session, session.begin():
+        actor = await load_actor(session, await session.get(Person, officer.id))
+        document = next(d for d in await documents_of_case(session, case_id) if d.kind == kind and not d.copy)
+        now = clock.now()
+        await record_delivery(session, app.settings, now, actor, document.id, now.astimezone(app.settings.tz).date(),
+                              DeliveryManner.IN_PERSON)
+
+
 async def events(app, case_id: int, kind: str) -> list[CaseEvent]:
     async with app.sessions() as session:
         return list(await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)
@@ -417,9 +431,13 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
     assert "⚖️ 已记录：催告书。" in done.text and "法律措施：行政处罚告知书、催告书" in done.text
     assert (await events(app, case_id, "legal_step"))[-1].details["note"] is None
 
-    # the application to the court: only 10 days after the demand (行政强制法 art. 54). Until then it is not offered,
-    # and the card says from when it can be recorded
+    # the application to the court: only 10 days after the 催告书 was delivered (行政强制法 art. 54). Until its
+    # delivery is recorded nothing says when; then the card says from when it can be recorded, and until then the
+    # step is not offered
     court_from = "申请法院强制执行：10月1日周四起可以记录。"
+    assert "起可以记录" not in done.text
+    await record_served(app, clock, world.township_officer, case_id, DocumentKind.DEMAND_FOR_PERFORMANCE)
+    done = await open_card(township)
     assert court_from in done.text
     await township.tap("⚖️ 记录法律措施", done)
     assert done.buttons() == ["行政处罚决定书", "◀ 返回案件"] and court_from in done.text
