@@ -12,6 +12,7 @@ from bot.calendar.file import run_import_calendar
 from bot.core.clock import Clock, FileClock, SystemClock, parse_instant
 from bot.core.settings import Settings
 from bot.demo import run_demo
+from bot.documents.cli import run_case_file
 from bot.onboarding.invites_cli import run_invites
 from bot.roster.cli import run_import_roster, run_import_staff
 from bot.runner import serve
@@ -42,6 +43,9 @@ def parser() -> argparse.ArgumentParser:
     invites = sub.add_parser("invites", help="issue invite codes and links for everyone not yet linked")
     invites.add_argument("--format", choices=("table", "csv"), default="table")
     invites.add_argument("--output", type=Path, help="write to this file instead of the screen")
+    case_file = sub.add_parser("case-file", help="write one case's file (history, notices, documents) as a PDF")
+    case_file.add_argument("case", help="the case's id or number, e.g. 42 or 2026-00042")
+    case_file.add_argument("--output", type=Path, required=True, help="the PDF to write")
     tick = sub.add_parser("tick", help="run the scheduled work due now (or at --now) once, then exit")
     tick.add_argument("--now", type=parse_instant, help="ISO 8601 instant with offset, e.g. 2026-09-07T10:00+08:00")
     sub.add_parser("demo", help="play a scripted conversation offline and print the transcript")
@@ -63,6 +67,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
             return await run_import_staff(settings, clock, args.file, skip_invalid=args.skip_invalid)
         case "import-calendar":
             return await run_import_calendar(settings, clock, args.file)
+        case "case-file":
+            return await run_case_file(settings, clock, args.case, args.output)
         case "invites":
             return await run_invites(settings, clock, fmt=args.format, output=args.output)
         case _:

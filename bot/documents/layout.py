@@ -5,7 +5,7 @@ One line is one block, `tag: text` (lines without a known tag are paragraphs; em
 
     title: 劝学书                      centred, large           ref: 青山镇中心小学劝学〔2026〕3号   right
     h: 法律依据                        a heading                p: …                               a paragraph
-    item: …                           a bulleted line          field: 学生 | 张𠮷                  a labelled row
+    item: …                           a bulleted line          field: 学生 | 张𠮷                  a labelled row (no value: room to write)
     to: 张三：                         the addressee            note: …                            small print
     sign: 青山镇中心小学                the issuer, with the place for the seal (盖章) beside it
     date: 2026年9月7日                 right-aligned            sigline: 受送达人签名 | 日期         lines to sign on
@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import dataclass
+from typing import cast
 
 import segno
 from fpdf import FPDF
@@ -131,6 +132,7 @@ def _item(pdf: Sheet, block: Block, width: float) -> None:
 
 
 def _note(pdf: Sheet, block: Block, width: float) -> None:
+    pdf.ln(1.5)
     _sized(pdf, 9, block, width, "L", 4.8)
 
 
@@ -139,8 +141,8 @@ def _field(pdf: Sheet, block: Block, width: float) -> None:
     value = " | ".join(rest)
     label_width = 38
     pdf.set_x(MARGIN)
-    lines = len(pdf.multi_cell(width - label_width, LINE, value, dry_run=True, output="LINES")) or 1
-    height = lines * LINE + 2
+    lines = max(_lines(pdf, label_width - 3, label), _lines(pdf, width - label_width - 3, value))
+    height = (lines if value else max(lines, 2)) * LINE + 2  # an empty value is room to sign or write in
     if pdf.will_page_break(height):
         pdf.add_page()
     y = pdf.get_y()
@@ -151,6 +153,11 @@ def _field(pdf: Sheet, block: Block, width: float) -> None:
     pdf.set_xy(MARGIN + label_width + 1.5, y + 1)
     pdf.multi_cell(width - label_width - 3, LINE, value)
     pdf.set_xy(MARGIN, y + height)
+
+
+def _lines(pdf: Sheet, width: float, text: str) -> int:
+    wrapped = cast(list[str], pdf.multi_cell(width, LINE, text, dry_run=True, output="LINES"))
+    return len(wrapped) or 1
 
 
 def _sign(pdf: Sheet, block: Block, width: float) -> None:

@@ -49,9 +49,9 @@ def write_document(pdf: Sheet, document: FormalDocument, settings: Settings, lin
     """The document on a new page, followed by its 送达回证 when it is served on a family."""
     values = document_values(document, settings, link)
     pdf.add_page()
-    write_blocks(pdf, render_blocks(document.kind, pdf.locale, values))
+    write_blocks(pdf, render_blocks(document.kind, document.locale, values))
     if document.kind in FAMILY_KINDS:
-        write_blocks(pdf, render_blocks("delivery_receipt", pdf.locale, values))
+        write_blocks(pdf, render_blocks("delivery_receipt", document.locale, values))
 
 
 def finish(pdf: Sheet, name: str) -> Rendered:

@@ -18,7 +18,7 @@ from .layout import Block, parse
 
 
 def _one_line(value: Any) -> Any:
-    return " ".join(value.split()) if isinstance(value, str) else value
+    return value.replace("\r", " ").replace("\n", " ") if isinstance(value, str) else value
 
 
 def as_date(value: date | str | None) -> date | None:

@@ -10,14 +10,24 @@ import zxingcpp
 from fontTools.ttLib import TTFont
 from PIL import Image
 from pypdf import PdfReader
+from pypdf.generic import NameObject
 
 from bot.core.fonts import CJK_FONT_PATH, face_index
 
 
 def pdf_text(data: bytes) -> str:
-    """All the text of the PDF with the whitespace removed (the extraction puts spaces between CJK glyphs)."""
+    """All the text of the PDF with the whitespace removed (the extraction puts spaces between CJK glyphs).
+
+    fpdf2 embeds the CFF font with a CMap stream as /Encoding (two-byte codes); pypdf reads any stream encoding as
+    one-byte StandardEncoding, which garbles every code above 255. Told it is the two-byte Identity-H instead, it
+    maps each code through the font's /ToUnicode, as a viewer does."""
     reader = PdfReader(io.BytesIO(data))
-    return "".join("".join(page.extract_text().replace("\x00", "").split()) for page in reader.pages)
+    for page in reader.pages:
+        for font_ref in page["/Resources"].get_object().get("/Font", {}).values():
+            font = font_ref.get_object()
+            if font.get("/Subtype") == "/Type0" and "/ToUnicode" in font:
+                font[NameObject("/Encoding")] = NameObject("/Identity-H")
+    return "".join("".join(page.extract_text().split()) for page in reader.pages)
 
 
 def page_count(data: bytes) -> int:

@@ -3,6 +3,7 @@ and their delivery recorded once, with the deadlines that run from it."""
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import pytest
@@ -10,6 +11,8 @@ from sqlalchemy import select, update
 
 from bot.cases import PersuasionInput, issue_return_order, record_persuasion, report_to_township
 from bot.core.settings import Settings
+from bot.documents.casefile import case_file, plain_lines
+from bot.documents.cli import run_case_file
 from bot.documents.pdf import print_document, render_document
 from bot.documents.records import (
     DocumentError,
@@ -18,7 +21,7 @@ from bot.documents.records import (
     record_delivery,
 )
 from bot.onboarding.service import LinkOutcome, redeem_code
-from storage.models import DeliveryManner, DocumentKind, FormalDocument, Person, Student, Township
+from storage.models import DeliveryManner, DocumentKind, FormalDocument, OutboxMessage, Person, Student, Township
 from tests.db.test_ladder import POLICY, actor_of, at, linked_world, open_case
 from tests.documents.helpers import missing_glyphs, pdf_text, qr_codes
 from tests.seed import World
@@ -128,3 +131,36 @@ async def test_delivery_is_recorded_once_by_the_issuers_side(sessions, settings,
         assert await refused(officer, date(2026, 9, 16), "in_person") is DocumentErrorCode.ALREADY
     text = pdf_text(render_document(done, settings).data)
     assert "■留置送达" in text and "村委会李四" in text and "2026年9月16日" in text
+
+
+async def test_the_case_file_holds_the_history_the_notices_as_sent_and_every_document(sessions, settings, world,
+                                                                                       tmp_path, clock):
+    case = await open_case(sessions, settings, world, world.zhang_xiaohong)
+    now = at("2026-09-16 10:00")
+    async with sessions() as session, session.begin():
+        officer, township = await actor_of(session, world.officer), await actor_of(session, world.township_officer)
+        await record_persuasion(session, settings, POLICY, now, officer, case.id, PersuasionInput(
+            on_day=date(2026, 9, 16), method="home_visit", visitors="王丽", people_met="张奶奶",
+            reason_found="gone_to_work", attitude="refusing", next_step=None, succeeded=False))
+        await report_to_township(session, settings, POLICY, now, officer, case.id)
+        await issue_return_order(session, settings, POLICY, now, township, case.id)
+        sent = await session.scalar(select(OutboxMessage.text).where(OutboxMessage.template == "return_order",
+                                                                     OutboxMessage.entity_id == case.id).limit(1))
+        teacher = await actor_of(session, world.teacher)
+        with pytest.raises(DocumentError):  # a class teacher does not print the case file
+            await case_file(session, settings, now, teacher, case.id, "zh_Hans")
+        rendered = await case_file(session, settings, now, township, case.id, "zh_Hans")
+    text = pdf_text(rendered.data)
+    for expected in ("个案档案", CHILD, "张奶奶（奶奶）", "建档跟进", "记录劝返", "书面报告乡镇", "乡镇发出复学通知书",
+                     "发出的通知（原文）", "家访记录（劝返记录）", "辍学报告", "复学通知书", "尚未记录送达",
+                     "青山镇人民政府复学〔2026〕1号", "送达回证"):
+        assert expected in text, expected
+    assert "".join(plain_lines(sent)[1].split()) in text  # a line of the notice exactly as it was sent
+    assert missing_glyphs(rendered.data) == set()
+    # the same from the command line, by the case's number
+    settings_file = Settings(_env_file=None, database_url=str(sessions.kw["bind"].url))
+    output = tmp_path / "case.pdf"
+    out = io.StringIO()
+    assert await run_case_file(settings_file, clock, f"2026-{case.id:05d}", output, out=out) == 0
+    assert "个案档案" in pdf_text(output.read_bytes()) and "页" in out.getvalue()
+    assert await run_case_file(settings_file, clock, "9999", output, out=out, err=io.StringIO()) == 2
