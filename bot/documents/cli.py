@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import sys
 from pathlib import Path
@@ -16,6 +18,13 @@ from .casefile import case_file
 from .records import DocumentError
 
 _CASE = re.compile(r"(?:\d{4}-)?0*(\d+)")  # 42, or the case's number as documents show it: 2026-00042
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write the file readable by its owner only: it holds personal data (and invite slips hold live codes)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as handle:
+        handle.write(data)
 
 
 def case_id_of(text: str) -> int | None:
@@ -40,7 +49,7 @@ async def run_case_file(settings: Settings, clock: Clock, case: str, output: Pat
             except DocumentError:
                 print(gettext("No case {case}.", locale).format(case=case), file=err)
                 return 2
-            output.write_bytes(rendered.data)
+            await asyncio.to_thread(write_private, output, rendered.data)
         print(gettext("Wrote the case file to {file} ({pages} pages).", locale).format(
             file=output, pages=rendered.pages), file=out)
     finally:

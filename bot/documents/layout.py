@@ -5,12 +5,14 @@ One line is one block, `tag: text` (lines without a known tag are paragraphs; em
 
     title: 劝学书                      centred, large           ref: 青山镇中心小学劝学〔2026〕3号   right
     h: 法律依据                        a heading                p: …                               a paragraph
-    item: …                           a bulleted line          field: 学生 | 张𠮷                  a labelled row (no value: room to write)
+    item: …                           a bulleted line          field: 学生 | 张𠮷                  a labelled row
     to: 张三：                         the addressee            note: …                            small print
     sign: 青山镇中心小学                the issuer, with the place for the seal (盖章) beside it
     date: 2026年9月7日                 right-aligned            sigline: 受送达人签名 | 日期         lines to sign on
     gap:                              some space               page:                              a new page
     qr: https://t.me/bot?start=CODE | caption                  the link's QR code, the caption beside it
+
+A field without a value leaves room to write or sign in.
 """
 
 from __future__ import annotations
