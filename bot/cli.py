@@ -41,7 +41,8 @@ def parser() -> argparse.ArgumentParser:
     calendar = sub.add_parser("import-calendar", help="import terms, holidays and closures (TOML)")
     calendar.add_argument("file", type=Path)
     invites = sub.add_parser("invites", help="issue invite codes and links for everyone not yet linked")
-    invites.add_argument("--format", choices=("table", "csv"), default="table")
+    invites.add_argument("--format", choices=("table", "csv", "pdf"), default="table",
+                         help="pdf: invite slips to cut out, grouped by class (needs --output)")
     invites.add_argument("--output", type=Path, help="write to this file instead of the screen")
     case_file = sub.add_parser("case-file", help="write one case's file (history, notices, documents) as a PDF")
     case_file.add_argument("case", help="the case's id or number, e.g. 42 or 2026-00042")

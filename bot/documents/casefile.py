@@ -70,8 +70,12 @@ async def case_file_values(session: AsyncSession, settings: Settings, case: Case
         .order_by(OutboxMessage.created_at, OutboxMessage.id)))
     ids = {e.actor_person_id for e in events} | {n.person_id for n in notices} | {
         d.delivery_recorded_by for d in documents}
-    names = dict((await session.execute(select(Person.id, Person.name).where(Person.id.in_(ids - {None}))))
-                 .tuples().all())
+    found = dict((await session.execute(select(Person.id, Person.name).where(Person.id.in_(ids - {None}))))
+                 .all())
+
+    def names(person_id: int | None) -> str:
+        return found.get(person_id, "") if person_id is not None else ""
+
     return {
         "case": {"ref": case_ref(case, settings), "stage": case.stage, "outcome": case.outcome or "",
                  "first_absent_day": case.first_absent_day, "opened": _moment(settings, case.opened_at),
@@ -79,12 +83,12 @@ async def case_file_values(session: AsyncSession, settings: Settings, case: Case
         "student": {"name": student.name, "class_name": school_class.name, "school": school_class.school.name,
                     "status": student.status},
         "guardians": [{"name": name, "relation": relation or ""} for name, relation in guardians],
-        "events": [{"at": _moment(settings, e.at), "kind": e.kind, "by": names.get(e.actor_person_id, ""),
+        "events": [{"at": _moment(settings, e.at), "kind": e.kind, "by": names(e.actor_person_id),
                     "details": {k: e.details[k] for k in SHOWN_DETAILS if e.details.get(k) not in (None, "")}}
                    for e in events],
-        "notices": [{"at": _moment(settings, n.sent_at or n.created_at), "to": names.get(n.person_id, ""),
+        "notices": [{"at": _moment(settings, n.sent_at or n.created_at), "to": names(n.person_id),
                      "status": n.status, "lines": plain_lines(n.text)} for n in notices],
-        "documents": [document_values(d, settings)["doc"] | {"recorded_by": names.get(d.delivery_recorded_by, "")}
+        "documents": [document_values(d, settings)["doc"] | {"recorded_by": names(d.delivery_recorded_by)}
                       for d in documents],
     }
 

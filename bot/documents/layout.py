@@ -46,15 +46,16 @@ class Block:
         return [part.strip() for part in self.text.split("|")]
 
 
-def parse(source: str) -> list[Block]:
-    """The blocks of a rendered template. Values were HTML-escaped by the template (autoescape): unescaped here."""
+def parse(source: str, tags: frozenset[str] = TAGS) -> list[Block]:
+    """The blocks of a rendered template (lines without one of `tags` are paragraphs). Values were HTML-escaped by
+    the template (autoescape): unescaped here."""
     blocks = []
     for raw in source.splitlines():
         line = raw.strip()
         if not line:
             continue
         tag, sep, text = line.partition(":")
-        if sep and tag.strip() in TAGS:
+        if sep and tag.strip() in tags:
             blocks.append(Block(tag.strip(), html.unescape(text.strip())))
         else:
             blocks.append(Block("p", html.unescape(line)))
@@ -119,7 +120,7 @@ def _heading(pdf: Sheet, block: Block, width: float) -> None:
 
 
 def _paragraph(pdf: Sheet, block: Block, width: float) -> None:
-    _sized(pdf, BODY, block, width, "J", LINE)
+    _sized(pdf, BODY, block, width, "L", LINE)
     pdf.ln(1)
 
 
@@ -130,7 +131,7 @@ def _to(pdf: Sheet, block: Block, width: float) -> None:
 def _item(pdf: Sheet, block: Block, width: float) -> None:
     pdf.set_x(MARGIN + 4)
     pdf.cell(5, LINE, "•")
-    pdf.multi_cell(width - 9, LINE, block.text, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width - 9, LINE, block.text, align="L", new_x="LMARGIN", new_y="NEXT")
 
 
 def _note(pdf: Sheet, block: Block, width: float) -> None:
@@ -151,9 +152,9 @@ def _field(pdf: Sheet, block: Block, width: float) -> None:
     pdf.rect(MARGIN, y, label_width, height)
     pdf.rect(MARGIN + label_width, y, width - label_width, height)
     pdf.set_xy(MARGIN + 1.5, y + 1)
-    pdf.multi_cell(label_width - 3, LINE, label)
+    pdf.multi_cell(label_width - 3, LINE, label, align="L")
     pdf.set_xy(MARGIN + label_width + 1.5, y + 1)
-    pdf.multi_cell(width - label_width - 3, LINE, value)
+    pdf.multi_cell(width - label_width - 3, LINE, value, align="L")
     pdf.set_xy(MARGIN, y + height)
 
 

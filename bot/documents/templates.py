@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.core.i18n import LOCALES_DIR, babel_locale
 
-from .layout import Block, parse
+from .layout import TAGS, Block, parse
 
 
 def _one_line(value: Any) -> Any:
@@ -46,5 +46,5 @@ def environment(locale: str) -> Environment:
     return env
 
 
-def render_blocks(name: str, locale: str, values: dict[str, Any]) -> list[Block]:
-    return parse(environment(locale).get_template(f"{name}.j2").render(**values))
+def render_blocks(name: str, locale: str, values: dict[str, Any], tags: frozenset[str] = TAGS) -> list[Block]:
+    return parse(environment(locale).get_template(f"{name}.j2").render(**values), tags)
