@@ -206,15 +206,16 @@ def _sigline(pdf: Sheet, block: Block, width: float) -> None:
     pdf.set_xy(MARGIN, y + 2)
 
 
-def qr_png(link: str, scale: int = 4) -> bytes:
-    """The link's QR code as a black-and-white PNG (segno: pure Python)."""
+def qr_png(link: str, scale: int = 4, mask: int | None = None) -> bytes:
+    """The link's QR code as a black-and-white PNG (segno: pure Python). `mask` None lets segno score the eight
+    masks and pick the best (most of the time it takes); any fixed mask makes a valid code."""
     buffer = io.BytesIO()
-    segno.make(link, error="m").save(buffer, kind="png", scale=scale, border=2)
+    segno.make(link, error="m", micro=False, mask=mask).save(buffer, kind="png", scale=scale, border=2)
     return buffer.getvalue()
 
 
-def draw_qr(pdf: FPDF, link: str, x: float, y: float, size: float = QR_SIZE) -> None:
-    pdf.image(io.BytesIO(qr_png(link)), x=x, y=y, w=size, h=size)
+def draw_qr(pdf: FPDF, link: str, x: float, y: float, size: float = QR_SIZE, mask: int | None = None) -> None:
+    pdf.image(io.BytesIO(qr_png(link, mask=mask)), x=x, y=y, w=size, h=size)
 
 
 def _qr(pdf: Sheet, block: Block, width: float) -> None:

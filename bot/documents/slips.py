@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
+from typing import cast
 
 from fpdf import FPDF
 from sqlalchemy import select
@@ -28,6 +29,7 @@ COLUMNS, ROWS = 2, 4
 PAGE_MARGIN = 8  # mm, outside the cut lines
 PAD = 4  # mm inside a slip
 QR = 27  # mm
+QR_MASK = 2
 SLIP_TAGS = frozenset({"unit", "name", "children", "code", "how"})
 
 
@@ -52,6 +54,7 @@ class SlipSheet(FPDF):
         self.set_text_color(0)
         self.set_draw_color(0)
         self.faces: set[str] = set()
+        self.wrapped: dict[tuple[str, float, float, str], list[str]] = {}
 
     def face(self, locale: str, size: float) -> None:
         """The CJK font in the glyph forms of `locale` (Simplified or Traditional)."""
@@ -84,25 +87,34 @@ def _texts(entry: SlipEntry, locale: str) -> dict[str, list[str]]:
     return found
 
 
+def _write(pdf: SlipSheet, x: float, width: float, height: float, text: str) -> None:
+    """`text` from `x` in lines of at most `width` (wrapped once per distinct text: most slips share their
+    instructions), one cell per line."""
+    key = (pdf.font_family, pdf.font_size_pt, width, text)
+    if key not in pdf.wrapped:
+        pdf.wrapped[key] = cast(list[str], pdf.multi_cell(width, height, text, dry_run=True, output="LINES"))
+    for line in pdf.wrapped[key]:
+        pdf.set_x(x)
+        pdf.cell(width, height, line, new_x="LMARGIN", new_y="NEXT")
+
+
 def _slip(pdf: SlipSheet, entry: SlipEntry, x: float, y: float, width: float) -> None:
     texts = _texts(entry, DEFAULT_LOCALE)
     inner = width - 2 * PAD
-    left = inner - QR - 2
-    draw_qr(pdf, entry.link, x + width - PAD - QR, y + PAD, QR)
+    # a fixed mask: scoring the eight masks would take most of the time of 2,000 slips
+    draw_qr(pdf, entry.link, x + width - PAD - QR, y + PAD, QR, mask=QR_MASK)
     pdf.set_xy(x + PAD, y + PAD)
     for tag, size, height in (("unit", 8, 4.2), ("name", 14, 7.5), ("children", 9.5, 5), ("code", 13, 8)):
         for text in texts.get(tag, []):
             pdf.face(DEFAULT_LOCALE, size)
-            pdf.set_x(x + PAD)
-            pdf.multi_cell(left, height, text, align="L", new_x="LMARGIN", new_y="NEXT")
+            _write(pdf, x + PAD, inner - QR - 2, height, text)
     pdf.set_y(max(pdf.get_y(), y + PAD + QR) + 1)
     how = [(DEFAULT_LOCALE, line) for line in texts.get("how", [])]
     if entry.locale and entry.locale != DEFAULT_LOCALE:
         how += [(entry.locale, line) for line in _texts(entry, entry.locale).get("how", [])]
     for locale, line in how:
         pdf.face(locale, 7.5)
-        pdf.set_x(x + PAD)
-        pdf.multi_cell(inner, 3.6, line, align="L", new_x="LMARGIN", new_y="NEXT")
+        _write(pdf, x + PAD, inner, 3.6, line)
 
 
 def render_slips(entries: Sequence[SlipEntry], file_name: str = "invite-slips.pdf") -> Rendered:
