@@ -231,7 +231,8 @@ async def issue_return_order(
                             guardians=cast.guardians)
     base["ref"] = reference_of(documents) or case_ref(case, settings)
     told = tell_guardians(batch, case, cast, "return_order", base, deadline)
-    moved = base | {"stage": CaseStage.ORDERED.value, "step": "", "note": note or "", "by": actor.name}
+    moved = base | {"stage": CaseStage.ORDERED.value, "step": "", "note": note or "", "by": actor.name,
+                    "ref": case_ref(case, settings)}
     told += tell_school(batch, case, cast, "case_moved", moved, f"case-moved:{case.id}:ordered", {actor.person_id})
     await batch.flush()
     return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))

@@ -450,7 +450,7 @@ def _announce_opening(
     batch: NoticeBatch, case: Case, cast: Cast, absent_days: set[date], answers: list[dict[str, Any]], *,
     watch: bool, reference: str | None = None,
 ) -> dict[str, Any]:
-    """The opening's notices; returns the 劝学书's values (`reference`: its number, else the case's)."""
+    """The opening's notices; returns the 劝学书's values (`reference`: its number; the others show the case's)."""
     settings = batch.settings
     days = sorted(d for d in absent_days if d >= case.first_absent_day)
     batch.event(case, None, "opened", stage=CaseStage.OPEN.value,
@@ -461,8 +461,7 @@ def _announce_opening(
     base = {
         "child": cast.student.name, "class_name": cast.school_class.name, "school": cast.school_name,
         "first_absent_day": case.first_absent_day, "days": days, "days_absent": len(days),
-        "deadline": case.persuasion_deadline, "home_visit_due": case.home_visit_due,
-        "ref": reference or case_ref(case, settings),
+        "deadline": case.persuasion_deadline, "home_visit_due": case.home_visit_due, "ref": case_ref(case, settings),
         "teacher": teacher, "issued": case.opened_at.astimezone(settings.tz).date(), "watch": watch,
     }
     guardians = [
@@ -473,11 +472,12 @@ def _announce_opening(
     officer_values = base | {"answers": answers, "guardians": guardians}
     tell_many(batch, cast.school_staff, Recipient.SCHOOL_OFFICER, "case_opened_officer", officer_values,
               f"case-opened:{case.id}", case)
-    tell_guardians(batch, case, cast, "persuasion_notice", base, case.persuasion_deadline, case_actions(case))
+    letter = base | {"ref": reference} if reference else base  # the 劝学书 carries its own number
+    tell_guardians(batch, case, cast, "persuasion_notice", letter, case.persuasion_deadline, case_actions(case))
     if cast.officers:  # without officers the teachers had the officers' alert already
         tell_many(batch, cast.teachers, Recipient.TEACHER, "case_opened_teacher", base,
                   f"case-opened-teacher:{case.id}", case, {p.id for p in cast.officers})
-    return base
+    return letter
 
 
 # --- c'. the watch window -----------------------------------------------------------------------------------------
@@ -616,7 +616,7 @@ async def _report_upward(batch: NoticeBatch, policy: Policy, today: date) -> int
             continue
         why = "failed_attempts" if failed[case.id] >= policy.report.failed_attempts else "deadline"
         file_report(batch, case, casts[case.id], None, values[case.id], why=why, note=None)
-        await issue_report(session, settings, now, case, None, values[case.id] | {"why": why})
+        await issue_report(session, settings, now, case, None, values[case.id] | {"why": why, "note": ""})
     return len(values)
 
 
