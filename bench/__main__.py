@@ -9,6 +9,7 @@ import platform
 from datetime import date
 
 from bench.delivery import bench_delivery
+from bench.documents import bench_documents, print_documents
 from bench.taps import bench_taps, print_table
 from bench.tick import bench_tick, print_rows
 
@@ -26,6 +27,8 @@ def main() -> None:
         print(f"{key:>22}: {value:.3f}" if isinstance(value, float) else f"{key:>22}: {value}")
     print("\n## One tick over a synthetic county (SQLite; `python -m bench.tick --help` for PostgreSQL and 1M)")
     print_rows([asyncio.run(bench_tick(n)) for n in (10_000, 100_000)])
+    print("\n## Printed documents: invite slips for a school of 2,000 families, a case file of 50 events")
+    print_documents(bench_documents())
 
 
 if __name__ == "__main__":

@@ -206,9 +206,10 @@ def _sigline(pdf: Sheet, block: Block, width: float) -> None:
     pdf.set_xy(MARGIN, y + 2)
 
 
-def qr_png(link: str, scale: int = 4, mask: int | None = None) -> bytes:
-    """The link's QR code as a black-and-white PNG (segno: pure Python). `mask` None lets segno score the eight
-    masks and pick the best (most of the time it takes); any fixed mask makes a valid code."""
+def qr_png(link: str, scale: int = 1, mask: int | None = None) -> bytes:
+    """The link's QR code as a black-and-white PNG (segno: pure Python), one pixel per module: the PDF scales it
+    up without smoothing (no /Interpolate). `mask` None lets segno score the eight masks and pick the best (most
+    of the time it takes); any fixed mask makes a valid code."""
     buffer = io.BytesIO()
     segno.make(link, error="m", micro=False, mask=mask).save(buffer, kind="png", scale=scale, border=2)
     return buffer.getvalue()

@@ -65,5 +65,6 @@ def qr_codes(data: bytes) -> list[str]:
     for page in PdfReader(io.BytesIO(data)).pages:
         for image in page.images:
             picture = Image.open(io.BytesIO(image.data)).convert("L")
+            picture = picture.resize((picture.width * 8, picture.height * 8), Image.Resampling.NEAREST)
             found += [result.text for result in zxingcpp.read_barcodes(picture)]
     return found
