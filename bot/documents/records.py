@@ -217,6 +217,13 @@ async def may_handle(session: AsyncSession, actor: Actor, document: FormalDocume
     return case if allowed else None
 
 
+async def served_documents(session: AsyncSession, actor: Actor, case_id: int) -> list[FormalDocument]:
+    """The case's documents served on families that the actor's side issued (for printing and recording
+    delivery), oldest first; empty when the actor has none to handle."""
+    found = [d for d in await documents_of_case(session, case_id) if d.kind in FAMILY_KINDS]
+    return [d for d in found if await may_handle(session, actor, d) is not None]
+
+
 async def document_for(session: AsyncSession, actor: Actor, document_id: int) -> FormalDocument:
     """The document, when the actor may print it or record its delivery; NOT_ALLOWED otherwise."""
     document = await session.get(FormalDocument, document_id)
