@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from aiogram.methods import (
     SendMessage,
     SetMyCommands,
 )
-from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.types import BotCommand, BotCommandScopeDefault, TelegramObject, Update
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -37,9 +38,10 @@ from bot.core.i18n import DOMAIN, LOCALES_DIR, compile_catalogs, gettext
 from bot.core.settings import Settings
 from bot.delivery.sender import Sender
 from bot.delivery.telegram import TelegramTransport
+from bot.delivery.transport import Transport
 from handlers import build_router
 from handlers.middlewares import DatabaseMiddleware, LocaleMiddleware
-from handlers.teacher import served_from_working_copy
+from handlers.teacher.rollcall import served_from_working_copy
 from storage.db import create_engine, create_sessionmaker, upgrade
 from storage.models import Channel
 
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 # garbage collection the class is rebuilt, which took most of a tap's time (see docs/performance.md). Holding the
 # types of the methods the bot calls keeps them built.
 _RESPONSE_TYPES = [
-    Response[method.__returning__]
+    Response[method.__returning__]  # type: ignore[name-defined]  # built at run time; mypy reads it as a type
     for method in (
         GetUpdates, SendMessage, EditMessageText, EditMessageReplyMarkup, AnswerCallbackQuery, DeleteMessage,
         SendDocument, SetMyCommands, GetMe,
@@ -80,7 +82,8 @@ class App:
         await upgrade(engine)
         sessions = create_sessionmaker(engine)
         bot = build_bot(settings, api_session)
-        sender = Sender(sessions, {Channel.TELEGRAM: TelegramTransport(bot)}, clock, settings)
+        transports: dict[str, Transport] = {Channel.TELEGRAM: TelegramTransport(bot)}
+        sender = Sender(sessions, transports, clock, settings)
         dispatcher = build_dispatcher(settings, clock, sessions, on_notices=sender.wake)
         return cls(settings, clock, engine, sessions, bot, dispatcher, sender)
 
@@ -125,12 +128,17 @@ def build_dispatcher(
     dispatcher = Dispatcher(storage=storage, events_isolation=build_isolation(storage), settings=settings, clock=clock,
                             sessions=sessions)
     dispatcher.update.outer_middleware(
-        DatabaseMiddleware(sessions, on_notices, deferred_lookup=served_from_working_copy)
+        DatabaseMiddleware(sessions, on_notices, deferred_lookup=_served_from_working_copy)
     )
     i18n = I18n(path=LOCALES_DIR, default_locale=settings.locale, domain=DOMAIN)
     dispatcher.update.outer_middleware(LocaleMiddleware(i18n, settings.locale))
     dispatcher.include_router(build_router())
     return dispatcher
+
+
+def _served_from_working_copy(event: TelegramObject) -> bool:
+    """The middleware sees every update as a TelegramObject; the lookup is about updates."""
+    return isinstance(event, Update) and served_from_working_copy(event)
 
 
 def build_storage(settings: Settings) -> BaseStorage:
@@ -151,7 +159,9 @@ def build_isolation(storage: BaseStorage) -> BaseEventIsolation:
 async def check_storage(storage: BaseStorage) -> None:
     """Refuse to serve when Redis does not answer: every update would fail, and Telegram would not resend it."""
     if isinstance(storage, RedisStorage):
-        await storage.redis.ping()
+        pong = storage.redis.ping()  # redis-py types its commands for the sync and the async client at once
+        if inspect.isawaitable(pong):
+            await pong
 
 
 def command_list(locale: str) -> list[BotCommand]:

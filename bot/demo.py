@@ -61,9 +61,8 @@ class Transcript:
         self.shown = len(self.server.log)
         self.out.flush()
 
-    def _version(self, entry: LogEntry) -> tuple[Record, Record | None]:
+    def _version(self, record: Record) -> tuple[Record, Record | None]:
         """The message as it looked right after this send or edit, and as it looked just before (for edits)."""
-        record = entry.record
         number = self.versions[id(record)] = self.versions.get(id(record), -1) + 1
         versions = [*record.history, record]
         return versions[min(number, len(versions) - 1)], versions[number - 1] if number else None
@@ -79,8 +78,8 @@ class Transcript:
         if entry.kind == "answer":
             self.say(f"{at}  🤖 ({who}) · {entry.text}")
             return
-        state, before = self._version(entry) if entry.record is not None else (None, None)
-        if before is not None and state.text == before.text:
+        state, before = self._version(entry.record) if entry.record is not None else (None, None)
+        if state is not None and before is not None and state.text == before.text:
             self.say(f"{at}  🤖 ✎ {who}: " + (self._buttons(state) or "—"))
             return
         lines = (entry.text or "").splitlines() or [""]

@@ -19,7 +19,7 @@ from bot.cases.ladder import LadderReport, run_ladder
 from bot.core.policy import PolicyError, load_policy
 from bot.core.settings import Settings
 from bot.rollcall.reminders import remind_roll_calls
-from storage.db import create_engine, create_sessionmaker, upgrade
+from storage.db import create_engine, create_sessionmaker, rows_affected, upgrade
 from storage.models import LinkAttempt
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,7 @@ async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Setting
 async def _prune_link_attempts(session: AsyncSession, settings: Settings, now: datetime) -> int:
     """Wrong-code records are only needed for the throttle window; keep a day's worth for the audit of abuse."""
     horizon = now - max(timedelta(minutes=settings.link_attempts_window_minutes), timedelta(days=1))
-    result = await session.execute(delete(LinkAttempt).where(LinkAttempt.at < horizon))
-    return result.rowcount or 0
+    return await rows_affected(session, delete(LinkAttempt).where(LinkAttempt.at < horizon))
 
 
 async def run_tick_cli(settings: Settings, now: datetime) -> int:

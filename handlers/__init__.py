@@ -1,34 +1,22 @@
 """The router tree, built in one place. Order matters: specific flows first, the catch-all (common) last."""
 
-from functools import cache
-
 from aiogram import Router
 
 from handlers import cases, common, errors, guardian, membership, onboarding, school, teacher
 
 
-@cache
-def _tree() -> Router:
+def build_router() -> Router:
+    """A fresh tree of routers for one Dispatcher: each module's factory registers its handlers anew, so a process
+    may build as many Dispatchers as it needs (tests, the demo, the benchmark)."""
     root = Router(name="root")
     root.include_routers(
-        errors.router,
-        membership.router,
-        onboarding.router,
-        teacher.router,
-        guardian.router,
-        school.router,
-        cases.router,
-        common.router,
+        errors.make_router(),
+        membership.make_router(),
+        onboarding.make_router(),
+        teacher.make_router(),
+        guardian.make_router(),
+        school.make_router(),
+        cases.make_router(),
+        common.make_router(),
     )
-    return root
-
-
-def build_router() -> Router:
-    """The tree, ready to include in a new Dispatcher.
-
-    Handlers are registered on module-level routers, so the tree exists once per process; a process that builds a
-    second Dispatcher (tests, the demo, the benchmark) moves it over. aiogram has no public way to detach a router.
-    """
-    root = _tree()
-    root._parent_router = None
     return root

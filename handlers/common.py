@@ -15,19 +15,16 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import Clock
 from bot.core.i18n import LOCALES
 from bot.core.scope import Actor
 from bot.onboarding import service as ob
+from handlers.context import Context
 from handlers.menu import main_menu
 from handlers.middlewares import language_choice
 from handlers.onboarding import answer_unlinked, current_locale, send_consent_notice, unlinked_text
 from handlers.texts import t
-from storage.models import Person, Role
-
-router = Router(name="common")
+from storage.models import Role
 
 LANGUAGE_NAMES = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}  # each in its own script
 
@@ -71,12 +68,11 @@ def help_text(profile: ob.Profile | None, actor: Actor | None) -> str:
     return "\n\n".join(parts)
 
 
-@router.message(Command("help"))
-async def show_help(message: Message, session: AsyncSession, person: Person | None, actor: Actor | None) -> None:
-    if person is None:
+async def show_help(message: Message, ctx: Context, actor: Actor | None) -> None:
+    if ctx.person is None:
         await answer_unlinked(message)
         return
-    await message.answer(help_text(await ob.profile(session, person.id), actor), reply_markup=main_menu(actor))
+    await message.answer(help_text(await ob.profile(ctx.session, ctx.person.id), actor), reply_markup=main_menu(actor))
 
 
 # --- /lang --------------------------------------------------------------------------------------------------------
@@ -90,23 +86,20 @@ def language_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[buttons])
 
 
-@router.message(Command("lang"))
 async def choose_language(message: Message) -> None:
     await message.answer(t("Choose your language:"), reply_markup=language_keyboard())
 
 
-@router.callback_query(LanguageCallback.filter())
 async def language_chosen(
-    query: CallbackQuery, callback_data: LanguageCallback, session: AsyncSession, clock: Clock,
-    person: Person | None, i18n: I18n, state: FSMContext,
+    query: CallbackQuery, callback_data: LanguageCallback, ctx: Context, i18n: I18n, state: FSMContext,
 ) -> None:
     """Linked people: stored on their row. Not linked: kept for the account until linking makes it theirs."""
     chosen = callback_data.locale
     if chosen not in LOCALES:
         await query.answer(t("This button is no longer valid."))
         return
-    if person is not None:
-        await ob.set_locale(session, clock.now(), person.id, chosen)
+    if ctx.person is not None:
+        await ob.set_locale(ctx.session, ctx.clock.now(), ctx.person.id, chosen)
     else:
         await language_choice(state).update_data(locale=chosen)
     with i18n.use_locale(chosen):
@@ -116,7 +109,7 @@ async def language_chosen(
             return
         with contextlib.suppress(TelegramBadRequest):
             await message.edit_reply_markup(reply_markup=None)
-        if person is None:
+        if ctx.person is None:
             await answer_unlinked(message)
         else:
             await message.answer(
@@ -127,18 +120,27 @@ async def language_chosen(
 # --- catch-alls (keep last) ----------------------------------------------------------------------------------------
 
 
-@router.message()
-async def anything_else(message: Message, session: AsyncSession, person: Person | None) -> None:
-    if person is None:
+async def anything_else(message: Message, ctx: Context) -> None:
+    if ctx.person is None:
         await answer_unlinked(message)
         return
-    if await ob.needs_consent(session, person.id):
+    if await ob.needs_consent(ctx.session, ctx.person.id):
         await send_consent_notice(message)
         return
     await message.answer(t("Sorry, I did not understand that. Send /help to see what I can do for you."))
 
 
-@router.callback_query()
 async def stale_button(query: CallbackQuery) -> None:
     """A button from an old message, or data no handler knows: say so and change nothing."""
     await query.answer(t("This button is no longer valid."))
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="common")
+    router.message.register(show_help, Command("help"))
+    router.message.register(choose_language, Command("lang"))
+    router.callback_query.register(language_chosen, LanguageCallback.filter())
+    router.message.register(anything_else)
+    router.callback_query.register(stale_button)
+    return router

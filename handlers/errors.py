@@ -9,11 +9,9 @@ from aiogram.types import ErrorEvent
 
 from bot.core.i18n import DEFAULT_LOCALE, gettext
 
-router = Router(name="errors")
 log = logging.getLogger(__name__)
 
 
-@router.error()
 async def on_error(event: ErrorEvent, locale: str = DEFAULT_LOCALE) -> None:
     """Runs outside the update's transaction (already rolled back) and outside the i18n context."""
     update = event.update
@@ -23,3 +21,10 @@ async def on_error(event: ErrorEvent, locale: str = DEFAULT_LOCALE) -> None:
         await update.callback_query.answer(text, show_alert=True)
     elif update.message is not None:
         await update.message.answer(text)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="errors")
+    router.error.register(on_error)
+    return router

@@ -5,24 +5,26 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.types import ChatMemberUpdated
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import Clock
-from bot.core.settings import Settings
 from bot.notices.reachability import contact_at, mark_reachable, mark_unreachable
+from handlers.context import Context
 from storage.models import Channel
 
-router = Router(name="membership")
 
-
-@router.my_chat_member(F.chat.type == ChatType.PRIVATE)
-async def on_membership(event: ChatMemberUpdated, session: AsyncSession, settings: Settings, clock: Clock) -> None:
+async def on_membership(event: ChatMemberUpdated, ctx: Context) -> None:
     """Blocked ("kicked") → unreachable at once, class teachers told; unblocked ("member") → reachable again."""
-    contact = await contact_at(session, Channel.TELEGRAM, str(event.chat.id))
+    contact = await contact_at(ctx.session, Channel.TELEGRAM, str(event.chat.id))
     if contact is None:  # not linked to anyone: nothing to record
         return
     status = event.new_chat_member.status
     if status == ChatMemberStatus.KICKED:
-        await mark_unreachable(session, settings, clock.now(), contact, "blocked")
+        await mark_unreachable(ctx.session, ctx.settings, ctx.clock.now(), contact, "blocked")
     elif status == ChatMemberStatus.MEMBER:
-        await mark_reachable(session, clock.now(), contact)
+        await mark_reachable(ctx.session, ctx.clock.now(), contact)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="membership")
+    router.my_chat_member.register(on_membership, F.chat.type == ChatType.PRIVATE)
+    return router

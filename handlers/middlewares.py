@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.i18n import LOCALES, locale_for_language_code
 from bot.core.scope import actor_by_contact
 from bot.notices.outbox import NOTICES_QUEUED
+from handlers.context import Context
 from storage.models import Channel, Person
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -24,7 +25,8 @@ LANGUAGE_DESTINY = "language"
 class DatabaseMiddleware(BaseMiddleware):
     """Opens one session per update and commits when the handler returns; an exception rolls everything back.
 
-    Puts `session`, `person` (or None for someone not linked) and `actor` (their roles and children) in the data.
+    Puts one `ctx` (`handlers.context.Context`: session, clock, settings, person, actor, …) in the data, and
+    `actor` (their roles and children, or None for someone not linked) for the role filters.
     For an update that `deferred_lookup` picks (taps the roll call's working copy serves), the person is not looked
     up here: its handler does that only if it needs to, so such a tap touches no table. The transaction begins
     with the first query, so an update that makes none costs the database nothing.
@@ -44,16 +46,16 @@ class DatabaseMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         async with self.sessions() as session:  # closing rolls back whatever was not committed
-            data["session"] = session
-            data["person"] = data["actor"] = None
-            data["lookup_deferred"] = self.deferred_lookup(event)
-            if user is not None and not data["lookup_deferred"]:
-                data["person"], data["actor"] = await actor_by_contact(session, Channel.TELEGRAM, str(user.id))
+            ctx = Context(session, data["clock"], data["settings"], None, None, self.deferred_lookup(event),
+                          self.on_notices, data.get("state"))
+            if user is not None and not ctx.lookup_deferred:
+                ctx.person, ctx.actor = await actor_by_contact(session, Channel.TELEGRAM, str(user.id))
+            data["ctx"], data["actor"] = ctx, ctx.actor
             result = await handler(event, data)
             if session.in_transaction():  # it begins with the first query
                 await session.commit()
             if session.info.pop(NOTICES_QUEUED, False):
-                self.on_notices()
+                ctx.wake_sender()
             return result
 
 
@@ -73,19 +75,23 @@ class LocaleMiddleware(I18nMiddleware):
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         """Also leaves the choice in data["locale"], where the error handler finds it after a rollback."""
-        person = data.get("person")
+        ctx: Context | None = data.get("ctx")
+        person = ctx.person if ctx else None
         user: User | None = data.get("event_from_user")
         if person is not None and person.locale:
             data["locale"] = person.locale
         else:
             data["locale"] = await self._unlinked_choice(person, data) or locale_for_language_code(
                 user.language_code if user else None, self.default_locale)
-        return data["locale"]
+        if ctx is not None:
+            ctx.locale = data["locale"]
+        return str(data["locale"])
 
     @staticmethod
     async def _unlinked_choice(person: Person | None, data: dict[str, Any]) -> str | None:
         state: FSMContext | None = data.get("state")
-        if person is not None or state is None or data.get("lookup_deferred"):
+        ctx: Context | None = data.get("ctx")
+        if person is not None or state is None or ctx is None or ctx.lookup_deferred:
             return None
         chosen = (await language_choice(state).get_data()).get("locale")
         return chosen if chosen in LOCALES else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import datetime
 from html import escape
 
 from aiogram import F, Router
@@ -24,20 +23,19 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    User,
 )
 from aiogram.utils.i18n import I18n, get_i18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import Clock
 from bot.core.scope import Actor, load_actor
-from bot.core.settings import Settings
 from bot.notices.reachability import contact_at, mark_reachable
 from bot.onboarding import service as ob
+from handlers.context import Context
 from handlers.menu import main_menu
 from handlers.texts import t
 from storage.models import Channel, Person
 
-router = Router(name="onboarding")
 CHANNEL = Channel.TELEGRAM
 
 
@@ -144,11 +142,11 @@ async def _menu_after_link(
     """The new person's menu; none yet for a guardian who still has to accept the privacy notice."""
     if result.needs_consent or result.profile is None:
         return ReplyKeyboardRemove()
-    person = await session.get(Person, result.profile.person_id)
+    person = await session.get_one(Person, result.profile.person_id)
     return main_menu(await load_actor(session, person), locale)
 
 
-async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | None, session: AsyncSession) -> None:
+async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | None, ctx: Context) -> None:
     """Tell the person how linking went; after linking, in the person's own language."""
     outcome = result.outcome
     if outcome is ob.LinkOutcome.LINKED and result.profile is not None:
@@ -157,7 +155,7 @@ async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | Non
             text = "\n".join([t("✅ Linked. Welcome, {name}!", name=profile.name), profile_lines(profile)])
             if not result.needs_consent:
                 text += "\n\n" + t("Send /help to see what I can do for you.")
-            await message.answer(text, reply_markup=await _menu_after_link(session, result, current_locale()))
+            await message.answer(text, reply_markup=await _menu_after_link(ctx.session, result, current_locale()))
             if result.needs_consent:
                 await send_consent_notice(message)
         return
@@ -166,7 +164,7 @@ async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | Non
         with in_locale(i18n, profile.locale):
             text = "\n".join([t("This account is already linked to {name}.", name=profile.name),
                               profile_lines(profile)])
-            await message.answer(text, reply_markup=await _menu_after_link(session, result, current_locale()))
+            await message.answer(text, reply_markup=await _menu_after_link(ctx.session, result, current_locale()))
             if result.needs_consent:
                 await send_consent_notice(message)
         return
@@ -195,62 +193,55 @@ async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | Non
     await message.answer(text)
 
 
-@router.message(CommandStart(deep_link=True))
 async def start_with_code(
-    message: Message, command: CommandObject, session: AsyncSession, clock: Clock, settings: Settings,
-    locale: str, i18n: I18n,
+    message: Message, command: CommandObject, ctx: Context, i18n: I18n, event_from_user: User,
 ) -> None:
     result = await ob.redeem_code(
-        session, clock.now(), CHANNEL, str(message.from_user.id), command.args or "", settings=settings, locale=locale
+        ctx.session, ctx.clock.now(), CHANNEL, str(event_from_user.id), command.args or "", settings=ctx.settings,
+        locale=ctx.locale,
     )
-    await _answer_link(message, result, i18n, session)
+    await _answer_link(message, result, i18n, ctx)
 
 
-@router.message(CommandStart())
-async def start(
-    message: Message, session: AsyncSession, clock: Clock, person: Person | None, actor: Actor | None
-) -> None:
-    if person is None:
+async def start(message: Message, ctx: Context, actor: Actor | None, event_from_user: User) -> None:
+    if ctx.person is None:
         await answer_unlinked(message)
         return
-    await mark_reachable(session, clock.now(), await contact_at(session, CHANNEL, str(message.from_user.id)))
-    consent_due = await ob.needs_consent(session, person.id)
+    point = await contact_at(ctx.session, CHANNEL, str(event_from_user.id))
+    if point is not None:  # a linked person has one
+        await mark_reachable(ctx.session, ctx.clock.now(), point)
+    consent_due = await ob.needs_consent(ctx.session, ctx.person.id)
     menu = ReplyKeyboardRemove() if consent_due else main_menu(actor)
-    await message.answer(greeting(await ob.profile(session, person.id)), reply_markup=menu)
+    await message.answer(greeting(await ob.profile(ctx.session, ctx.person.id)), reply_markup=menu)
     if consent_due:
         await send_consent_notice(message)
 
 
-@router.message(F.contact)
-async def shared_contact(
-    message: Message, session: AsyncSession, clock: Clock, settings: Settings, locale: str, i18n: I18n
-) -> None:
+async def shared_contact(message: Message, ctx: Context, i18n: I18n, event_from_user: User) -> None:
     contact = message.contact
-    if contact.user_id != message.from_user.id:
+    if contact is None or contact.user_id != event_from_user.id:
         await message.answer(
             t("Please share your own phone number with the button below, not someone else's contact."),
             reply_markup=contact_keyboard(),
         )
         return
     result = await ob.link_by_contact(
-        session, clock.now(), CHANNEL, str(message.from_user.id), contact.phone_number, settings=settings,
-        locale=locale,
+        ctx.session, ctx.clock.now(), CHANNEL, str(event_from_user.id), contact.phone_number, settings=ctx.settings,
+        locale=ctx.locale,
     )
-    await _answer_link(message, result, i18n, session)
+    await _answer_link(message, result, i18n, ctx)
 
 
-def _unlinked_code(message: Message, person: Person | None = None) -> bool:
-    return person is None and ob.looks_like_code(message.text)
+def _unlinked_code(message: Message, ctx: Context) -> bool:
+    return ctx.person is None and ob.looks_like_code(message.text)
 
 
-@router.message(F.text, _unlinked_code)
-async def typed_code(
-    message: Message, session: AsyncSession, clock: Clock, settings: Settings, locale: str, i18n: I18n
-) -> None:
+async def typed_code(message: Message, ctx: Context, i18n: I18n, event_from_user: User) -> None:
     result = await ob.redeem_code(
-        session, clock.now(), CHANNEL, str(message.from_user.id), message.text, settings=settings, locale=locale
+        ctx.session, ctx.clock.now(), CHANNEL, str(event_from_user.id), message.text or "", settings=ctx.settings,
+        locale=ctx.locale,
     )
-    await _answer_link(message, result, i18n, session)
+    await _answer_link(message, result, i18n, ctx)
 
 
 # --- consent ------------------------------------------------------------------------------------------------------
@@ -262,32 +253,30 @@ async def _drop_buttons(query: CallbackQuery) -> None:
             await query.message.edit_reply_markup(reply_markup=None)
 
 
-@router.callback_query(ConsentCallback.filter())
 async def consent_answer(
-    query: CallbackQuery, callback_data: ConsentCallback, session: AsyncSession, clock: Clock,
-    person: Person | None, actor: Actor | None, locale: str,
+    query: CallbackQuery, callback_data: ConsentCallback, ctx: Context, actor: Actor | None,
 ) -> None:
     """Only the linked guardian who is asked may answer, for themselves: the callback data names no one."""
-    now = clock.now()
+    now = ctx.clock.now()
     message = query.message if isinstance(query.message, Message) else None
     answer = callback_data.answer
-    if person is None or callback_data.version != ob.CONSENT_VERSION:
+    if ctx.person is None or callback_data.version != ob.CONSENT_VERSION:
         await _stale(query)
-        if person is not None and message and await ob.needs_consent(session, person.id):
+        if ctx.person is not None and message and await ob.needs_consent(ctx.session, ctx.person.id):
             await send_consent_notice(message)  # the notice changed: show the current one
         return
     if answer in ("withdraw", "withdraw_yes", "keep"):
-        await _withdrawal(query, answer, session, now, person, message)
+        await _withdrawal(query, answer, ctx, ctx.person, message)
         return
-    if answer not in ("yes", "no") or not await ob.needs_consent(session, person.id):
-        if answer in ("yes", "no") and await ob.has_consented(session, person.id):
+    if answer not in ("yes", "no") or not await ob.needs_consent(ctx.session, ctx.person.id):
+        if answer in ("yes", "no") and await ob.has_consented(ctx.session, ctx.person.id):
             await query.answer(t("You have already agreed. Thank you!"))
             await _drop_buttons(query)
         else:
             await _stale(query)
         return
     if answer == "yes":
-        await ob.record_consent(session, now, person.id, locale, CHANNEL)
+        await ob.record_consent(ctx.session, now, ctx.person.id, ctx.locale, CHANNEL)
         await query.answer(t("Thank you!"))
         await _drop_buttons(query)
         if message:
@@ -297,7 +286,7 @@ async def consent_answer(
                 reply_markup=main_menu(actor),
             )
         return
-    await ob.decline_consent(session, now, person.id, CHANNEL)
+    await ob.decline_consent(ctx.session, now, ctx.person.id, CHANNEL)
     await query.answer()
     await _drop_buttons(query)
     if message:
@@ -311,10 +300,9 @@ async def _stale(query: CallbackQuery) -> None:
     await query.answer(t("This button is no longer valid."))
 
 
-async def _withdrawal(
-    query: CallbackQuery, answer: str, session: AsyncSession, now: datetime, person: Person, message: Message | None
-) -> None:
-    if not await ob.has_consented(session, person.id):
+async def _withdrawal(query: CallbackQuery, answer: str, ctx: Context, person: Person, message: Message | None) -> None:
+    now = ctx.clock.now()
+    if not await ob.has_consented(ctx.session, person.id):
         await _stale(query)
         return
     if answer == "keep":
@@ -330,7 +318,7 @@ async def _withdrawal(
             with contextlib.suppress(TelegramBadRequest):
                 await message.edit_reply_markup(reply_markup=keyboard)
         return
-    await ob.withdraw_consent(session, now, person.id, CHANNEL)
+    await ob.withdraw_consent(ctx.session, now, person.id, CHANNEL)
     await query.answer()
     await _drop_buttons(query)
     if message:
@@ -341,17 +329,28 @@ async def _withdrawal(
         )
 
 
-@router.message(Command("privacy"))
-async def privacy(message: Message, session: AsyncSession, person: Person | None) -> None:
+async def privacy(message: Message, ctx: Context) -> None:
     """The privacy notice again; a guardian who agreed can withdraw here (PIPL art. 15)."""
-    if person is None:
+    if ctx.person is None:
         await answer_unlinked(message)
         return
-    if await ob.needs_consent(session, person.id):
+    if await ob.needs_consent(ctx.session, ctx.person.id):
         await send_consent_notice(message)
         return
-    if not await ob.has_consented(session, person.id):  # staff: the notice is about guardians' data
+    if not await ob.has_consented(ctx.session, ctx.person.id):  # staff: the notice is about guardians' data
         await message.answer(privacy_text())
         return
     keyboard = InlineKeyboardMarkup(inline_keyboard=[[_consent_button(t("Withdraw consent"), "withdraw")]])
     await message.answer(privacy_text() + "\n\n" + t("You have agreed to this."), reply_markup=keyboard)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher)."""
+    router = Router(name="onboarding")
+    router.message.register(start_with_code, CommandStart(deep_link=True))
+    router.message.register(start, CommandStart())
+    router.message.register(shared_contact, F.contact)
+    router.message.register(typed_code, F.text, _unlinked_code)
+    router.callback_query.register(consent_answer, ConsentCallback.filter())
+    router.message.register(privacy, Command("privacy"))
+    return router

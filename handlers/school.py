@@ -17,16 +17,14 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar import days as cal
-from bot.core.clock import Clock, to_local
+from bot.core.clock import to_local
 from bot.core.scope import Actor
-from bot.core.settings import Settings
+from handlers.context import Context
+from handlers.roles import Holds
 from handlers.texts import long_day, short_day, t
 from storage.models import CalendarDay
-
-router = Router(name="school")
 
 NOTE_MAX = 200  # CalendarDay.note
 
@@ -45,10 +43,8 @@ class ClosureRemoveCallback(CallbackData, prefix="closure_rm"):
 # --- rendering ----------------------------------------------------------------------------------------------------
 
 
-def officer_schools(actor: Actor | None) -> list[int]:
+def officer_schools(actor: Actor) -> list[int]:
     """The schools this person may change the calendar of (as school admin or principal)."""
-    if actor is None:
-        return []
     ids = {scope.school_id for scope in actor.roles if scope.school_id is not None}
     return sorted(school_id for school_id in ids if actor.administers_school(school_id))
 
@@ -63,13 +59,11 @@ def usage_text() -> str:
     )
 
 
-async def closure_list(
-    session: AsyncSession, school_ids: list[int], today: date
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    closures = await cal.upcoming_closures(session, school_ids, today)
+async def closure_list(ctx: Context, school_ids: list[int], today: date) -> tuple[str, InlineKeyboardMarkup | None]:
+    closures = await cal.upcoming_closures(ctx.session, school_ids, today)
     if not closures:
         return t("No upcoming closures.") + "\n\n" + usage_text(), None
-    names = await cal.school_names(session, school_ids) if len(school_ids) > 1 else {}
+    names = await cal.school_names(ctx.session, school_ids) if len(school_ids) > 1 else {}
     lines = [t("<b>Upcoming closures</b>")]
     for row in closures:
         parts = [escape(long_day(row.day))]
@@ -80,7 +74,8 @@ async def closure_list(
         lines.append("• " + " · ".join(parts))
     buttons = [
         [InlineKeyboardButton(
-            text=t("Remove {day}", day=short_day(row.day)) + (f" · {names[row.school_id]}" if names else ""),
+            text=t("Remove {day}", day=short_day(row.day))
+            + (f" · {names.get(row.school_id or 0, '')}" if names else ""),
             callback_data=ClosureRemoveCallback(closure_id=row.id).pack(),
         )]
         for row in closures
@@ -103,34 +98,27 @@ def closure_added_text(school: str, row: CalendarDay, check: cal.ClosureCheck) -
     return "\n".join(lines)
 
 
-def _today(clock: Clock, settings: Settings) -> date:
-    return to_local(clock.now(), settings.tz).date()
+def _today(ctx: Context) -> date:
+    return to_local(ctx.clock.now(), ctx.settings.tz).date()
 
 
-async def _close(
-    session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, school_id: int, day: date, note: str | None
-) -> str:
-    check = await cal.check_closure(session, school_id, day, _today(clock, settings))
-    row = await cal.add_closure(session, clock.now(), actor.person_id, school_id, day, note)
-    names = await cal.school_names(session, [school_id])
+async def _close(ctx: Context, actor: Actor, school_id: int, day: date, note: str | None) -> str:
+    check = await cal.check_closure(ctx.session, school_id, day, _today(ctx))
+    row = await cal.add_closure(ctx.session, ctx.clock.now(), actor.person_id, school_id, day, note)
+    names = await cal.school_names(ctx.session, [school_id])
     return closure_added_text(names.get(school_id, ""), row, check)
 
 
 # --- /closure -----------------------------------------------------------------------------------------------------
 
 
-@router.message(Command("closure"))
 async def closure_command(
-    message: Message, command: CommandObject, session: AsyncSession, actor: Actor | None, clock: Clock,
-    settings: Settings, state: FSMContext,
+    message: Message, command: CommandObject, ctx: Context, actor: Actor, state: FSMContext,
 ) -> None:
     schools = officer_schools(actor)
-    if actor is None or not schools:
-        await message.answer(not_allowed_text())
-        return
     args = (command.args or "").strip()
     if not args:
-        text, keyboard = await closure_list(session, schools, _today(clock, settings))
+        text, keyboard = await closure_list(ctx, schools, _today(ctx))
         await message.answer(text, reply_markup=keyboard)
         return
     day_text, _, note_text = args.partition(" ")
@@ -143,10 +131,10 @@ async def closure_command(
         await message.answer(t("The reason is too long: at most {max} characters, please.", max=NOTE_MAX))
         return
     if len(schools) == 1:
-        await message.answer(await _close(session, clock, settings, actor, schools[0], day, note))
+        await message.answer(await _close(ctx, actor, schools[0], day, note))
         return
     await state.update_data(closure_day=day.isoformat(), closure_note=note)
-    names = await cal.school_names(session, schools)
+    names = await cal.school_names(ctx.session, schools)
     buttons = [
         [InlineKeyboardButton(
             text=names.get(school_id, str(school_id)),
@@ -160,12 +148,10 @@ async def closure_command(
     )
 
 
-@router.callback_query(ClosureSchoolCallback.filter())
 async def closure_school_chosen(
-    query: CallbackQuery, callback_data: ClosureSchoolCallback, session: AsyncSession, actor: Actor | None,
-    clock: Clock, settings: Settings, state: FSMContext,
+    query: CallbackQuery, callback_data: ClosureSchoolCallback, ctx: Context, actor: Actor, state: FSMContext,
 ) -> None:
-    if actor is None or not actor.administers_school(callback_data.school_id):
+    if not actor.administers_school(callback_data.school_id):
         await query.answer(not_allowed_text(), show_alert=True)
         return
     data = await state.get_data()
@@ -174,24 +160,19 @@ async def closure_school_chosen(
         await query.answer(t("This button is no longer valid. Send /closure again."))
         return
     await state.update_data(closure_day=None, closure_note=None)
-    text = await _close(session, clock, settings, actor, callback_data.school_id, day, data.get("closure_note"))
+    text = await _close(ctx, actor, callback_data.school_id, day, data.get("closure_note"))
     await query.answer()
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_text(text, reply_markup=None)
 
 
-@router.callback_query(ClosureRemoveCallback.filter())
 async def closure_remove(
-    query: CallbackQuery, callback_data: ClosureRemoveCallback, session: AsyncSession, actor: Actor | None,
-    clock: Clock, settings: Settings,
+    query: CallbackQuery, callback_data: ClosureRemoveCallback, ctx: Context, actor: Actor,
 ) -> None:
     schools = officer_schools(actor)
-    if actor is None or not schools:
-        await query.answer(not_allowed_text(), show_alert=True)
-        return
     try:
-        removed = await cal.remove_closure(session, clock.now(), actor.person_id, callback_data.closure_id)
+        removed = await cal.remove_closure(ctx.session, ctx.clock.now(), actor.person_id, callback_data.closure_id)
     except cal.NotAllowed:
         await query.answer(not_allowed_text(), show_alert=True)
         return
@@ -200,6 +181,35 @@ async def closure_remove(
     else:
         await query.answer(t("The closure on {day} was removed.", day=short_day(removed.day)))
     if isinstance(query.message, Message):
-        text, keyboard = await closure_list(session, schools, _today(clock, settings))
+        text, keyboard = await closure_list(ctx, schools, _today(ctx))
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_text(text, reply_markup=keyboard)
+
+
+async def not_officer(message: Message) -> None:
+    await message.answer(not_allowed_text())
+
+
+async def not_officer_tap(query: CallbackQuery) -> None:
+    await query.answer(not_allowed_text(), show_alert=True)
+
+
+CLOSES_SCHOOLS = Holds(lambda actor: bool(officer_schools(actor)))
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (one per Dispatcher): the officers' behind one router-wide
+    filter, then one refusal per trigger for anyone else."""
+    officer = Router(name="school.officer")
+    officer.message.filter(CLOSES_SCHOOLS)
+    officer.callback_query.filter(CLOSES_SCHOOLS)
+    officer.message.register(closure_command, Command("closure"))
+    officer.callback_query.register(closure_school_chosen, ClosureSchoolCallback.filter())
+    officer.callback_query.register(closure_remove, ClosureRemoveCallback.filter())
+    refusals = Router(name="school.refusals")
+    refusals.message.register(not_officer, Command("closure"))
+    for trigger in (ClosureSchoolCallback.filter(), ClosureRemoveCallback.filter()):
+        refusals.callback_query.register(not_officer_tap, trigger)
+    router = Router(name="school")
+    router.include_routers(officer, refusals)
+    return router

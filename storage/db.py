@@ -12,8 +12,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.dml import UpdateBase
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -25,6 +26,15 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
     _make_sqlite_serious(engine)
     return engine
+
+
+async def rows_affected(session: AsyncSession, statement: UpdateBase) -> int:
+    """Run an UPDATE or DELETE (without RETURNING) in the session; how many rows it changed. The session types
+    its result as `Result`, but returns a `CursorResult` for these (SQLAlchemy 2.0.44 changelog)."""
+    result = await session.execute(statement)
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"an UPDATE or DELETE gave a {type(result).__name__}, not a CursorResult")
+    return result.rowcount
 
 
 def _make_sqlite_serious(engine: AsyncEngine) -> None:

@@ -424,11 +424,13 @@ async def warn_missing_official_years(
     needs: dict[tuple[tuple[TermSpan, ...], int], bool] = {}  # most schools share their county's terms
     for school_id, calendar in calendars.items():
         for year in missing:
-            key = (calendar.terms, year)
-            if key not in needs:
+            terms_in_year = (calendar.terms, year)
+            if terms_in_year not in needs:
                 first, end = max(today, date(year, 1, 1)), min(last, date(year, 12, 31))
-                needs[key] = any(calendar.in_term(first + timedelta(days=k)) for k in range((end - first).days + 1))
-            if needs[key]:
+                needs[terms_in_year] = any(
+                    calendar.in_term(first + timedelta(days=k)) for k in range((end - first).days + 1)
+                )
+            if needs[terms_in_year]:
                 schools_by_year[year].add(school_id)
     if not schools_by_year:
         return 0
@@ -442,8 +444,8 @@ async def warn_missing_official_years(
     ).all()
     wanted: dict[str, tuple[int, Person]] = {}
     for year, school_ids in sorted(schools_by_year.items()):
-        for school_id, person in officer_rows:
-            if school_id in school_ids:
+        for officer_school_id, person in officer_rows:
+            if officer_school_id in school_ids:
                 wanted.setdefault(f"calendar-missing-year:{year}:{person.id}", (year, person))
     if not wanted:
         return 0

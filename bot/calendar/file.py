@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import tomllib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -186,11 +187,13 @@ def parse_calendar_text(text: str, path: str = "calendar.toml") -> CalendarFile:
             for key in sorted(required - item.keys()):
                 result.problems.append(Problem("missing_key", where, {"key": key}))
             if table == "terms":
-                entry = _term(item, where, result.problems)
+                term = _term(item, where, result.problems)
+                if term is not None and len(result.problems) == problems_before:
+                    result.terms.append(term)
             else:
-                entry = _day(item, DAY_KIND[table], where, result.problems)
-            if entry is not None and len(result.problems) == problems_before:
-                (result.terms if table == "terms" else result.days).append(entry)
+                day = _day(item, DAY_KIND[table], where, result.problems)
+                if day is not None and len(result.problems) == problems_before:
+                    result.days.append(day)
     return result
 
 
@@ -319,20 +322,20 @@ async def import_calendar(
 
     day_plan: list[tuple[Owner, DayEntry]] = []
     seen_days: dict[tuple[Owner, date], DayKind] = {}
-    for entry in parsed.days:
-        owner = owner_of(entry.school)
+    for day_entry in parsed.days:
+        owner = owner_of(day_entry.school)
         if owner is None:
             continue
-        previous = seen_days.get((owner, entry.day))
-        if previous == entry.kind:
-            report.problems.append(Problem("day_twice", entry.where, {"day": entry.day}))
+        previous = seen_days.get((owner, day_entry.day))
+        if previous == day_entry.kind:
+            report.problems.append(Problem("day_twice", day_entry.where, {"day": day_entry.day}))
             continue
-        opposite = {DayKind.HOLIDAY: DayKind.WORKDAY, DayKind.WORKDAY: DayKind.HOLIDAY}.get(entry.kind)
-        if opposite is not None and (previous == opposite or (owner, entry.day, opposite) in days_by_key):
-            report.problems.append(Problem("holiday_and_workday", entry.where, {"day": entry.day}))
+        opposite = {DayKind.HOLIDAY: DayKind.WORKDAY, DayKind.WORKDAY: DayKind.HOLIDAY}.get(day_entry.kind)
+        if opposite is not None and (previous == opposite or (owner, day_entry.day, opposite) in days_by_key):
+            report.problems.append(Problem("holiday_and_workday", day_entry.where, {"day": day_entry.day}))
             continue
-        seen_days[(owner, entry.day)] = entry.kind
-        day_plan.append((owner, entry))
+        seen_days[(owner, day_entry.day)] = day_entry.kind
+        day_plan.append((owner, day_entry))
 
     if report.problems:
         return report
@@ -354,19 +357,19 @@ async def import_calendar(
         else:
             report.counts["terms_unchanged"] += 1
 
-    for owner, entry in day_plan:
-        day_row = days_by_key.get((owner, entry.day, entry.kind))
+    for owner, day_entry in day_plan:
+        day_row = days_by_key.get((owner, day_entry.day, day_entry.kind))
         if day_row is None:
-            day_row = CalendarDay(day=entry.day, kind=entry.kind, note=entry.note, **_owner_columns(owner))
+            day_row = CalendarDay(day=day_entry.day, kind=day_entry.kind, note=day_entry.note, **_owner_columns(owner))
             session.add(day_row)
             await session.flush()
-            _audit(session, now, "calendar.day_added", "calendar_day", day_row.id, owner, day=entry.day,
-                   kind=entry.kind)
+            _audit(session, now, "calendar.day_added", "calendar_day", day_row.id, owner, day=day_entry.day,
+                   kind=day_entry.kind)
             report.counts["days_created"] += 1
-        elif day_row.note != entry.note:
-            day_row.note = entry.note
-            _audit(session, now, "calendar.day_changed", "calendar_day", day_row.id, owner, day=entry.day,
-                   kind=entry.kind)
+        elif day_row.note != day_entry.note:
+            day_row.note = day_entry.note
+            _audit(session, now, "calendar.day_changed", "calendar_day", day_row.id, owner, day=day_entry.day,
+                   kind=day_entry.kind)
             report.counts["days_updated"] += 1
         else:
             report.counts["days_unchanged"] += 1
@@ -399,7 +402,8 @@ async def _resolve_schools(
     session: AsyncSession, county: County, parsed: CalendarFile, report: CalendarImport
 ) -> dict[str, int]:
     """School names as the file writes them ("学校" or "乡镇/学校") → school id; problems for unknown or ambiguous."""
-    entries = [(e.school, e.where) for e in [*parsed.terms, *parsed.days] if e.school is not None]
+    file_entries: list[TermEntry | DayEntry] = [*parsed.terms, *parsed.days]
+    entries = [(e.school, e.where) for e in file_entries if e.school is not None]
     if not entries:
         return {}
     rows = await session.execute(
@@ -424,7 +428,7 @@ async def _resolve_schools(
     return found
 
 
-def _check_overlaps(plan: list[tuple[Owner, TermEntry]], existing: list[Term], report: CalendarImport) -> None:
+def _check_overlaps(plan: list[tuple[Owner, TermEntry]], existing: Sequence[Term], report: CalendarImport) -> None:
     """Terms of one owner must not overlap: the file's among themselves and with the owner's other stored terms."""
     in_file = {(owner, entry.name) for owner, entry in plan}
     stored = [
@@ -481,7 +485,9 @@ def _owner_columns(owner: Owner) -> dict[str, int]:
 
 def _audit(session: AsyncSession, now: datetime, action: str, entity: str, entity_id: int, owner: Owner,
            **details: Any) -> None:
-    plain = {key: value.isoformat() if isinstance(value, date) else str(value) for key, value in details.items()}
+    plain: dict[str, Any] = {
+        key: value.isoformat() if isinstance(value, date) else str(value) for key, value in details.items()
+    }
     audit.record(session, now, action, entity, entity_id, actor="cli", **{f"{owner[0]}_id": owner[1]}, **plain)
 
 

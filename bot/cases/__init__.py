@@ -4,7 +4,7 @@ The service API (no aiogram; handlers, the CLI and the tick call the same functi
 (session, settings, policy, now, actor, …), checks scope, appends history, audits and queues notices in the
 caller's transaction, and raises `CaseError(code)` on refusal:
 
-- reading: `list_cases`, `case_detail`
+- reading: `list_cases`, `case_detail` (writes nothing), `record_view` (the audit of opening a case)
 - the school: `record_persuasion`, `report_to_township`, `request_support`, `resolve_referral`, `close_case`
 - the township: `issue_return_order`, `record_legal_step` (only where the policy enables legal steps; `check_legal_step`
   tells beforehand whether it would be refused), `close_case`
@@ -25,6 +25,7 @@ from .actions import (
     request_support,
     resolve_referral,
     student_marked_present,
+    students_marked_present,
 )
 from .ladder import LadderReport, run_ladder
 from .model import (
@@ -56,7 +57,7 @@ from .model import (
     SupportKind,
     Told,
 )
-from .queries import ALL_OPEN, case_detail, list_cases
+from .queries import ALL_OPEN, case_detail, list_cases, record_view
 
 __all__ = [
     "ALL_OPEN",
@@ -96,9 +97,11 @@ __all__ = [
     "list_cases",
     "record_legal_step",
     "record_persuasion",
+    "record_view",
     "report_to_township",
     "request_support",
     "resolve_referral",
     "run_ladder",
     "student_marked_present",
+    "students_marked_present",
 ]

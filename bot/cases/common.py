@@ -64,7 +64,7 @@ def case_ref(case: Case, settings: Settings) -> str:
 
 
 def is_dialect(session: AsyncSession, name: str) -> bool:
-    return session.bind.dialect.name == name
+    return session.get_bind().dialect.name == name
 
 
 def clip(text: str | None) -> str | None:
@@ -237,13 +237,18 @@ async def load_casts(session: AsyncSession, cases: Iterable[Case]) -> dict[int, 
             .order_by(StaffRole.id)
         )
     ).all()
-    teachers, officers, township = defaultdict(list), defaultdict(list), defaultdict(list)
+    teachers: dict[int | None, list[Person]] = defaultdict(list)
+    officers: dict[int | None, list[Person]] = defaultdict(list)
+    township: dict[int | None, list[Person]] = defaultdict(list)
     for role, class_id, school_id, township_id, person in staff:
-        target = {Role.CLASS_TEACHER: (teachers, class_id), Role.TOWNSHIP_OFFICER: (township, township_id)}.get(
-            role, (officers, school_id)
-        )
-        if person not in target[0][target[1]]:
-            target[0][target[1]].append(person)
+        if role == Role.CLASS_TEACHER:
+            place = teachers[class_id]
+        elif role == Role.TOWNSHIP_OFFICER:
+            place = township[township_id]
+        else:
+            place = officers[school_id]
+        if person not in place:
+            place.append(person)
 
     guardians: dict[int, list[tuple[Person, str | None]]] = defaultdict(list)
     for guardianship, person in await session.execute(

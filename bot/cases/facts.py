@@ -62,7 +62,7 @@ async def family_answers_many(session: AsyncSession, cases: list[Case], casts: d
         select(CaseEvent).where(CaseEvent.case_id.in_(list(ids)), CaseEvent.kind == "guardian_answer")
         .order_by(CaseEvent.at, CaseEvent.id)
     ))
-    names = dict((await session.execute(select(Person.id, Person.name).where(
+    names: dict[int | None, str] = dict((await session.execute(select(Person.id, Person.name).where(
         Person.id.in_({e.actor_person_id for e in events if e.actor_person_id})))).all()) if events else {}
     for event in events:
         case = ids[event.case_id]
@@ -127,7 +127,7 @@ async def legal_steps_of(session: AsyncSession, case_id: int) -> list[tuple[str,
         select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == "legal_step")
         .order_by(CaseEvent.at, CaseEvent.id)
     )
-    return [(event.details.get("step"), event.at) for event in events]
+    return [(step, event.at) for event in events if isinstance(step := event.details.get("step"), str)]
 
 
 def next_legal_step(recorded: list[str]) -> LegalStepKind | None:

@@ -52,7 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.calendar.days import SchoolCalendar, load_calendars
-from bot.core.clock import to_local
+from bot.core.clock import iso_day, to_local
 from bot.core.policy import Policy
 from bot.core.settings import Settings
 from bot.documents.records import issue, issue_report, reference_of, state
@@ -269,8 +269,8 @@ async def _phone_requests(batch: NoticeBatch, policy: Policy, today: date) -> in
         return 0
     class_ids = {row[3] for row in rows}
     school_ids = {row[5] for row in rows}
-    teachers: dict[int, list[Person]] = defaultdict(list)
-    officers: dict[int, list[Person]] = defaultdict(list)
+    teachers: dict[int | None, list[Person]] = defaultdict(list)
+    officers: dict[int | None, list[Person]] = defaultdict(list)
     for role, class_id, school_id, person in await session.execute(
         select(StaffRole.role, StaffRole.class_id, StaffRole.school_id, Person)
         .join(Person, Person.id == StaffRole.person_id)
@@ -355,11 +355,15 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
     if not candidates:
         return 0
     # a case closed on or after the streak's window began is not reopened by the same days
-    last_closed = dict((await session.execute(
-        select(Case.student_id, func.max(Case.closed_at)).where(Case.student_id.in_(candidates),
-                                                                Case.closed_at.is_not(None))
-        .group_by(Case.student_id)
-    )).all())
+    last_closed = {
+        student_id: closed_at
+        for student_id, closed_at in await session.execute(
+            select(Case.student_id, func.max(Case.closed_at)).where(Case.student_id.in_(candidates),
+                                                                    Case.closed_at.is_not(None))
+            .group_by(Case.student_id)
+        )
+        if closed_at is not None
+    }
     candidates = [
         sid for sid in candidates
         if sid not in last_closed or to_local(_aware(last_closed[sid]), settings.tz).date()
@@ -368,7 +372,7 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
     if not candidates:
         return 0
     first_day, history = await _streak_starts(session, candidates, school_of, windows, calendars, today)
-    township_of = dict((await session.execute(
+    township_of: dict[int, int] = dict((await session.execute(
         select(Student.id, _township_of_student()).join(SchoolClass, SchoolClass.id == Student.class_id)
         .where(Student.id.in_(candidates))
     )).all())
@@ -455,8 +459,8 @@ def _announce_opening(
     days = sorted(d for d in absent_days if d >= case.first_absent_day)
     batch.event(case, None, "opened", stage=CaseStage.OPEN.value,
               first_absent_day=case.first_absent_day.isoformat(), days=[d.isoformat() for d in days],
-              persuasion_deadline=case.persuasion_deadline.isoformat(),
-              home_visit_due=case.home_visit_due.isoformat(), watch=watch)
+              persuasion_deadline=iso_day(case.persuasion_deadline),
+              home_visit_due=iso_day(case.home_visit_due), watch=watch)
     teacher = cast.teachers[0].name if cast.teachers else ""
     base = {
         "child": cast.student.name, "class_name": cast.school_class.name, "school": cast.school_name,
@@ -497,19 +501,22 @@ async def _watch_absences(batch: NoticeBatch, today: date) -> int:
             .order_by(Case.closed_at)  # a student's latest returned case wins
         )
     }
-    if not watched:
+    returned_on = {
+        sid: to_local(case.closed_at, settings.tz).date() for sid, case in watched.items() if case.closed_at is not None
+    }
+    if not returned_on:
         return 0
-    floor = min(to_local(case.closed_at, settings.tz).date() for case in watched.values())
+    floor = min(returned_on.values())
     rows = (
         await session.execute(
             select(Absence.student_id, Absence.id, Absence.day, Absence.reason).where(
-                Absence.student_id.in_(list(watched)), Absence.day > floor, Absence.day <= today,
+                Absence.student_id.in_(list(returned_on)), Absence.day > floor, Absence.day <= today,
                 Absence.withdrawn_at.is_(None), Absence.excused.is_(False), Absence.reason.in_(COUNTED_REASONS),
             ).order_by(Absence.day, Absence.id)
         )
     ).all()
     candidates = [(watched[sid], absence_id, day, reason) for sid, absence_id, day, reason in rows
-                  if day > to_local(watched[sid].closed_at, settings.tz).date()]
+                  if day > returned_on[sid]]
     if not candidates:
         return 0
     done = set(await session.execute(
@@ -531,7 +538,7 @@ async def _watch_absences(batch: NoticeBatch, today: date) -> int:
                   reason=reason)
         values = {
             "child": cast.student.name, "class_name": cast.school_class.name, "day": day, "reason": reason,
-            "returned": to_local(case.closed_at, settings.tz).date(), "watch_until": case.watch_until,
+            "returned": returned_on[case.student_id], "watch_until": case.watch_until,
             "ref": case_ref(case, settings),
         }
         tell_many(batch, cast.school_staff, Recipient.SCHOOL_OFFICER, "watch_absence", values,
@@ -557,7 +564,7 @@ async def _home_visits_overdue(batch: NoticeBatch, today: date) -> int:
         cast = casts.get(case.id)
         if cast is None:
             continue
-        batch.event(case, None, step, home_visit_due=case.home_visit_due.isoformat())
+        batch.event(case, None, step, home_visit_due=iso_day(case.home_visit_due))
         values = {
             "child": cast.student.name, "class_name": cast.school_class.name, "due": case.home_visit_due,
             "first_absent_day": case.first_absent_day, "deadline": case.persuasion_deadline,
@@ -581,16 +588,16 @@ async def _claimed(session: AsyncSession, now: datetime, cases: list[Case], step
 async def _report_upward(batch: NoticeBatch, policy: Policy, today: date) -> int:
     session, settings, now = batch.session, batch.settings, batch.now
     step = "report"
-    failed = (
+    failed_count = (
         select(func.count()).select_from(PersuasionAttempt)
         .where(PersuasionAttempt.case_id == Case.id, PersuasionAttempt.succeeded.is_(False))
         .scalar_subquery()
     )
     rows = (
         await session.execute(
-            select(Case.id, Case.student_id, Case.persuasion_deadline, failed)
+            select(Case.id, Case.student_id, Case.persuasion_deadline, failed_count)
             .where(Case.stage == CaseStage.OPEN, Case.closed_at.is_(None), ~_step_done(step),
-                   (Case.persuasion_deadline < today) | (failed >= policy.report.failed_attempts))
+                   (Case.persuasion_deadline < today) | (failed_count >= policy.report.failed_attempts))
             .order_by(Case.id)
         )
     ).all()
@@ -656,7 +663,7 @@ async def _orders_overdue(batch: NoticeBatch, policy: Policy, today: date) -> in
         cast = casts.get(case.id)
         if cast is None:
             continue
-        batch.event(case, None, step, deadline=case.order_deadline.isoformat())
+        batch.event(case, None, step, deadline=iso_day(case.order_deadline))
         values = {
             "child": cast.student.name, "class_name": cast.school_class.name, "school": cast.school_name,
             "deadline": case.order_deadline, "legal": policy.legal_steps.enabled, "next_step": next_step,
@@ -680,7 +687,7 @@ async def _watch_ended(batch: NoticeBatch, today: date) -> int:
     ))
     cases = await _claimed(session, now, cases, step)
     for case in cases:
-        batch.event(case, None, step, watch_until=case.watch_until.isoformat())
+        batch.event(case, None, step, watch_until=iso_day(case.watch_until))
     return len(cases)
 
 
@@ -758,10 +765,10 @@ async def _return_reminders(
         counts[kind] += 1
         if cast is None:
             continue
-        since, days = since_of[case_id], sorted(present[case_id])
-        batch.event(case, None, kind, since=since.isoformat(), days_present=len(days))
-        values = {"child": cast.student.name, "class_name": cast.school_class.name, "days_present": len(days),
-                  "back_since": days[0], "ref": case_ref(case, settings)}
+        since, back_days = since_of[case_id], sorted(present[case_id])
+        batch.event(case, None, kind, since=since.isoformat(), days_present=len(back_days))
+        values = {"child": cast.student.name, "class_name": cast.school_class.name, "days_present": len(back_days),
+                  "back_since": back_days[0], "ref": case_ref(case, settings)}
         actions = [[Action(RETURNED_LABEL, RETURNED_ACTION, case.id)]]
         key = f"{kind.replace('_', '-')}:{case.id}:{since.isoformat()}"  # then :<person id>
         if kind == TEACHER_STEP:

@@ -35,6 +35,7 @@ from bot.notices.outbox import (
 from bot.onboarding.service import CONSENT_VERSION
 from storage.models import (
     AuditEvent,
+    Base,
     Case,
     CaseEvent,
     Channel,
@@ -111,9 +112,10 @@ class NoticeBatch:
         outbox is skipped at `flush` without a second row)."""
         key = key[:200]
         delivery = self.delivery_for(person)
-        if delivery is not Delivery.QUEUED or key in self._rows:
+        contact = self._contacts[person.id]
+        if delivery is not Delivery.QUEUED or contact is None or key in self._rows:
             return delivery
-        self._rows[key] = outbox_row(self.settings, self.now, person, self._contacts[person.id], template, values,
+        self._rows[key] = outbox_row(self.settings, self.now, person, contact, template, values,
                                      key, actions=actions, entity=entity, entity_id=entity_id,
                                      next_attempt_at=self.next_attempt_at)
         return delivery
@@ -122,8 +124,8 @@ class NoticeBatch:
         """Write the held history rows and notices (executemany: one compiled statement each, batched by the
         driver); returns how many notices were offered (a key queued before is skipped by the database)."""
         for model, rows in ((CaseEvent, self._events), (AuditEvent, self._audits)):
-            if rows:
-                await self.session.execute(insert_into(model.__table__), rows)
+            if rows:  # Core insert into the Table (executemany), not the ORM's bulk insert of the class
+                await self.session.execute(insert_into(Base.metadata.tables[model.__tablename__]), rows)
                 rows.clear()
         rows = list(self._rows.values())
         self._rows.clear()

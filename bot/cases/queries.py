@@ -1,14 +1,15 @@
 """Reading cases: `/cases` lists by scope and urgency, and one case's whole file.
 
-Viewing a child's file is logged (未成年人网络保护条例 art. 36): an audit event `case.viewed` with the viewer's id.
+Reads write nothing. Opening a child's file is logged (未成年人网络保护条例 art. 36) by the one caller where a
+person opens it, with `record_view`: an audit event `case.viewed` with the viewer's id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import audit
@@ -82,7 +83,7 @@ async def list_cases(
         township_stages: tuple[str, ...] = TOWNSHIP_STAGES if stage is None else OPEN_STAGES
     else:
         stages = township_stages = (stage,)
-    scope = [false()]
+    scope: list[ColumnElement[bool]] = [false()]
     if schools:
         scope.append(Case.school_id.in_(schools) & Case.stage.in_(stages))
     if townships:
@@ -121,8 +122,6 @@ async def case_detail(
     """One case's file: absence days, the family's answers, persuasion attempts, support referrals, the history,
     and what the actor may do now. A guardian sees their answers and referrals, not the school's records."""
     case, _student, school_class = await case_for(session, actor, case_id, lock=False)
-    audit.record(session, now, "case.viewed", "case", case.id, actor_person_id=actor.person_id,
-                 student_id=case.student_id)
     staff = (is_school_officer(actor, case) or is_township_officer(actor, case)
              or is_class_teacher(actor, school_class.id))
     summary = (await summarize(session, settings, policy, now, [case]))[0]
@@ -208,7 +207,14 @@ async def case_detail(
     )
 
 
-async def _add_names(session: AsyncSession, names: dict[int, str], ids: set[int | None]) -> None:
+def record_view(session: AsyncSession, now: datetime, actor: Actor, summary: CaseSummary) -> None:
+    """Log that `actor` opened the child's file: once per opening, where the person opens it (not for lists, offers
+    or the card redrawn after a step)."""
+    audit.record(session, now, "case.viewed", "case", summary.id, actor_person_id=actor.person_id,
+                 student_id=summary.student_id)
+
+
+async def _add_names(session: AsyncSession, names: dict[int, str], ids: Iterable[int | None]) -> None:
     missing = {i for i in ids if i is not None and i not in names}
     if missing:
         names.update(dict((await session.execute(select(Person.id, Person.name).where(Person.id.in_(missing)))).all()))

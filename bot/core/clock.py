@@ -7,7 +7,7 @@ All clocks return timezone-aware UTC datetimes; convert with `to_local` for disp
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -62,6 +62,11 @@ def parse_instant(text: str) -> datetime:
 def to_local(instant: datetime, tz: tzinfo | str) -> datetime:
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     return instant.astimezone(zone)
+
+
+def iso_day(day: date | None) -> str | None:
+    """A day as ISO text for JSON (history details, drafts); None stays None."""
+    return day.isoformat() if day else None
 
 
 def _aware_utc(instant: datetime) -> datetime:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 LOCALES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_LOCALE = "zh_Hans"
@@ -54,7 +54,7 @@ def compile_catalogs(locales_dir: Path = LOCALES_DIR) -> None:
 
 
 @cache
-def translations(locale: str) -> Translations:
+def translations(locale: str) -> NullTranslations:  # NullTranslations when the catalog is missing
     compile_catalogs()
     return Translations.load(str(LOCALES_DIR), [locale], DOMAIN)
 

@@ -186,7 +186,7 @@ class Sender:
     async def _claim(self, limit: int) -> tuple[list[OutboxMessage], int]:
         """Claim up to `limit` due rows; returns them and how many due rows were settled without sending."""
         async with self.sessions() as session, session.begin():
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
             now = self.clock.now()
             stale = now - self.lease

@@ -69,7 +69,7 @@ def notice_keyboard(actions: list[list[dict]] | None) -> InlineKeyboardMarkup | 
 class TelegramTransport:
     """Sends with the bot's defaults (parse mode HTML, no link previews): the stored text is already HTML."""
 
-    channel = Channel.TELEGRAM
+    channel: str = Channel.TELEGRAM
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot

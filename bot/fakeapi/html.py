@@ -113,7 +113,8 @@ class _Parser:
 
     def _start_tag(self) -> None:
         start = self.pos
-        name = _NAME.match(self.source, start + 1).group().lower()
+        match = _NAME.match(self.source, start + 1)
+        name = match.group().lower() if match else ""
         if name not in ENTITY_TYPES:
             raise HtmlError(f'Unsupported start tag "{name}" at byte offset {self._byte_offset(start)}')
         self.pos = start + 1 + len(name)

@@ -149,9 +149,10 @@ class BotApi:
         chat_id = self.server.unanswered_callbacks.pop(params.text("callback_query_id") or "", None)
         if chat_id is None:
             raise ApiError(400, INVALID_QUERY)
-        answer = {"text": params.text("text"), "show_alert": params.flag("show_alert"), "url": params.text("url")}
+        text = params.text("text")
+        answer = {"text": text, "show_alert": params.flag("show_alert"), "url": params.text("url")}
         self.server.chats[chat_id].callback_answers.append(answer)
-        self.server.record_event(chat_id, "bot", "answer", answer["text"] or "")
+        self.server.record_event(chat_id, "bot", "answer", text or "")
         return True
 
     async def delete_message(self, params: Params) -> bool:

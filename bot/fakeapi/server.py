@@ -12,7 +12,7 @@ import math
 from contextlib import suppress
 from functools import partial
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -203,7 +203,9 @@ class FakeTelegram:
     def _member(self, status: str) -> dict:
         return {"status": status, "user": self.bot_user()} | ({"until_date": 0} if status == "kicked" else {})
 
-    def record_event(self, chat_id: int, actor: str, kind: str, text: str, record: Record | None = None) -> None:
+    def record_event(
+        self, chat_id: int, actor: Literal["user", "bot"], kind: str, text: str, record: Record | None = None
+    ) -> None:
         self.log.append(LogEntry(self.clock.now(), chat_id, actor, kind, text, record))
 
     def throttle(self, chat_id: int) -> None:

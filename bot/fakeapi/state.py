@@ -84,8 +84,9 @@ class Record:
 
     def summary(self) -> str:
         """One line for a transcript."""
-        if self.document or self.photo:
-            name = (self.document or self.photo).get("file_name") or "photo"
+        attachment = self.document or self.photo
+        if attachment:
+            name = attachment.get("file_name") or "photo"
             return f"[{'document' if self.document else 'photo'}: {name}] {self.caption or ''}".rstrip()
         if self.contact:
             return f"[contact: {self.contact['phone_number']}]"

@@ -46,8 +46,11 @@ class FakeUser:
             raise ValueError(f"user {self.id} has no phone to share; pass one")
         if own:
             self.state.phone = phone
-        contact = {"phone_number": phone, "first_name": self.state.first_name if own else "Someone"}
-        contact["user_id"] = self.id if own else OTHER_USER_ID
+        contact: dict[str, str | int] = {
+            "phone_number": phone,
+            "first_name": self.state.first_name if own else "Someone",
+            "user_id": self.id if own else OTHER_USER_ID,
+        }
         return await self._act(self.server.receive(self.id, contact=contact))
 
     async def tap(self, label: str, message: Record | None = None) -> list[Record]:

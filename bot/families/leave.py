@@ -26,6 +26,7 @@ from bot.core.scope import Actor
 from bot.core.settings import Settings
 from bot.families.replies import reached, tell_class_or_school
 from bot.notices.outbox import Action, Delivery, enqueue_notice
+from storage.db import rows_affected
 from storage.models import Absence, AbsenceReason, Guardianship, LeaveRequest, LeaveStatus, Person, Student
 
 MAX_LEAVE_DAYS = 30  # calendar days one request may cover; longer absences go through the school (休学)
@@ -201,14 +202,15 @@ async def decide_leave(
         return LeaveDecisionResult(DecisionStatus.FORBIDDEN)
     status = LeaveStatus.APPROVED if approve else LeaveStatus.DECLINED
     # Conditional on still pending: of two teachers tapping at once, exactly one decides.
-    changed = await session.execute(
+    changed = await rows_affected(
+        session,
         update(LeaveRequest)
         .where(LeaveRequest.id == leave.id, LeaveRequest.status == LeaveStatus.PENDING)
         .values(status=status, decided_by=actor.person_id, decided_at=now)
         .execution_options(synchronize_session=False)
     )
     await session.refresh(leave)
-    if changed.rowcount == 0:
+    if changed == 0:
         decider = await session.get(Person, leave.decided_by) if leave.decided_by else None
         return LeaveDecisionResult(DecisionStatus.STALE, leave, student, decider)
     audit.record(session, now, "leave.approved" if approve else "leave.declined", "leave_request", leave.id,

@@ -105,7 +105,7 @@ async def record_reply(
     absence = await absence_in_scope(session, actor, absence_id)
     if absence is None or actor is None:
         return ReplyResult(ReplyStatus.FORBIDDEN)
-    student = await session.get(Student, absence.student_id)
+    student = await session.get_one(Student, absence.student_id)
     if absence.withdrawn_at is not None:
         return ReplyResult(ReplyStatus.STALE, absence, student)
     try:
@@ -236,7 +236,7 @@ async def notice_children(session: AsyncSession, actor: Actor, absence: Absence)
     absences = [a for a in absences if asks_reply(a.reason) or a.id == absence.id]
     result = []
     for item in absences:
-        student = await session.get(Student, item.student_id)
+        student = await session.get_one(Student, item.student_id)
         reply = await latest_reply(session, item.id, actor.person_id)
         result.append(SiblingAnswer(item, student, reply.answer if reply else None))
     return sorted(result, key=lambda s: (s.student.name, s.absence.id))

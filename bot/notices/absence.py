@@ -152,11 +152,11 @@ async def notify_guardians(
         for _, person in guardians.get(absence.student_id, []):
             people[person.id] = person
             before = told.get((absence.id, person.id))  # None: never told; ("absent"/"withdrawn", reason)
-            item = _change_for(current, before)
-            if item == "new":
+            change = _change_for(current, before)
+            if change == "new":
                 fresh[person.id].append(_Item(absence, students[absence.student_id], "new"))
-            elif item is not None:
-                fixes[person.id].append(_Item(absence, students[absence.student_id], item))
+            elif change is not None:
+                fixes[person.id].append(_Item(absence, students[absence.student_id], change))
     if not fresh and not fixes:
         return []
 
@@ -201,12 +201,12 @@ async def notify_guardians(
 def _change_for(current: str | None, before: tuple[str, str | None] | None) -> str | None:
     """What a guardian must be told about an absence now (`current` reason, None when withdrawn), given what they
     were told `before`: "new" (a notice), "withdrawn" or "reason" (a correction), or None (nothing)."""
-    was_told_absent = before is not None and before[0] == "absent"
+    told_absent = before if before is not None and before[0] == "absent" else None
     if current is None:
-        return "withdrawn" if was_told_absent else None
-    if not was_told_absent:
+        return "withdrawn" if told_absent else None
+    if told_absent is None:
         return None if current in SILENT_REASONS else "new"
-    return None if before[1] == current else "reason"
+    return None if told_absent[1] == current else "reason"
 
 
 async def told_state(session: AsyncSession, absence_ids: list[int]) -> dict[tuple[int, int], tuple[str, str | None]]:
@@ -217,6 +217,8 @@ async def told_state(session: AsyncSession, absence_ids: list[int]) -> dict[tupl
     )
     state: dict[tuple[int, int], tuple[str, str | None]] = {}
     for event in events:
+        if event.entity_id is None:  # the query asks for these ids; narrows the column's type
+            continue
         reason = event.details.get("reason")
         state[(event.entity_id, int(event.details["guardian_id"]))] = ("absent", reason) if reason else (
             "withdrawn", None)

@@ -146,7 +146,7 @@ def outbox_row(
 
 def insert_ignoring_duplicates(session: AsyncSession):
     """INSERT … ON CONFLICT (idempotency_key) DO NOTHING into the outbox, for this session's database."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return insert(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
@@ -167,7 +167,7 @@ async def enqueue_notice(
     """Render `template` for `person` and queue it, unless a notice with `key` exists or they cannot be reached."""
     contact = await contact_of(session, person.id)
     delivery = delivery_by(contact, contact is not None and await needs_consent(session, person.id))
-    if delivery is not Delivery.QUEUED:
+    if delivery is not Delivery.QUEUED or contact is None:
         return delivery
     row = outbox_row(settings, now, person, contact, template, values, key, actions=actions, entity=entity,
                      entity_id=entity_id, next_attempt_at=None if respect_quiet_hours else now)

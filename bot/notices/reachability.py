@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import audit
 from bot.core.settings import Settings
 from bot.notices.outbox import enqueue_notice
+from storage.db import rows_affected
 from storage.models import (
     ContactPoint,
     EnrolmentStatus,
@@ -51,7 +52,8 @@ async def mark_unreachable(session: AsyncSession, settings: Settings, now: datet
     contact.unreachable_since = now
     audit.record(session, now, "contact_unreachable", "person", contact.person_id, actor="system",
                  contact_point_id=contact.id, channel=contact.channel, why=why)
-    stopped = await session.execute(
+    stopped = await rows_affected(
+        session,
         update(OutboxMessage)
         .where(OutboxMessage.person_id == contact.person_id, OutboxMessage.channel == contact.channel,
                OutboxMessage.status == OutboxStatus.PENDING)
@@ -61,7 +63,7 @@ async def mark_unreachable(session: AsyncSession, settings: Settings, now: datet
     await session.flush()
     told = await _tell_class_teachers(session, settings, now, contact)
     log.info("contact point %s of person %s unreachable (%s): %s queued notices stopped, teachers told: %s",
-             contact.id, contact.person_id, why, stopped.rowcount, told)
+             contact.id, contact.person_id, why, stopped, told)
 
 
 async def mark_reachable(session: AsyncSession, now: datetime, contact: ContactPoint) -> None:
@@ -93,11 +95,11 @@ async def _tell_class_teachers(session: AsyncSession, settings: Settings, now: d
         children_by_teacher.setdefault(teacher_id, []).append({"name": child, "relation": relation})
     if not children_by_teacher:
         return []
-    guardian = await session.get(Person, contact.person_id)
+    guardian = await session.get_one(Person, contact.person_id)
     since = (contact.unreachable_since or now).strftime("%Y%m%dT%H%M%S")
     told = []
     for teacher_id, children in children_by_teacher.items():
-        teacher = await session.get(Person, teacher_id)
+        teacher = await session.get_one(Person, teacher_id)
         values = {"guardian": guardian.name, "has_phone": bool(guardian.phone), "children": children}
         await enqueue_notice(session, settings, now, teacher, TEMPLATE, values,
                              f"unreachable:{contact.id}:{since}:{teacher_id}", entity="person", entity_id=guardian.id)

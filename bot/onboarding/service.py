@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,7 @@ from bot.core import audit
 from bot.core.i18n import LOCALES, gettext
 from bot.core.phones import normalize_phone
 from bot.core.scope import Actor
+from storage.db import rows_affected
 from storage.models import (
     Channel,
     Consent,
@@ -95,7 +96,7 @@ def hash_code(raw: str) -> str:
 
 def looks_like_code(text: str | None) -> bool:
     """Whether a plain message from someone not linked should be tried as an invite code."""
-    return bool(text) and len(text) <= 40 and _CODE_LIKE.fullmatch(normalize_code(text)) is not None
+    return text is not None and 0 < len(text) <= 40 and _CODE_LIKE.fullmatch(normalize_code(text)) is not None
 
 
 def format_code(code: str) -> str:
@@ -361,9 +362,10 @@ async def _link(
         person.locale = locale
         person.updated_at = now
     await session.flush()
+    code_used: dict[str, Any] = {"invite_code_id": code.id} if code is not None else {}
     audit.record(
         session, now, "account_linked", "person", person.id, actor_person_id=person.id, channel=channel, how=how,
-        **({"invite_code_id": code.id} if code is not None else {}),
+        **code_used,
     )
     return LinkResult(
         LinkOutcome.LINKED, await profile(session, person.id), needs_consent=await needs_consent(session, person.id)
@@ -443,10 +445,10 @@ async def link_by_contact(
 
 async def unlink(session: AsyncSession, now: datetime, person_id: int, channel: str, *, reason: str) -> bool:
     """Remove the person's contact point on `channel` (they can link again); False if there was none."""
-    result = await session.execute(
-        delete(ContactPoint).where(ContactPoint.person_id == person_id, ContactPoint.channel == channel)
+    removed = await rows_affected(
+        session, delete(ContactPoint).where(ContactPoint.person_id == person_id, ContactPoint.channel == channel)
     )
-    if not result.rowcount:
+    if not removed:
         return False
     audit.record(session, now, "account_unlinked", "person", person_id, actor_person_id=person_id,
                  channel=channel, reason=reason)

@@ -29,7 +29,7 @@ from storage.models import (
 )
 
 TEMPLATE = "rollcall_reminder"
-OPEN_ACTION = "rollcall"  # NoticeAction.action of the reminder's button; handlers.teacher opens the roll call
+OPEN_ACTION = "rollcall"  # NoticeAction.action of the reminder's button; handlers.teacher.rollcall opens the roll call
 
 
 def reminder_key(class_id: int, day: date, person_id: int) -> str:

@@ -281,11 +281,11 @@ async def _write_absences(
         )
     }
     changes, withdrawn = RollCallChanges(), []
-    for student_id, row in existing.items():
-        if row.withdrawn_at is None and student_id not in wanted:
-            row.withdrawn_at = now
+    for student_id, absence in existing.items():
+        if absence.withdrawn_at is None and student_id not in wanted:
+            absence.withdrawn_at = now
             withdrawn.append(student_id)
-            changes.withdrawn.append(row)
+            changes.withdrawn.append(absence)
     for student_id, reason in wanted.items():
         expected = _expected_return(draft, student_id, reason)
         row = existing.get(student_id)
@@ -326,7 +326,8 @@ def _expected_return(draft: dict[str, Any], student_id: int, reason: AbsenceReas
 
 
 def _reaches(reaches: list[GuardianReach], names: dict[int, str]) -> tuple[tuple[Reach, ...], tuple[Reach, ...]]:
-    notified, unreachable = [], []
+    notified: list[Reach] = []
+    unreachable: list[Reach] = []
     for reach in reaches:
         item = Reach(names.get(reach.student_id, ""), reach.guardian.name, bool(reach.guardian.phone))
         (notified if reach.delivery in REACHED else unreachable).append(item)
@@ -455,7 +456,9 @@ async def _load(
     roll_call = await session.scalar(
         select(RollCall).where(RollCall.id == roll_call_id).with_for_update().execution_options(populate_existing=True)
     )
-    school_class = await session.get(SchoolClass, roll_call.class_id) if roll_call else None
+    if roll_call is None:
+        raise RollCallError(ErrorCode.NOT_ALLOWED)
+    school_class = await session.get(SchoolClass, roll_call.class_id)
     if school_class is None or not actor.can_manage_class(school_class.id, school_class.school_id):
         raise RollCallError(ErrorCode.NOT_ALLOWED)
     if roll_call.day != today_in(now, tz):
@@ -489,7 +492,7 @@ async def _today_roll_call(session: AsyncSession, now: datetime, actor: Actor, c
     roll_call = await session.scalar(query)
     if roll_call is not None:
         return roll_call
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     values = {"class_id": class_id, "day": day, "draft": _empty_draft(), "opened_by": actor.person_id, "revision": 0}
     created = await session.execute(
         insert(RollCall).values(values).on_conflict_do_nothing(index_elements=["class_id", "day"]).returning(
@@ -497,7 +500,7 @@ async def _today_roll_call(session: AsyncSession, now: datetime, actor: Actor, c
         )
     )
     new_id = created.scalar()
-    roll_call = await session.scalar(query)
+    roll_call = (await session.execute(query)).scalar_one()
     if new_id is not None:
         audit.record(session, now, "roll_call.opened", "roll_call", new_id, actor_person_id=actor.person_id,
                      class_id=class_id, day=day.isoformat())
@@ -574,13 +577,13 @@ def _view(loaded: _Loaded) -> RollCallView:
 
 def _mark(student: Student, draft: dict[str, Any]) -> Mark:
     key = str(student.id)
-    leave = {"on_leave": key in draft["leave"], "leave_return": _day(draft["leave"].get(key))}
+    on_leave, leave_return = key in draft["leave"], _day(draft["leave"].get(key))
     if key not in draft["absent"]:
-        return Mark(student.id, student.name, **leave)
+        return Mark(student.id, student.name, on_leave=on_leave, leave_return=leave_return)
     raw = draft["absent"][key]
     reason = AbsenceReason(raw) if raw else None
     expected = _expected_return(draft, student.id, reason) if reason else None
-    return Mark(student.id, student.name, True, reason, expected, **leave)
+    return Mark(student.id, student.name, True, reason, expected, on_leave=on_leave, leave_return=leave_return)
 
 
 def _day(value: str | None) -> date | None:

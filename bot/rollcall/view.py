@@ -14,6 +14,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from bot.core.clock import iso_day
 from storage.models import AbsenceReason
 
 PAGE_LIMIT = 40  # students on one keyboard page; a bigger class is split into equal pages
@@ -142,18 +143,14 @@ def from_data(data: dict[str, Any]) -> RollCallView:
 
 
 def _mark_data(mark: Mark) -> list[Any]:
-    return [mark.student_id, mark.name, mark.absent, mark.reason and mark.reason.value, _iso(mark.expected_return),
-            mark.on_leave, _iso(mark.leave_return)]
+    return [mark.student_id, mark.name, mark.absent, mark.reason and mark.reason.value, iso_day(mark.expected_return),
+            mark.on_leave, iso_day(mark.leave_return)]
 
 
 def _mark_from(item: list[Any]) -> Mark:
     student_id, name, absent, reason, expected, on_leave, leave_return = item
     return Mark(student_id, name, absent, AbsenceReason(reason) if reason else None, _day(expected), on_leave,
                 _day(leave_return))
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
 
 
 def _day(value: str | None) -> date | None:

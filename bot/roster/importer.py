@@ -15,7 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.roster.reading import Table
 from bot.roster.report import ImportReport
-from bot.roster.rows import ROSTER_REQUIRED, STAFF_REQUIRED, RowError, check_columns, validate_staff, validate_students
+from bot.roster.rows import (
+    ROSTER_REQUIRED,
+    STAFF_REQUIRED,
+    RowError,
+    StaffRow,
+    StudentRow,
+    check_columns,
+    validate_staff,
+    validate_students,
+)
 from bot.roster.staff import StaffImport
 from bot.roster.students import RosterImport
 from bot.roster.values import Invalid, parse_phone
@@ -23,7 +32,7 @@ from bot.roster.values import Invalid, parse_phone
 __all__ = ["ImportReport", "import_roster", "import_staff"]
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
-R = TypeVar("R")
+R = TypeVar("R", StudentRow, StaffRow)
 
 
 async def import_roster(

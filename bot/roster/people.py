@@ -30,7 +30,8 @@ class People:
     async def load(self, phones: Iterable[str]) -> None:
         for chunk in chunks(set(phones)):
             for person in await self.trail.session.scalars(select(Person).where(Person.phone.in_(chunk))):
-                self.by_phone[person.phone] = person
+                if person.phone is not None:  # always, by the query; narrows the column's type
+                    self.by_phone[person.phone] = person
 
     def name_conflict(self, phone: str, name: str) -> bool:
         """True when the database already has this phone under another name."""

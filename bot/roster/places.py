@@ -44,15 +44,15 @@ class Places:
 
     def township(self, county: str, name: str) -> Township | None:
         found = self.counties.get(county)
-        return found and self.townships.get((found.id, name))
+        return self.townships.get((found.id, name)) if found is not None else None
 
     def school(self, county: str, township: str, name: str) -> School | None:
         found = self.township(county, township)
-        return found and self.schools.get((found.id, name))
+        return self.schools.get((found.id, name)) if found is not None else None
 
     def school_class(self, county: str, township: str, school: str, name: str) -> SchoolClass | None:
         found = self.school(county, township, school)
-        return found and self.classes.get((found.id, name))
+        return self.classes.get((found.id, name)) if found is not None else None
 
     def schools_named(self, county: str, name: str, township: str | None = None) -> list[School]:
         """The county's schools with this name (in `township` when given): more than one is ambiguous."""

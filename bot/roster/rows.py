@@ -7,8 +7,9 @@ importer's.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
@@ -40,7 +41,7 @@ class RowError:
     row: int
     field: str | None
     code: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # `field` is the attribute above
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,8 @@ def student_row(number: int, values: dict[str, Cell], *, today: date, county: st
     if f.errors:
         return f.errors
     township, school, class_name = places
+    # required fields: missing ones were errors above
+    assert township is not None and school is not None and class_name is not None and name is not None
     optional = frozenset(values) - set(ROSTER_REQUIRED)
     return StudentRow(
         number, row_county, township, school, class_name, name, student_no, gender, born, guardians, teacher, tags,
@@ -203,6 +206,7 @@ def staff_row(number: int, values: dict[str, Cell], *, county: str) -> StaffRow 
     row_county = f.get("county", _limited("county")) or county
     if f.errors:
         return f.errors
+    assert name is not None and phone is not None and role is not None and unit is not None  # required: see above
     return StaffRow(number, row_county, name, phone, role, unit, township)
 
 

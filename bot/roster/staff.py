@@ -91,11 +91,11 @@ class StaffImport:
         current = self.roles.get(person.id, [])
         have = {(Role(r.role), r.school_id, r.township_id): r for r in current}
         changed = False
-        for role in current:
-            key = (Role(role.role), role.school_id, role.township_id)
-            if remove and (key not in wanted or have[key] is not role):  # also drops exact duplicates
-                await self.session.delete(role)
-                self.trail.record("staff_role.deleted", "staff_role", role.id, person_id=person.id)
+        for row in current:
+            key = (Role(row.role), row.school_id, row.township_id)
+            if remove and (key not in wanted or have[key] is not row):  # also drops exact duplicates
+                await self.session.delete(row)
+                self.trail.record("staff_role.deleted", "staff_role", row.id, person_id=person.id)
                 self.report.count("role", "removed")
                 changed = True
         for role, school_id, township_id in sorted(wanted - have.keys(), key=str):

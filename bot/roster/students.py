@@ -30,7 +30,7 @@ class RosterImport:
         self.by_identity: dict[tuple, list[Student]] = {}  # (school id, name, birth date) → students
         self.guardianships: dict[int, dict[int, Guardianship]] = {}  # student id → rank → guardianship
         self.guardians: dict[int, Person] = {}  # person id → person, for every loaded guardianship
-        self.teacher_roles: dict[int, list[StaffRole]] = {}  # class id → its CLASS_TEACHER roles
+        self.teacher_roles: dict[int | None, list[StaffRole]] = {}  # class id → its CLASS_TEACHER roles
         self.file_phones: set[str] = set()
         self.matched: dict[int, Student] = {}  # row number → existing student
 
@@ -232,8 +232,8 @@ class RosterImport:
             return True
         if _RELATION_FIELDS[rank] in row.columns and current.relation != entry.relation:
             current.relation = entry.relation
-            details = {"student_id": student.id, "fields": ["relation"]}
-            self.trail.record("guardianship.updated", "guardianship", current.id, **details)
+            self.trail.record("guardianship.updated", "guardianship", current.id, student_id=student.id,
+                              fields=["relation"])
             return True
         return False
 
@@ -255,8 +255,8 @@ class RosterImport:
             outcome = "updated"
         if keep.person_id != person.id:
             keep.person_id = person.id
-            details = {"class_id": school_class.id, "fields": ["person_id"]}
-            self.trail.record("staff_role.updated", "staff_role", keep.id, **details)
+            self.trail.record("staff_role.updated", "staff_role", keep.id, class_id=school_class.id,
+                              fields=["person_id"])
             outcome = "updated"
         self.report.count("teacher", outcome)
 

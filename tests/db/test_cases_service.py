@@ -24,6 +24,7 @@ from bot.cases import (
     list_cases,
     record_legal_step,
     record_persuasion,
+    record_view,
     report_to_township,
     request_support,
 )
@@ -219,11 +220,14 @@ async def test_the_family_answers_and_asks_for_help(sessions, settings, world):
         result = await request_support(session, settings, POLICY, NOW, father, case.id, SupportKind.TRANSPORT)
         assert result.changed and result.ref_id is not None and result.case.open_referrals == 1
         assert not (await request_support(session, settings, POLICY, NOW, father, case.id, "transport")).changed
-        detail = await case_detail(session, settings, POLICY, NOW, await actor_of(session, world.officer), case.id)
+        officer = await actor_of(session, world.officer)
+        detail = await case_detail(session, settings, POLICY, NOW, officer, case.id)
         assert [a.answer for a in detail.answers] == ["need_help"]
         assert [(r.kind, r.requested_by) for r in detail.referrals] == [("transport", "李建国")]
         assert {CaseAction.REPORT, CaseAction.RECORD_PERSUASION, CaseAction.CLOSE} <= detail.actions
         mine = await case_detail(session, settings, POLICY, NOW, father, case.id)
+        for viewer, shown in ((officer, detail), (father, mine)):  # each opened the file once
+            record_view(session, NOW, viewer, shown.summary)
         assert mine.events == () and mine.attempts == () and mine.guardians == ()
         assert mine.actions == {CaseAction.ANSWER, CaseAction.REQUEST_SUPPORT}
     assert await recipients(sessions, "case_answer") == sorted([world.officer.id, world.teacher.id])

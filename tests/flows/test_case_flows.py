@@ -23,7 +23,7 @@ from bot.core.settings import Settings
 from bot.documents.records import documents_of_case, record_delivery
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
-from handlers.cases import LEGAL_KINDS, STAGES, CaseCard, CaseDo, Do
+from handlers.cases.base import CaseCard, CaseDo, CaseList, Do
 from storage.models import (
     Absence,
     AuditEvent,
@@ -256,7 +256,7 @@ async def test_another_township_sees_nothing_and_forged_taps_change_nothing(app,
     assert "李明" not in listing.text and "没有进行中的案件" in listing.text
     events = await count(app, CaseEvent, case_id=case_id)
 
-    forged = CaseDo(i=case_id, a=Do.ORDER, s=STAGES.index(CaseStage.REPORTED), c=1).pack()
+    forged = CaseDo(i=case_id, a=Do.ORDER, s=CaseStage.REPORTED, c=1).pack()
     assert await stranger.tap_data(forged, listing.message_id) == []
     assert stranger.callback_answers[-1] == "您无权查看或处理此案件。"
     assert await stranger.tap_data(CaseCard(i=case_id).pack(), listing.message_id) == []
@@ -442,9 +442,9 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
     await township.tap("⚖️ 记录法律措施", done)
     assert done.buttons() == ["行政处罚决定书", "◀ 返回案件"] and court_from in done.text
     # a tap on it all the same (a forged button) is refused at once, before any note is asked for
-    court = LEGAL_KINDS.index(LegalStepKind.COURT_APPLICATION)
+    court = LegalStepKind.COURT_APPLICATION
     for confirmed in (0, 1):
-        forged = CaseDo(i=case_id, a=Do.LEGAL, s=STAGES.index(CaseStage.LEGAL), v=court, c=confirmed).pack()
+        forged = CaseDo(i=case_id, a=Do.LEGAL, s=CaseStage.LEGAL, v=court, c=confirmed).pack()
         assert await township.tap_data(forged, done.message_id) == []
         assert township.callback_answers[-1] == "现在还不能进行这一步（相关日期：10月1日周四）。"
         assert "请输入简短备注" not in done.text and done.buttons() == ["行政处罚决定书", "◀ 返回案件"]
@@ -477,8 +477,8 @@ async def test_without_legal_steps_in_the_policy_the_township_keeps_pressing(app
 
     # a tap for a legal step (an old button, a forged one): the case's own township officer is told the step is
     # not there for this case now (not that the case is none of hers), and the card is shown again as it is
-    for v, c in ((-1, 0), (0, 0), (0, 1)):
-        forged = CaseDo(i=case_id, a=Do.LEGAL, s=STAGES.index(CaseStage.ORDERED), v=v, c=c).pack()
+    for v, c in (("", 0), (LegalStepKind.PENALTY_NOTICE, 0), (LegalStepKind.PENALTY_NOTICE, 1)):
+        forged = CaseDo(i=case_id, a=Do.LEGAL, s=CaseStage.ORDERED, v=v, c=c).pack()
         await township.tap("✅ 结案", card)  # the message shows something else now: the refusal brings the card back
         assert card.text != shown
         await township.tap_data(forged, card.message_id)
@@ -750,3 +750,26 @@ async def test_the_teacher_reminded_to_confirm_the_return_closes_the_case_with_o
     # closed: the officer is never reminded
     assert (await tick(app, clock, "2026-09-17T08:00:00+08:00")).return_escalations == 0
     assert await count(app, CaseEvent, case_id=case_id, kind="closed") == 1
+
+
+async def test_opening_the_card_is_the_one_read_that_is_audited(app, people, world, clock):
+    await open_case(app, world, clock)
+    officer, teacher = people.officer, people.teacher
+    await officer.send("/cases")  # a list: no one opened a child's file
+    assert await audits(app, "case.viewed") == []
+    card = await open_card(officer)
+    await officer.tap("📤 上报乡镇", card)  # a step on the card: recorded as the step, not as another view
+    assert [a.actor_person_id for a in await audits(app, "case.viewed")] == [world.officer.id]
+    clock.set(datetime.fromisoformat("2026-09-10T08:10:00+08:00"))  # the next school day: 李明 is back
+    await teacher.send("/roll")
+    produced = await teacher.tap("全部到校")  # the "back at school?" offer reads the case without opening it
+    assert any("李明 已返校，结案" in r.buttons() for r in produced)
+    assert [a.actor_person_id for a in await audits(app, "case.viewed")] == [world.officer.id]
+
+
+async def test_the_case_list_refuses_anyone_who_is_not_staff(app, people, world, clock):
+    await open_case(app, world, clock)
+    [refused] = await people.father.send("/cases")
+    assert refused.text == "案件列表仅供班主任、学校控辍专干和乡镇专干使用。"
+    await people.father.tap_data(CaseList(c=0).pack(), refused.message_id)
+    assert people.father.callback_answers[-1] == "您无权查看或处理此案件。"

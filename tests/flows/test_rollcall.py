@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 
 from bot.app import App
 from bot.fakeapi import FakeUser
-from handlers.teacher import AllPresent, Tap
+from handlers.teacher.view import AllPresent, ReturnDay, Tap
 from storage.models import Absence, AuditEvent, Person, Role, RollCall, StaffRole, Student
 from tests.flows.harness import running
 from tests.seed import link
@@ -313,3 +313,20 @@ async def test_the_roll_call_speaks_the_teachers_language_on_every_tap(app, tele
     assert "Present 3/3" in keyboard.text
     [marked] = await teacher.tap("✅ 李明")
     assert "Present 2/3 · absent 1" in marked.text and "Submit" in marked.buttons()
+
+
+async def test_a_stale_or_bad_return_day_tap_is_refused_clearly(app, telegram, teacher, world, clock):
+    await teacher.press(MENU)
+    await teacher.tap("✅ 李明")
+    await teacher.tap("提交")
+    [summary] = await teacher.tap("病假")
+    assert "📅 返校日期" in summary.buttons()
+    rc_id = (await roll_call(app)).id
+    bad_day = ReturnDay(r=rc_id, s=world.li_ming.id, d=20261399).pack()
+    await teacher.tap_data(bad_day, summary.message_id)
+    assert teacher.callback_answers[-1] == "这个按钮已经失效了。"
+    clock.advance(timedelta(days=1))  # the next school day: yesterday's summary is stale
+    await teacher.tap("📅 返校日期", summary)
+    assert teacher.callback_answers[-1] == "这是9月7日周一的点名，已经过期。今天的点名请点「📋 点名」。"
+    [absence] = await absences(app)
+    assert absence.expected_return is None

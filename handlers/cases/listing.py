@@ -1,0 +1,111 @@
+"""`/cases`: the open (or closed) cases a person may see, most urgent first."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+from bot import cases as cs
+from bot.cases import (
+    CaseSummary,
+)
+from bot.core.scope import Actor
+from handlers.cases.base import LIST_LIMIT, CaseCard, CaseList, CaseNote, _button, _edit, _policy
+from handlers.cases.labels import deadline_label, outcome_label, stage_label
+from handlers.context import Context
+from handlers.roles import STAFF
+from handlers.texts import short_day, t
+from storage.models import CaseStage
+
+
+def _deadline_text(summary: CaseSummary, mark: bool = True) -> str:
+    """The next deadline; `mark`: with ⚠️ after it when it has passed (the card says "overdue" in words)."""
+    if summary.next_deadline is None:
+        return ""
+    text = t("{what} {day}", what=deadline_label(summary.deadline_kind), day=short_day(summary.next_deadline))
+    return text + (" ⚠️" if summary.overdue and mark else "")
+
+
+def _case_line(number: int, summary: CaseSummary, with_school: bool) -> str:
+    parts = [t("<b>{child}</b> · {class_name}", child=summary.student_name, class_name=summary.class_name)]
+    if with_school:
+        parts.append(escape(summary.school_name))
+    if summary.stage == CaseStage.CLOSED:
+        parts.append(outcome_label(summary.outcome))
+    else:
+        parts.append(stage_label(summary.stage))
+        parts.append(t("absent {days} school days", days=summary.days_absent))
+        deadline = _deadline_text(summary)
+        if deadline:
+            parts.append(deadline)
+    return f"{number}. " + " · ".join(parts)
+
+
+def render_list(cases: list[CaseSummary], closed: bool) -> tuple[str, InlineKeyboardMarkup]:
+    if closed:
+        head = t("<b>Closed cases</b> ({count}), newest first:", count=len(cases)) if cases else t(
+            "No closed cases.")
+    else:
+        head = t("<b>Open cases</b> ({count}), most urgent first:", count=len(cases)) if cases else t(
+            "No open cases. 🎉")
+    with_school = len({c.school_id for c in cases}) > 1
+    lines = [head, *(_case_line(n, c, with_school) for n, c in enumerate(cases[:LIST_LIMIT], 1))]
+    if len(cases) > LIST_LIMIT:
+        lines.append(t("…and {count} more.", count=len(cases) - LIST_LIMIT))
+    rows = [[_button(f"{n}. {c.student_name}" + (" ⚠️" if c.overdue and not closed else ""), CaseCard(i=c.id))]
+            for n, c in enumerate(cases[:LIST_LIMIT], 1)]
+    rows.append([_button(t("Show open cases") if closed else t("Show closed cases"), CaseList(c=int(not closed)))])
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def _list(ctx: Context, actor: Actor, closed: bool
+                ) -> tuple[str, InlineKeyboardMarkup]:
+    cases = await cs.list_cases(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor,
+                                stage=CaseStage.CLOSED.value if closed else None)
+    return render_list(cases, closed)
+
+
+async def _leave_note(state: FSMContext) -> None:
+    """Moving on from a note step (the list, a card, another step) abandons it: a text typed later must not
+    become its note and record the step."""
+    if await state.get_state() == CaseNote.text.state:
+        await state.clear()
+
+
+async def cases_command(message: Message, ctx: Context, actor: Actor, state: FSMContext) -> None:
+    await _leave_note(state)
+    text, markup = await _list(ctx, actor, closed=False)
+    await message.answer(text, reply_markup=markup)
+
+
+async def list_tapped(
+    query: CallbackQuery, callback_data: CaseList, ctx: Context, actor: Actor, state: FSMContext,
+) -> None:
+    await _leave_note(state)
+    text, markup = await _list(ctx, actor, closed=bool(callback_data.c))
+    await query.answer()
+    await _edit(query, text, markup)
+
+
+async def not_staff(message: Message, state: FSMContext) -> None:
+    await _leave_note(state)
+    await message.answer(t("The case list is for teachers, school officers and township officers."))
+
+
+async def not_staff_tap(query: CallbackQuery, state: FSMContext) -> None:
+    await _leave_note(state)
+    await query.answer(t("You cannot see or change this case."), show_alert=True)
+
+
+def make_router() -> Router:
+    """A fresh router with this flow's handlers."""
+    router = Router(name="cases.listing")
+    router.message.register(cases_command, Command("cases"), STAFF)
+    router.message.register(not_staff, Command("cases"))
+    router.callback_query.register(list_tapped, CaseList.filter(), STAFF)
+    router.callback_query.register(not_staff_tap, CaseList.filter())
+    return router

@@ -1,0 +1,243 @@
+"""The guardian's answers to absence notices: one tap per answer, siblings pick the child first, 其他 asks
+for a few words; the notice keeps its buttons (the chosen one marked ✓) so the answer can be changed."""
+
+from __future__ import annotations
+
+import contextlib
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.i18n import gettext as _
+
+from bot.core.scope import Actor
+from bot.delivery.telegram import NoticeAction
+from bot.families.replies import (
+    MAX_TEXT,
+    ReplyResult,
+    ReplyStatus,
+    absence_in_scope,
+    latest_reply,
+    notice_children,
+    record_reply,
+)
+from bot.notices.absence import PICK_ACTION, REPLY_ACTION, answer_actions, pick_label
+from handlers.context import Context
+from handlers.guardian.base import (
+    KIDS_ACTION,
+    TYPED,
+    LeaveForm,
+    ReplyForm,
+    _answer_label,
+    _edit_markup,
+    _message,
+    _notice_button,
+)
+from handlers.menu import main_menu
+from handlers.texts import short_day, t
+from storage.models import Absence, AbsenceReply, GuardianAnswer, Student
+
+
+def answers_markup(absence_id: int, chosen: str | None, back: bool) -> InlineKeyboardMarkup:
+    """The five answers for one absence, the chosen one with ✓; `back` adds a way back to the list of children."""
+    rows = [
+        [_notice_button(("✓ " if action.value == chosen else "") + _(action.label), action.action, action.ref,
+                        action.value) for action in row]
+        for row in answer_actions(absence_id)
+    ]
+    if back:
+        rows.append([_notice_button(_("‹ Back to the children"), KIDS_ACTION, absence_id)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def children_markup(ctx: Context, actor: Actor, absence_id: int) -> InlineKeyboardMarkup | None:
+    absence = await absence_in_scope(ctx.session, actor, absence_id)
+    if absence is None:
+        return None
+    rows = []
+    for sibling in await notice_children(ctx.session, actor, absence):
+        label = pick_label(sibling.student.name)
+        if sibling.answer:
+            label = f"✓ {sibling.student.name}: {_answer_label(sibling.answer)}"
+        rows.append([_notice_button(label, PICK_ACTION, sibling.absence.id)])
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def _is_sibling_notice(markup: InlineKeyboardMarkup | None) -> bool:
+    """Whether a notice's keyboard is the child-choice kind (it has a child list or a way back to one)."""
+    for row in (markup.inline_keyboard if markup else []):
+        for button in row:
+            with contextlib.suppress(TypeError, ValueError):
+                if button.callback_data and NoticeAction.unpack(button.callback_data).action in (
+                        PICK_ACTION, KIDS_ACTION):
+                    return True
+    return False
+
+
+async def _markup_after_answer(
+    ctx: Context, actor: Actor | None, absence_id: int, answer: str, sibling: bool
+) -> InlineKeyboardMarkup | None:
+    if sibling and actor is not None:
+        return await children_markup(ctx, actor, absence_id)
+    return answers_markup(absence_id, answer, back=False)
+
+
+def _refusal(status: ReplyStatus, result: ReplyResult | None = None) -> str:
+    """Plain text (for an alert, or a message: it holds no HTML special characters but the child's name)."""
+    if status is ReplyStatus.STALE and result is not None and result.student is not None:
+        return _("The teacher corrected this: {child} was at school that day. No answer is needed, thank you."
+                 ).format(child=result.student.name)
+    if status is ReplyStatus.INVALID:
+        return _("This answer could not be saved. Please try again.")
+    return _("This button is not for you, or it is no longer valid. Nothing was changed.")
+
+
+def _recorded(result: ReplyResult) -> tuple[Student, Absence, AbsenceReply]:
+    """What a result that is `ok` always carries."""
+    if result.student is None or result.absence is None or result.reply is None:
+        raise ValueError("a recorded reply carries its student, absence and reply")
+    return result.student, result.absence, result.reply
+
+
+def _thanks(result: ReplyResult) -> str:
+    student, absence, reply = _recorded(result)
+    child, day = student.name, short_day(absence.day)
+    answer = _answer_label(reply.answer)
+    if result.previous is not None:
+        lines = [t("Thank you. Your answer for {child} ({day}) is changed to: <b>{answer}</b>.",
+                   child=child, day=day, answer=answer)]
+    else:
+        lines = [t("Thank you. Your answer for {child} ({day}): <b>{answer}</b>.", child=child, day=day,
+                   answer=answer)]
+    if reply.text:
+        lines.append(t("Your words: “{text}”", text=reply.text))
+    if result.teacher_reached:
+        lines.append(t("The class teacher has been told."))
+    elif result.school_reached:
+        lines.append(t("The class teacher cannot be reached in the bot right now, so the school has been told."))
+    else:
+        lines.append(t("Your answer is saved, but the class teacher cannot be reached in the bot right now. "
+                       "Please phone the school."))
+    lines.append(t("You can change your answer with the buttons on the notice."))
+    return "\n".join(lines)
+
+
+async def answer_tapped(
+    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None, state: FSMContext,
+) -> None:
+    message = _message(query)
+    sibling = _is_sibling_notice(message.reply_markup if message else None)
+    if await state.get_state() == ReplyForm.text.state:
+        await state.clear()
+    if callback_data.value == GuardianAnswer.OTHER:
+        absence = await absence_in_scope(ctx.session, actor, callback_data.ref)
+        if absence is None:
+            await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
+            return
+        if absence.withdrawn_at is not None:
+            student = await ctx.session.get_one(Student, absence.student_id)
+            await query.answer(_refusal(ReplyStatus.STALE, ReplyResult(ReplyStatus.STALE, absence, student)),
+                               show_alert=True)
+            return
+        student = await ctx.session.get_one(Student, absence.student_id)
+        await state.set_state(ReplyForm.text)
+        await state.update_data(absence_id=absence.id, notice_id=message.message_id if message else None,
+                                sibling=sibling)
+        await query.answer()
+        if message is not None:
+            await message.answer(t("Please write a few words for the teacher about {child} (up to {limit} "
+                                   "characters). Send /cancel to stop.", child=student.name, limit=MAX_TEXT))
+        return
+
+    result = await record_reply(ctx.session, ctx.settings, ctx.clock.now(), actor, callback_data.ref,
+                                callback_data.value)
+    if not result.ok:
+        await query.answer(_refusal(result.status, result), show_alert=True)
+        return
+    absence, reply = _recorded(result)[1:]
+    if result.status is ReplyStatus.UNCHANGED:
+        await query.answer(_("You already answered: {answer}.").format(answer=_answer_label(reply.answer)))
+    else:
+        await query.answer(t("Thank you!"))
+        if message is not None:
+            await message.answer(_thanks(result))
+    await _edit_markup(message, await _markup_after_answer(ctx, actor, absence.id, reply.answer, sibling))
+
+
+async def child_picked(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None) -> None:
+    absence = await absence_in_scope(ctx.session, actor, callback_data.ref)
+    if absence is None or actor is None:
+        await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
+        return
+    if absence.withdrawn_at is not None:
+        student = await ctx.session.get_one(Student, absence.student_id)
+        await query.answer(_refusal(ReplyStatus.STALE, ReplyResult(ReplyStatus.STALE, absence, student)),
+                           show_alert=True)
+        return
+    student = await ctx.session.get_one(Student, absence.student_id)
+    previous = await latest_reply(ctx.session, absence.id, actor.person_id)
+    await query.answer(_("{child}: why was the child away?").format(child=student.name))
+    await _edit_markup(_message(query), answers_markup(absence.id, previous.answer if previous else None, back=True))
+
+
+async def back_to_children(
+    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None
+) -> None:
+    markup = await children_markup(ctx, actor, callback_data.ref) if actor else None
+    if markup is None:
+        await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
+        return
+    await query.answer()
+    await _edit_markup(_message(query), markup)
+
+
+async def cancel(message: Message, state: FSMContext, actor: Actor | None) -> None:
+    await state.clear()
+    await message.answer(t("Cancelled. Nothing was sent."), reply_markup=main_menu(actor))
+
+
+async def other_text(message: Message, ctx: Context, actor: Actor | None, state: FSMContext, bot: Bot) -> None:
+    text = (message.text or "").strip()
+    if len(text) > MAX_TEXT:
+        await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(text),
+                               limit=MAX_TEXT))
+        return
+    data = await state.get_data()
+    await state.clear()
+    result = await record_reply(ctx.session, ctx.settings, ctx.clock.now(), actor, int(data.get("absence_id", 0)),
+                                GuardianAnswer.OTHER, text)
+    if not result.ok:
+        await message.answer(escape(_refusal(result.status, result)))
+        return
+    absence, reply = _recorded(result)[1:]
+    await message.answer(_thanks(result) if result.status is ReplyStatus.RECORDED
+                         else t("You already answered: {answer}.", answer=_answer_label(reply.answer)))
+    notice_id = data.get("notice_id")
+    if notice_id:
+        markup = await _markup_after_answer(ctx, actor, absence.id, GuardianAnswer.OTHER,
+                                            bool(data.get("sibling")))
+        with contextlib.suppress(TelegramBadRequest):
+            await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=notice_id, reply_markup=markup)
+
+
+async def other_not_text(message: Message) -> None:
+    await message.answer(t("Please write your answer as a text message, or send /cancel."))
+
+
+def make_router() -> Router:
+    """A fresh router with this flow's handlers."""
+    router = Router(name="handlers.guardian.answers")
+    router.callback_query.register(answer_tapped, NoticeAction.filter(F.action == REPLY_ACTION))
+    router.callback_query.register(child_picked, NoticeAction.filter(F.action == PICK_ACTION))
+    router.callback_query.register(back_to_children, NoticeAction.filter(F.action == KIDS_ACTION))
+    router.message.register(cancel, Command("cancel"), StateFilter(ReplyForm, LeaveForm))
+    router.message.register(other_text, ReplyForm.text, TYPED)
+    router.message.register(other_not_text, ReplyForm.text, ~F.text)
+    return router

@@ -1,0 +1,59 @@
+"""The class teacher's (or school officer's) one-tap decision on a guardian's leave request."""
+
+from __future__ import annotations
+
+import contextlib
+from html import escape
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import (
+    CallbackQuery,
+)
+from aiogram.utils.i18n import gettext as _
+
+from bot.core.scope import Actor
+from bot.delivery.telegram import NoticeAction
+from bot.families import leave as lv
+from bot.notices.outbox import Delivery
+from handlers.context import Context
+from handlers.guardian.base import _message
+from handlers.texts import short_day, t
+from storage.models import LeaveStatus
+
+
+async def leave_decided(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None) -> None:
+    if callback_data.value not in ("yes", "no"):
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return
+    result = await lv.decide_leave(ctx.session, ctx.settings, ctx.clock.now(), actor, callback_data.ref,
+                                   approve=callback_data.value == "yes")
+    message = _message(query)
+    if result.status in (lv.DecisionStatus.FORBIDDEN, lv.DecisionStatus.NOT_FOUND) or result.leave is None:
+        await query.answer(t("Only the child's class teacher or the school's officer can decide this leave. "
+                             "Nothing was changed."), show_alert=True)
+        return
+    approved = result.leave.status == LeaveStatus.APPROVED
+    who = result.decided_by.name if result.decided_by else "?"
+    status_line = _("✅ Approved by {name}.") if approved else _("❌ Declined by {name}.")
+    if result.status is lv.DecisionStatus.STALE:
+        await query.answer(_("This leave was already decided: {decision}").format(
+            decision=status_line.format(name=who)), show_alert=True)
+    else:
+        await query.answer(_("Done. The guardian will be told."))
+    lines = [status_line.format(name=escape(who))]
+    if result.ok and result.excused:
+        lines.append(t("Absences already recorded for these days now count as approved leave: {days}.",
+                       days="、".join(short_day(a.day) for a in result.excused)))
+    if result.ok and result.guardian_delivery in (Delivery.NOT_LINKED, Delivery.UNREACHABLE):
+        lines.append(t("📞 The guardian cannot be reached in the bot; please tell them by phone."))
+    if message is not None and message.text is not None and message.reply_markup is not None:  # not yet marked
+        with contextlib.suppress(TelegramBadRequest):
+            await message.edit_text(message.html_text + "\n\n" + "\n".join(lines), reply_markup=None)
+
+
+def make_router() -> Router:
+    """A fresh router with this flow's handlers."""
+    router = Router(name="handlers.teacher.leave_decision")
+    router.callback_query.register(leave_decided, NoticeAction.filter(F.action == lv.LEAVE_ACTION))
+    return router
