@@ -239,7 +239,7 @@ def available_actions(
     if township and legal_open:
         can.add(CaseAction.LEGAL_STEP)
     if school or township:
-        can.add(CaseAction.CLOSE)
+        can |= {CaseAction.CLOSE, CaseAction.PRINT}
     elif teacher:
         can.add(CaseAction.CLOSE_RETURNED)
     if guardian:

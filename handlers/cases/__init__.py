@@ -12,14 +12,15 @@ card → 「发出复学通知书」 → 「确认发出」. Guardian: 1 tap per
 
 One module per flow: `listing` (/cases), `card`, `actions` (report, order, legal step, close, support), `notes`,
 `persuasion` (the guided record), `family` (the guardian's answers), `returned` (the class teacher's "back at
-school"); `base` holds the callback data and form states, `labels` the words and the refusal text.
+school"), `documents` (the officers' PDFs and delivery records);
+`base` holds the callback data and form states, `labels` the words and the refusal text.
 """
 
 from aiogram import F, Router
 
 from bot.cases import RETURNED_ACTION
 from bot.delivery.telegram import NoticeAction
-from handlers.cases import actions, card, family, listing, notes, persuasion, returned
+from handlers.cases import actions, card, documents, family, listing, notes, persuasion, returned
 from handlers.cases.base import CaseCard, CaseDo
 from handlers.roles import STAFF
 
@@ -34,6 +35,6 @@ def make_router() -> Router:
     for trigger in (CaseCard.filter(), CaseDo.filter(), NoticeAction.filter(F.action == RETURNED_ACTION)):
         refusals.callback_query.register(listing.not_staff_tap, trigger)
     router = Router(name="cases")
-    router.include_routers(listing.make_router(), staff, *(flow.make_router() for flow in (notes, persuasion, family)),
-                           refusals)
+    flows = (notes, persuasion, family, documents)
+    router.include_routers(listing.make_router(), staff, *(flow.make_router() for flow in flows), refusals)
     return router

@@ -134,6 +134,7 @@ def event_label(kind: str) -> str:
         "watch_ended": t("Watch ended"),
         "return_reminder": t("Reminder: confirm the return"),
         "return_reminder_officer": t("Return not confirmed: the school officer was reminded"),
+        "document_delivered": t("Document served"),
     }
     return labels.get(kind, t("Other update"))
 
