@@ -9,6 +9,7 @@ import platform
 from datetime import date
 
 from bench.delivery import bench_delivery
+from bench.documents import bench_documents, print_documents
 from bench.report import bench_report
 from bench.report import print_rows as print_report_rows
 from bench.roster_import import bench_roster_import
@@ -34,6 +35,8 @@ def main() -> None:
     print_import_rows([asyncio.run(bench_roster_import(n)) for n in (20_000, 100_000)])
     print("\n## The monthly report of a county over a school year (SQLite; `python -m bench.report --help`)")
     print_report_rows([asyncio.run(bench_report(n)) for n in (10_000, 100_000)])
+    print("\n## Printed documents: invite slips for a school of 2,000 families, a case file of 50 events")
+    print_documents(bench_documents())
 
 
 if __name__ == "__main__":

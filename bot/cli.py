@@ -12,6 +12,7 @@ from bot.calendar.file import run_import_calendar
 from bot.core.clock import Clock, FileClock, SystemClock, parse_instant
 from bot.core.settings import Settings
 from bot.demo import run_demo
+from bot.documents.cli import run_case_file
 from bot.onboarding.invites import ROLE_CHOICES, InviteSelection
 from bot.onboarding.invites_cli import run_invites
 from bot.records.cli import run_report
@@ -45,7 +46,8 @@ def parser() -> argparse.ArgumentParser:
     calendar = sub.add_parser("import-calendar", help="import terms, holidays and closures (TOML)")
     calendar.add_argument("file", type=Path)
     invites = sub.add_parser("invites", help="issue invite codes and links for people not linked and without a code")
-    invites.add_argument("--format", choices=("table", "csv"), default="table")
+    invites.add_argument("--format", choices=("table", "csv", "pdf"), default="table",
+                         help="pdf: invite slips to cut out, grouped by class (needs --output)")
     invites.add_argument("--output", type=Path, help="write to this file instead of the screen")
     invites.add_argument("--school", help="only people of this school (staff, guardians of its students)")
     invites.add_argument("--class", dest="class_name", help="only this class's teacher and guardians")
@@ -53,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
     invites.add_argument("--person", help="only the person with this name or phone number")
     invites.add_argument("--reissue", action="store_true",
                          help="replace valid codes too (lost slips): the old codes stop working")
+    case_file = sub.add_parser("case-file", help="write one case's file (history, notices, documents) as a PDF")
+    case_file.add_argument("case", help="the case's id or number, e.g. 42 or 2026-00042")
+    case_file.add_argument("--output", type=Path, required=True, help="the PDF to write")
     tick = sub.add_parser("tick", help="run the scheduled work due now (or at --now) once, then exit")
     tick.add_argument("--now", type=parse_instant, help="ISO 8601 instant with offset, e.g. 2026-09-07T10:00+08:00")
     report = sub.add_parser("report", help="write a month's report (ledgers as XLSX, chart as PNG) for a scope")
@@ -83,6 +88,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
             return await run_import_staff(settings, clock, args.file, options=_import_options(args, False))
         case "import-calendar":
             return await run_import_calendar(settings, clock, args.file)
+        case "case-file":
+            return await run_case_file(settings, clock, args.case, args.output)
         case "invites":
             selection = InviteSelection(args.school, args.class_name, args.role, args.person)
             return await run_invites(settings, clock, fmt=args.format, output=args.output, selection=selection,

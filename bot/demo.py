@@ -11,17 +11,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy import select
+
 from bot.app import App
 from bot.calendar.file import run_import_calendar
 from bot.core.clock import ManualClock, to_local
 from bot.core.i18n import gettext
 from bot.core.settings import Settings
+from bot.documents.casefile import case_file
+from bot.documents.pdf import family_link, render_document
+from bot.documents.records import FAMILY_KINDS, documents_of_case
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import LogEntry, Record
 from bot.onboarding.service import Invite, format_code, issue_invites
 from bot.roster.cli import run_import_roster, run_import_staff
 from bot.tick import run_tick
 from handlers.menu import ROLL_CALL
+from storage.models import Case
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_TOKEN = "123456789:QUANXUE-OFFLINE-DEMO"
@@ -289,6 +295,8 @@ async def the_ladder(demo: Demo, people: dict[str, FakeUser]) -> None:
     await demo.deliver()
     t.flush()
 
+    await print_documents(demo)
+
     demo.on("2026-09-21", "08:20")
     t.heading(demo.clock.now(), _("Monday: 张小红 is back; the teacher takes the roll call"))
     await teacher.press(gettext(ROLL_CALL, "zh_Hans"))
@@ -311,6 +319,27 @@ async def monthly_report(demo: Demo) -> None:
     _ = demo.transcript._
     await tick(demo, "2026-10-08", "08:05",
                _("The first school day of October: September's report (summary, chart, ledgers) goes out"))
+
+async def print_documents(demo: Demo) -> None:
+    """The case's formal documents as PDFs (each family document with its 送达回证 and, for a guardian not in the
+    bot, a join code), and the case file, written to a folder that stays after the demo."""
+    t, _, settings = demo.transcript, demo.transcript._, demo.app.settings
+    folder = Path(tempfile.mkdtemp(prefix="quanxue-demo-documents-"))
+    t.heading(demo.clock.now(), _("The documents are printed to sign, seal and serve: {folder}").format(folder=folder))
+    async with demo.app.sessions() as session, session.begin():
+        case_id = await session.scalar(select(Case.id).order_by(Case.id.desc()).limit(1))
+        assert case_id is not None
+        printed = []
+        for document in await documents_of_case(session, case_id):
+            link = ""
+            if document.kind in FAMILY_KINDS and document.recipient_person_id is not None:
+                link = await family_link(session, settings, demo.clock.now(), document.recipient_person_id,
+                                         settings.bot_username)
+            printed.append(render_document(document, settings, link))
+        printed.append(await case_file(session, settings, demo.clock.now(), None, case_id, settings.locale))
+    for rendered in printed:
+        (folder / rendered.name).write_bytes(rendered.data)
+        t.say(_("{file}: {pages} pages").format(file=rendered.name, pages=rendered.pages))
 
 
 async def run_demo(out: TextIO | None = None) -> int:

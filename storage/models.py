@@ -545,3 +545,70 @@ class EnrolmentChange(Base):
     closed_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # None: an import or the CLI
     recorded_at: Mapped[datetime]
+
+
+# --- Formal documents (劝学书, 家访记录, 辍学报告, 复学通知书, legal-step documents) and their delivery -------------
+
+
+class DocumentKind(StrEnum):
+    PERSUASION_NOTICE = "persuasion_notice"  # 劝学书 (school → guardian)
+    VISIT_RECORD = "visit_record"  # 家访记录 / 劝返记录 (school file), one per attempt
+    DROPOUT_REPORT = "dropout_report"  # 辍学报告 (school → township and county)
+    RETURN_ORDER = "return_order"  # 复学通知书 (township → guardian)
+    PENALTY_NOTICE = "penalty_notice"  # 行政处罚告知书
+    PENALTY_DECISION = "penalty_decision"  # 行政处罚决定书
+    DEMAND_FOR_PERFORMANCE = "demand_for_performance"  # 催告书
+
+
+class IssuerKind(StrEnum):
+    SCHOOL = "school"
+    TOWNSHIP = "township"
+
+
+class DeliveryManner(StrEnum):
+    IN_PERSON = "in_person"  # 直接送达: the recipient signed
+    REFUSED_WITNESSED = "refused_witnessed"  # 留置送达: refused, left with a witness present
+    BY_POST = "by_post"  # 邮寄送达
+
+
+class DocumentCounter(Base):
+    """The last number an issuer gave in a year: each issuer numbers its own documents."""
+
+    __tablename__ = "document_counters"
+    __table_args__ = (UniqueConstraint("issuer_kind", "issuer_id", "year"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer_kind: Mapped[str] = mapped_column(String(10))
+    issuer_id: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = mapped_column(Integer)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FormalDocument(Base):
+    """A formal document as issued to one recipient: its number, the facts it stated (`facts`, so the printout can be
+    produced again as it was) and how it was delivered. The PDF is produced on demand from this row. Copies of one
+    document to several guardians share its number (`seq`, `reference`)."""
+
+    __tablename__ = "formal_documents"
+    __table_args__ = (Index("ix_formal_documents_issuer", "issuer_kind", "issuer_id", "year", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[int | None]  # the persuasion attempt a 家访记录 records
+    issuer_kind: Mapped[str] = mapped_column(String(10))
+    issuer_id: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(80))  # e.g. 青山镇中心小学劝学〔2026〕3号
+    recipient_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    recipient_name: Mapped[str | None] = mapped_column(String(100))  # a guardian, or the offices a report goes to
+    copy: Mapped[bool] = mapped_column(Boolean, default=False)  # a carer's (被委托人) copy
+    locale: Mapped[str] = mapped_column(String(10))
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    issued_at: Mapped[datetime]
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # None: the scheduler
+    delivered_on: Mapped[date | None] = mapped_column(Date)
+    delivery_manner: Mapped[str | None] = mapped_column(String(20))
+    delivery_place: Mapped[str | None] = mapped_column(String(200))
+    witness: Mapped[str | None] = mapped_column(String(100))
+    delivery_recorded_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    delivery_recorded_at: Mapped[datetime | None]

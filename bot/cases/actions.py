@@ -18,16 +18,18 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import iso_day
+from bot.core.clock import iso_day, to_local
 from bot.core.policy import Policy
 from bot.core.scope import Actor
 from bot.core.settings import Settings
+from bot.documents.records import issue, issue_report, reference_of
 from bot.families.replies import back_on
 from storage.models import (
     Case,
     CaseEvent,
     CaseOutcome,
     CaseStage,
+    DocumentKind,
     PersuasionAttempt,
     SchoolClass,
     Student,
@@ -85,6 +87,10 @@ MAX_NAMES = 200  # characters of `visitors` / `people_met`
 # (bot.records.enrolment), which also sets the student's status.
 PROOF_OUTCOMES = frozenset({CaseOutcome.TRANSFERRED, CaseOutcome.LAWFUL_ABSENCE})
 
+# legal steps that issue a document to the guardians (the court application is filed with the court)
+LEGAL_DOCUMENTS = frozenset({DocumentKind.PENALTY_NOTICE, DocumentKind.PENALTY_DECISION,
+                             DocumentKind.DEMAND_FOR_PERFORMANCE})
+
 
 def _enum(kind: type[E], value: Any) -> E:
     try:
@@ -141,6 +147,12 @@ async def record_persuasion(
     session.add(attempt)
     await session.flush()
     case.reason_found = reason.value
+    await issue(session, settings, now, case, DocumentKind.VISIT_RECORD, actor, {
+        "child": _student.name, "class_name": school_class.name, "school": school_class.school.name,
+        "first_absent_day": case.first_absent_day, "on_day": data.on_day, "method": method.value,
+        "visitors": visitors, "people_met": people_met or "", "reason": reason.value, "attitude": attitude.value,
+        "next_step": attempt.next_step or "", "succeeded": attempt.succeeded, "by": actor.name,
+    }, subject_id=attempt.id)
     add_event(session, now, case, actor, "persuasion_recorded", attempt_id=attempt.id, method=method.value,
               on_day=data.on_day.isoformat(), reason=reason.value, attitude=attitude.value,
               succeeded=bool(data.succeeded), authorities_told=told_authorities)
@@ -177,7 +189,7 @@ async def confirm_persuasion_notice(
     batch = await batch_for(session, settings, now, [cast])
     batch.event(case, actor, "persuasion_notice_sent", deadline=iso_day(case.persuasion_deadline))
     values = notice_values(batch, case, cast, await absent_days(session, case, today), today)
-    told = send_notice(batch, case, cast, values)
+    told = await send_notice(batch, case, cast, values, actor)
     await batch.flush()
     return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))
 
@@ -210,6 +222,7 @@ async def report_to_township(
     batch = await batch_for(session, settings, now, [cast])
     values = (await report_values_many(session, settings, [case], {case.id: cast}))[case.id]
     told = file_report(batch, case, cast, actor, values, why=why, note=clip(note))
+    await issue_report(session, settings, now, case, actor, values | {"why": why, "note": clip(note) or ""})
     await batch.flush()
     return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))
 
@@ -274,12 +287,15 @@ async def issue_return_order(
         "child": cast.student.name, "class_name": cast.school_class.name, "school": cast.school_name,
         "township": offices.township, "issuer": offices.issuer, "township_phone": offices.township_phone,
         "first_absent_day": case.first_absent_day, "deadline": deadline, "issued": today,
-        "ref": case_ref(case, settings),
     }
+    documents = await issue(session, settings, now, case, DocumentKind.RETURN_ORDER, actor, base,
+                            guardians=cast.guardians)
+    base["ref"] = reference_of(documents) or case_ref(case, settings)
     told = tell_guardians(batch, case, cast, "return_order", base, deadline)
     told += tell_many(batch, cast.county_officers, Recipient.COUNTY_OFFICER, "return_order_county", base,
                       f"return-order-county:{case.id}", case)
-    moved = base | {"stage": CaseStage.ORDERED.value, "step": "", "note": note or "", "by": actor.name}
+    moved = base | {"stage": CaseStage.ORDERED.value, "step": "", "note": note or "", "by": actor.name,
+                    "ref": case_ref(case, settings)}
     told += tell_school(batch, case, cast, "case_moved", moved, f"case-moved:{case.id}:ordered", {actor.person_id})
     await batch.flush()
     return ActionResult(await summary_of(session, settings, policy, now, case), told=tuple(told))
@@ -354,6 +370,12 @@ async def record_legal_step(
         "child": cast.student.name, "class_name": cast.school_class.name, "stage": CaseStage.LEGAL.value,
         "step": kind.value, "note": note or "", "by": actor.name, "deadline": None, "ref": case_ref(case, settings),
     }
+    if kind.value in LEGAL_DOCUMENTS:
+        order = {"ordered_on": to_local(case.ordered_at, settings.tz).date() if case.ordered_at else None,
+                 "order_deadline": case.order_deadline, "school": cast.school_name,
+                 "first_absent_day": case.first_absent_day}
+        await issue(session, settings, now, case, DocumentKind(kind.value), actor, values | order,
+                    guardians=cast.guardians)
     told = tell_school(batch, case, cast, "case_moved", values, f"case-moved:{case.id}:legal:{kind.value}",
                        {actor.person_id})
     await batch.flush()

@@ -12,7 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.policy import Policy
 from bot.core.settings import Settings
-from storage.models import Absence, AbsenceReply, Case, CaseEvent, CaseStage, Person, PersuasionAttempt
+from bot.documents.records import delivered_on
+from storage.models import (
+    Absence,
+    AbsenceReply,
+    Case,
+    CaseEvent,
+    CaseStage,
+    DocumentKind,
+    Person,
+    PersuasionAttempt,
+)
 
 from .common import COUNTED_REASONS, Cast, case_ref, deadline_after, local_today
 from .model import LEGAL_ORDER, CaseError, CaseErrorCode, LegalStepKind, PersuasionMethod
@@ -135,12 +145,14 @@ def next_legal_step(recorded: list[str]) -> LegalStepKind | None:
 async def court_application_from(session: AsyncSession, settings: Settings, policy: Policy, case: Case,
                                  recorded: list[tuple[str, datetime]]) -> date | None:
     """The first day the application to the court may be recorded: `legal_steps.court_after_demand` after the
-    demand for performance (行政强制法 art. 54). None while no demand is recorded."""
-    demand = next((at for step, at in recorded if step == LegalStepKind.DEMAND_FOR_PERFORMANCE), None)
-    if demand is None:
+    催告书 was delivered (行政强制法 art. 54; its delivery record, bot.documents). None while no demand is recorded
+    or its delivery is not."""
+    if not any(step == LegalStepKind.DEMAND_FOR_PERFORMANCE for step, _ in recorded):
         return None
-    return await deadline_after(session, policy.legal_steps.court_after_demand, case.school_id,
-                                local_today(settings, demand))
+    served = await delivered_on(session, case.id, DocumentKind.DEMAND_FOR_PERFORMANCE)
+    if served is None:
+        return None
+    return await deadline_after(session, policy.legal_steps.court_after_demand, case.school_id, served)
 
 
 # a step needs the one before it recorded: the 告知 before any penalty decision (行政处罚法 art. 44), the decision
@@ -171,7 +183,7 @@ async def legal_step_refusals(session: AsyncSession, settings: Settings, policy:
     while the 复学通知书's deadline has not passed; each needs the one before it (`NEEDS`: the 告知 before the
     penalty decision); the application to the court only between the lapse of the guardian's review and suit periods
     and the end of `legal_steps.court_window` after it, and `legal_steps.court_after_demand` after the demand for
-    performance. Stage and policy are checked by the caller."""
+    performance was delivered. Stage and policy are checked by the caller."""
     done = {step for step, _ in recorded}
     waiting = [kind for kind in LEGAL_ORDER if kind.value not in done]
     if case.stage == CaseStage.ORDERED and case.order_deadline is not None and today <= case.order_deadline:
@@ -186,8 +198,10 @@ async def legal_step_refusals(session: AsyncSession, settings: Settings, policy:
                 CaseErrorCode.TOO_EARLY, needs=LegalStepKind.PENALTY_DECISION.value)
         elif today > window[1]:
             refused[LegalStepKind.COURT_APPLICATION] = CaseError(CaseErrorCode.TOO_LATE, until=window[1])
+        elif earliest is None:
+            refused[LegalStepKind.COURT_APPLICATION] = CaseError(CaseErrorCode.TOO_EARLY, needs="demand_delivery")
         else:
-            first = max(window[0], earliest) if earliest is not None else window[0]
+            first = max(window[0], earliest)
             if today < first:
                 refused[LegalStepKind.COURT_APPLICATION] = CaseError(CaseErrorCode.TOO_EARLY, until=first)
     return refused

@@ -64,6 +64,7 @@ from bot.calendar.days import SchoolCalendar, load_calendars
 from bot.core.clock import iso_day, to_local
 from bot.core.policy import NoticeSending, Policy
 from bot.core.settings import Settings
+from bot.documents.records import issue_report
 from bot.notices.absence import REPLY_REASONS, TOLD, answer_actions
 from bot.notices.outbox import Action, Delivery, next_send_time, queued_keys
 from storage.models import (
@@ -420,8 +421,8 @@ async def _open_cases(batch: NoticeBatch, policy: Policy, today: date, calendars
         cast = casts.get(case.id)
         if cast is None:
             continue
-        _announce_opening(batch, case, cast, history[case.student_id], answers.get(case.id, []),
-                          watch=case.student_id in watched, send=case in send_now)
+        await _announce_opening(batch, case, cast, history[case.student_id], answers.get(case.id, []),
+                                watch=case.student_id in watched, send=case in send_now)
     return len(cases)
 
 
@@ -496,7 +497,7 @@ async def _streak_starts(
     return starts, history
 
 
-def _announce_opening(
+async def _announce_opening(
     batch: NoticeBatch, case: Case, cast: Cast, absent_days: set[date], answers: list[dict[str, Any]], *,
     watch: bool, send: bool,
 ) -> None:
@@ -520,7 +521,7 @@ def _announce_opening(
               f"case-opened:{case.id}", case, actions=None if send else confirm_actions(case))
     if send:
         batch.event(case, None, "persuasion_notice_sent", deadline=iso_day(case.persuasion_deadline))
-        send_notice(batch, case, cast, base)
+        await send_notice(batch, case, cast, base, None)
     if cast.officers:  # without officers the teachers had the officers' alert already
         tell_many(batch, cast.teachers, Recipient.TEACHER, "case_opened_teacher", base | {"guardians": guardians},
                   f"case-opened-teacher:{case.id}", case, {p.id for p in cast.officers})
@@ -713,6 +714,8 @@ async def _report_upward(
         if kind == step:
             why = "failed_attempts" if failed[case.id] >= policy.report.failed_home_visits else "deadline"
             file_report(batch, case, casts[case.id], None, values[case.id], why=why, note=None)
+            await issue_report(batch.session, batch.settings, batch.now, case, None,
+                               values[case.id] | {"why": why, "note": ""})
         else:
             _hold_report(batch, case, casts[case.id], values[case.id], kind)
     return counts[step], counts["report_waits"], counts["no_home_visit"]

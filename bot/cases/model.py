@@ -103,6 +103,7 @@ class CaseAction(StrEnum):
     CLOSE_RETURNED = "close_returned"  # the class teacher: returned only
     ANSWER = "answer"  # a guardian's 劝学书 buttons
     REQUEST_SUPPORT = "request_support"
+    PRINT = "print"  # the case file and the documents as PDFs, their delivery (the case's officers; bot.documents)
 
 
 # Notice actions: Action(label msgid, CASE_ACTION, case id, GuardianCaseAnswer value) on the 劝学书, and

@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.scope import Actor
+from bot.documents.records import issue, reference_of, state
 from bot.notices.outbox import Action
-from storage.models import Absence, Case, CaseStep
+from storage.models import Absence, Case, CaseStep, DocumentKind
 
 from .common import COUNTED_REASONS, Cast, case_ref, tell_guardians
 from .model import ANSWER_LABELS, CASE_ACTION, CONFIRM_ACTION, CONFIRM_LABEL, Told
@@ -42,10 +44,17 @@ def notice_values(batch: NoticeBatch, case: Case, cast: Cast, days: list[date], 
     }
 
 
-def send_notice(batch: NoticeBatch, case: Case, cast: Cast, values: dict[str, Any]) -> list[Told]:
+async def send_notice(
+    batch: NoticeBatch, case: Case, cast: Cast, values: dict[str, Any], actor: Actor | None
+) -> list[Told]:
     """The 劝学书 to every guardian (by hand through the school's officers for those it cannot reach), on a case
-    whose `PERSUASION_STEP` the caller claimed and whose `persuasion_deadline` is set."""
-    return tell_guardians(batch, case, cast, "persuasion_notice", values, case.persuasion_deadline,
+    whose `PERSUASION_STEP` the caller claimed and whose `persuasion_deadline` is set. It is issued on the school's
+    own numbering (bot.documents) and carries that number."""
+    documents = await issue(batch.session, batch.settings, batch.now, case, DocumentKind.PERSUASION_NOTICE, actor, {},
+                            guardians=cast.guardians)
+    letter = values | {"ref": reference_of(documents)} if documents else values
+    state(documents, letter)
+    return tell_guardians(batch, case, cast, "persuasion_notice", letter, case.persuasion_deadline,
                           case_actions(case))
 
 

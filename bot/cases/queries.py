@@ -268,7 +268,7 @@ def available_actions(
     if township and legal_open:
         can.add(CaseAction.LEGAL_STEP)
     if school or township:
-        can.add(CaseAction.CLOSE)
+        can |= {CaseAction.CLOSE, CaseAction.PRINT}
     elif teacher and case.stage == CaseStage.OPEN:
         can.add(CaseAction.CLOSE_RETURNED)
     if guardian:

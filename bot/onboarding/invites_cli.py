@@ -21,6 +21,8 @@ from typing import TextIO
 from bot.core.clock import Clock, to_local
 from bot.core.i18n import gettext
 from bot.core.settings import Settings
+from bot.documents.cli import write_private
+from bot.documents.slips import invite_slips
 from bot.onboarding import service as ob
 from bot.onboarding.invites import InviteBatch, InviteSelection, issue_selected
 from storage.db import create_engine, create_sessionmaker, upgrade
@@ -138,8 +140,11 @@ async def run_invites(
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     locale = settings.locale
-    if fmt not in ("table", "csv"):
+    if fmt not in ("table", "csv", "pdf"):
         print(gettext("Unknown format {fmt}: use table or csv.", locale).format(fmt=fmt), file=err)
+        return 2
+    if fmt == "pdf" and output is None:
+        print(gettext("Invite slips are written to a file: add --output FILE.pdf.", locale), file=err)
         return 2
     try:
         username = await bot_username(settings)
@@ -172,7 +177,13 @@ async def run_invites(
                 + _counts(batch, locale)
                 + "\n"
             )
-            if fmt == "csv":
+            if fmt == "pdf" and output is not None:  # slips to cut out, grouped by class (bot.documents.slips)
+                slips = await invite_slips(session, settings, invites, username)
+                write_private(output, slips.data)
+                print(gettext("Wrote {count} invite slips to {file} ({pages} pages).", locale).format(
+                    count=len(invites), file=output, pages=slips.pages), file=out)
+                out.write(notes)
+            elif fmt == "csv":
                 text = render_csv(header, rows)
                 if output is None:
                     out.write(text)
@@ -185,7 +196,7 @@ async def run_invites(
                     out.write(text)
                 else:
                     _write_private(output, text, "utf-8")
-            if output is not None:
+            if output is not None and fmt != "pdf":
                 written = gettext("Wrote {count} invites to {file}.", locale).format(count=len(invites), file=output)
                 print(written, file=out)
                 if fmt == "csv":

@@ -12,15 +12,15 @@ card → 「发出复学通知书」 → 「确认发出」. Guardian: 1 tap per
 
 One module per flow: `listing` (/cases), `card`, `actions` (report, order, legal step, close, support), `notes`,
 `persuasion` (the guided record), `family` (the guardian's answers), `returned` (the class teacher's "back at
-school"), `letter` (the school officer's one tap that sends the 劝学书); `base` holds the callback data and form
-states, `labels` the words and the refusal text.
+school"), `letter` (the school officer's one tap that sends the 劝学书), `documents` (the officers' PDFs and
+delivery records); `base` holds the callback data and form states, `labels` the words and the refusal text.
 """
 
 from aiogram import F, Router
 
 from bot.cases import CONFIRM_ACTION, RETURNED_ACTION
 from bot.delivery.telegram import NoticeAction
-from handlers.cases import actions, card, family, letter, listing, notes, persuasion, returned
+from handlers.cases import actions, card, documents, family, letter, listing, notes, persuasion, returned
 from handlers.cases.base import CaseCard, CaseDo
 from handlers.roles import STAFF
 
@@ -36,6 +36,6 @@ def make_router() -> Router:
                     NoticeAction.filter(F.action == CONFIRM_ACTION)):
         refusals.callback_query.register(listing.not_staff_tap, trigger)
     router = Router(name="cases")
-    router.include_routers(listing.make_router(), staff, *(flow.make_router() for flow in (notes, persuasion, family)),
-                           refusals)
+    flows = (notes, persuasion, family, documents)
+    router.include_routers(listing.make_router(), staff, *(flow.make_router() for flow in flows), refusals)
     return router

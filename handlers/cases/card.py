@@ -32,6 +32,7 @@ from handlers.cases.base import (
     _edit,
     _policy,
 )
+from handlers.cases.documents import pdf_button
 from handlers.cases.labels import (
     _when,
     answer_label,
@@ -146,6 +147,8 @@ def card_keyboard(detail: CaseDetail) -> InlineKeyboardMarkup:
         rows.append(do(t("⚖️ Record a legal step"), Do.LEGAL))
     if CaseAction.REQUEST_SUPPORT in acts:
         rows.append(do(t("🤝 Request help for the family"), Do.SUPPORT))
+    if CaseAction.PRINT in acts:
+        rows.append(pdf_button(s.id))
     if CaseAction.CLOSE in acts:
         rows.append(do(t("✅ Close the case"), Do.CLOSE))
     elif CaseAction.CLOSE_RETURNED in acts:

@@ -138,6 +138,7 @@ def event_label(kind: str) -> str:
         "confirm_reminder": t("Reminder: send the letter about returning to school"),
         "no_home_visit": t("No home visit: the principal was alerted"),
         "report_waits": t("Report on hold: the absences are excused"),
+        "document_delivered": t("Document served"),
     }
     return labels.get(kind, t("Other update"))
 

@@ -30,11 +30,14 @@ from bot.cases import (
 )
 from bot.core.policy import parse_policy
 from bot.core.settings import Settings
+from bot.documents.records import documents_of_case, record_delivery
 from storage.models import (
     AuditEvent,
     CaseEvent,
     CaseOutcome,
     CaseStage,
+    DeliveryManner,
+    DocumentKind,
     Person,
     Role,
     School,
@@ -181,7 +184,12 @@ async def test_stage_rules(sessions, settings, world):
                                 LegalStepKind.PENALTY_DECISION)
         await record_legal_step(session, settings, LEGAL, at("2026-10-09 11:00"), township, case.id,
                                 LegalStepKind.DEMAND_FOR_PERFORMANCE)
-        # the court: only once review (60 days) and suit (6 months) from the decision have lapsed, within 3 months
+        demand = next(d for d in await documents_of_case(session, case.id)
+                      if d.kind == DocumentKind.DEMAND_FOR_PERFORMANCE and not d.copy)
+        await record_delivery(session, settings, at("2026-10-09 18:00"), township, demand.id, date(2026, 10, 9),
+                              DeliveryManner.IN_PERSON)
+        # the court: 10 days after the 催告书's delivery (行政强制法 art. 54), and only once review (60 days) and
+        # suit (6 months) from the decision have lapsed, within 3 months
         assert await code_of(record_legal_step(session, settings, LEGAL, at("2026-10-20 10:00"), township, case.id,
                                                LegalStepKind.COURT_APPLICATION)) is CaseErrorCode.TOO_EARLY
         assert await code_of(record_legal_step(session, settings, LEGAL, at("2027-04-09 10:00"), township, case.id,

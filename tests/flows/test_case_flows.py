@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 
 from bot.cases import LegalStepKind, run_ladder
 from bot.core.policy import load_policy
+from bot.core.scope import load_actor
 from bot.core.settings import Settings
+from bot.documents.records import documents_of_case, record_delivery
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
 from bot.records.enrolment import record_enrolment_change
@@ -30,6 +32,8 @@ from storage.models import (
     CaseEvent,
     CaseOutcome,
     CaseStage,
+    DeliveryManner,
+    DocumentKind,
     Person,
     PersuasionAttempt,
     Role,
@@ -371,6 +375,16 @@ async def audits(app, action: str) -> list[AuditEvent]:
                                           .order_by(AuditEvent.id)))
 
 
+async def record_served(app, clock, officer: Person, case_id: int, kind: DocumentKind) -> None:
+    """The officer records today that the document was handed to the guardian (the service the button calls)."""
+    async with app.sessions() as session, session.begin():
+        actor = await load_actor(session, await session.get(Person, officer.id))
+        document = next(d for d in await documents_of_case(session, case_id) if d.kind == kind and not d.copy)
+        now = clock.now()
+        await record_delivery(session, app.settings, now, actor, document.id, now.astimezone(app.settings.tz).date(),
+                              DeliveryManner.IN_PERSON)
+
+
 async def events(app, case_id: int, kind: str) -> list[CaseEvent]:
     async with app.sessions() as session:
         return list(await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)
@@ -424,8 +438,12 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
     assert (await events(app, case_id, "legal_step"))[-1].details["note"] is None
 
     # the application to the court: only once the guardian's time to seek review (60 days) and to sue (6 months)
-    # from the decision has lapsed (行政强制法 art. 53). Until then it is not offered, and the card says from when
+    # from the decision has lapsed (行政强制法 art. 53), and 10 days after the 催告书 was delivered (art. 54). Until
+    # its delivery is recorded nothing says when; then the card says from when, and until then it is not offered
     court_from = "申请法院强制执行：3月22日周一起可以记录。"
+    assert "起可以记录" not in done.text
+    await record_served(app, clock, world.township_officer, case_id, DocumentKind.DEMAND_FOR_PERFORMANCE)
+    done = await open_card(township)
     assert court_from in done.text and "⚖️ 记录法律措施" not in done.buttons()
     # a tap on it all the same (a forged button) is refused at once, before any note is asked for
     court = LegalStepKind.COURT_APPLICATION
