@@ -24,6 +24,7 @@ from bot.onboarding.service import LinkOutcome, redeem_code
 from storage.models import DeliveryManner, DocumentKind, FormalDocument, OutboxMessage, Person, Student, Township
 from tests.db.test_ladder import POLICY, actor_of, at, linked_world, open_case
 from tests.documents.helpers import missing_glyphs, pdf_text, qr_codes
+from tests.policies import AUTOMATIC_NOTICE
 from tests.seed import World
 
 BOT = "quanxue_test_bot"
@@ -33,7 +34,8 @@ FATHER = "张堃"
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(_env_file=None)
+    """The 劝学书 goes out when the case opens (the default waits for the school officer's tap)."""
+    return Settings(_env_file=None, policy=AUTOMATIC_NOTICE)
 
 
 @pytest.fixture
@@ -141,7 +143,8 @@ async def test_the_case_file_holds_the_history_the_notices_as_sent_and_every_doc
         officer, township = await actor_of(session, world.officer), await actor_of(session, world.township_officer)
         await record_persuasion(session, settings, POLICY, now, officer, case.id, PersuasionInput(
             on_day=date(2026, 9, 16), method="home_visit", visitors="王丽", people_met="张奶奶",
-            reason_found="gone_to_work", attitude="refusing", next_step=None, succeeded=False))
+            reason_found="gone_to_work", attitude="refusing", next_step=None, succeeded=False,
+            authorities_told=True))
         await report_to_township(session, settings, POLICY, now, officer, case.id)
         await issue_return_order(session, settings, POLICY, now, township, case.id)
         sent = await session.scalar(select(OutboxMessage.text).where(OutboxMessage.template == "return_order",
