@@ -68,6 +68,7 @@ class Field(IntEnum):
     SUCCEEDED = 7
     NEXT_SKIP = 8
     SAVE = 9
+    AUTHORITIES = 10  # 「已报告 / 尚未报告」, for child labour or early marriage only
 
 
 class PersuasionForm(StatesGroup):
@@ -77,6 +78,7 @@ class PersuasionForm(StatesGroup):
     visitors = State()
     people_met = State()
     reason = State()
+    authorities = State()
     attitude = State()
     succeeded = State()
     next_step = State()
@@ -93,6 +95,7 @@ FIELD_STATE = {
     Field.VISITORS: PersuasionForm.visitors,
     Field.PEOPLE_SKIP: PersuasionForm.people_met,
     Field.REASON: PersuasionForm.reason,
+    Field.AUTHORITIES: PersuasionForm.authorities,
     Field.ATTITUDE: PersuasionForm.attitude,
     Field.SUCCEEDED: PersuasionForm.succeeded,
     Field.NEXT_SKIP: PersuasionForm.next_step,

@@ -1,4 +1,5 @@
-"""The guided persuasion record (劝返记录): method, day, visitors, people met, reason, attitude, result."""
+"""The guided persuasion record (劝返记录): method, day, visitors, people met, reason (and, for child labour or early
+marriage, whether the authorities were told), attitude, result."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from bot.cases import (
     ReasonFound,
 )
 from bot.cases.actions import MAX_NAMES
-from bot.cases.model import MAX_TEXT
+from bot.cases.model import MAX_TEXT, REPORT_DUTY_REASONS
 from bot.core.clock import to_local
 from bot.core.scope import Actor
 from handlers.cases.base import (
@@ -81,6 +82,12 @@ def _step(data: dict, field: Field) -> tuple[str, InlineKeyboardMarkup]:
     if field is Field.REASON:
         buttons = [_form_button(reason_label(r.value), Field.REASON, r.value) for r in ReasonFound]
         return head + "\n" + t("Why is the child out of school?"), _form_markup(_pairs(buttons))
+    if field is Field.AUTHORITIES:
+        rows = [[_form_button(t("Reported"), Field.AUTHORITIES, "1"),
+                 _form_button(t("Not yet reported"), Field.AUTHORITIES, "0")]]
+        return head + "\n" + t(
+            "⚠️ Child labour and early marriage must be reported to the authorities at once "
+            "(Law on the Protection of Minors, art. 11). Have they been told?"), _form_markup(rows)
     if field is Field.ATTITUDE:
         buttons = [_form_button(attitude_label(a.value), Field.ATTITUDE, a.value) for a in Attitude]
         return head + "\n" + t("The guardian's attitude?"), _form_markup(_pairs(buttons))
@@ -101,8 +108,10 @@ def _summary(data: dict) -> tuple[str, InlineKeyboardMarkup]:
              t("Visitors: {value}", value=data["cf_visitors"])]
     if data.get("cf_met"):
         lines.append(t("People met: {value}", value=data["cf_met"]))
-    lines += [t("Reason found: {value}", value=reason_label(data["cf_reason"])),
-              t("Attitude: {value}", value=attitude_label(data["cf_attitude"])),
+    lines.append(t("Reason found: {value}", value=reason_label(data["cf_reason"])))
+    if data.get("cf_told") is not None:
+        lines.append(t("Authorities: {value}", value=t("Reported") if data["cf_told"] else t("Not yet reported")))
+    lines += [t("Attitude: {value}", value=attitude_label(data["cf_attitude"])),
               t("Result: {value}", value=t("agreed to return") if data["cf_succeeded"] else t("not successful"))]
     if data.get("cf_next"):
         lines.append(t("Next step: {value}", value=data["cf_next"]))
@@ -111,7 +120,8 @@ def _summary(data: dict) -> tuple[str, InlineKeyboardMarkup]:
 
 NEXT_FIELD = {
     Field.METHOD: Field.DAY, Field.DAY: Field.VISITORS, Field.VISITORS: Field.PEOPLE_SKIP,
-    Field.PEOPLE_SKIP: Field.REASON, Field.REASON: Field.ATTITUDE, Field.ATTITUDE: Field.SUCCEEDED,
+    Field.PEOPLE_SKIP: Field.REASON, Field.REASON: Field.ATTITUDE, Field.AUTHORITIES: Field.ATTITUDE,
+    Field.ATTITUDE: Field.SUCCEEDED,
     Field.SUCCEEDED: Field.NEXT_SKIP, Field.NEXT_SKIP: Field.SAVE,
 }
 
@@ -129,9 +139,12 @@ async def _start_form(query: CallbackQuery, state: FSMContext, d: CaseDo, detail
 async def _advance(state: FSMContext, field: Field, **values) -> tuple[str, InlineKeyboardMarkup]:
     """Store the answer to `field` and move to the next step; its question and buttons."""
     await state.update_data(**values)
+    data = await state.get_data()
     following = NEXT_FIELD[field]
+    if field is Field.REASON and data["cf_reason"] in REPORT_DUTY_REASONS:
+        following = Field.AUTHORITIES
     await state.set_state(FIELD_STATE[following])
-    return _step(await state.get_data(), following)
+    return _step(data, following)
 
 
 async def _form_over(query: CallbackQuery, state: FSMContext) -> None:
@@ -176,7 +189,9 @@ async def form_step(
     elif field is Field.PEOPLE_SKIP:
         shown = await _advance(state, field, cf_met=None)
     elif field is Field.REASON and v in tuple(ReasonFound):
-        shown = await _advance(state, field, cf_reason=v)
+        shown = await _advance(state, field, cf_reason=v, cf_told=None)
+    elif field is Field.AUTHORITIES and v in ("0", "1"):
+        shown = await _advance(state, field, cf_told=v == "1")
     elif field is Field.ATTITUDE and v in tuple(Attitude):
         shown = await _advance(state, field, cf_attitude=v)
     elif field is Field.SUCCEEDED and v in ("0", "1"):
@@ -200,7 +215,7 @@ async def _save_form(query: CallbackQuery, ctx: Context, actor: Actor, state: FS
     record = PersuasionInput(
         on_day=date.fromisoformat(data["cf_day"]), method=data["cf_method"], visitors=data["cf_visitors"],
         people_met=data.get("cf_met"), reason_found=data["cf_reason"], attitude=data["cf_attitude"],
-        next_step=data.get("cf_next"), succeeded=bool(data["cf_succeeded"]),
+        next_step=data.get("cf_next"), succeeded=bool(data["cf_succeeded"]), authorities_told=data.get("cf_told"),
     )
     try:
         result = await cs.record_persuasion(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor,
@@ -275,6 +290,7 @@ def make_router() -> Router:
     router.message.register(form_people_met, PersuasionForm.people_met, TYPED)
     router.message.register(form_next_step, PersuasionForm.next_step, TYPED)
     taps_only = StateFilter(PersuasionForm.method, PersuasionForm.day, PersuasionForm.reason,
-                            PersuasionForm.attitude, PersuasionForm.succeeded, PersuasionForm.confirm)
+                            PersuasionForm.authorities, PersuasionForm.attitude, PersuasionForm.succeeded,
+                            PersuasionForm.confirm)
     router.message.register(form_expects_a_tap, taps_only, TYPED)
     return router

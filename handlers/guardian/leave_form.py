@@ -16,6 +16,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 
 from bot.calendar.typed import Looking, parse_typed_day
+from bot.core.policy import load_policy
 from bot.core.scope import Actor
 from bot.families import leave as lv
 from bot.families.replies import (
@@ -282,7 +283,7 @@ async def leave_send(query: CallbackQuery, ctx: Context, actor: Actor | None, st
         return
     first, last = date.fromisoformat(data["first_day"]), date.fromisoformat(data["last_day"])
     result = await lv.request_leave(ctx.session, ctx.settings, ctx.clock.now(), actor, student.id, first, last,
-                                    data["reason"], data.get("note"))
+                                    data["reason"], data.get("note"), policy=load_policy(ctx.settings))
     await query.answer()
     message = _message(query)
     if not result.ok:

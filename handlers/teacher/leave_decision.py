@@ -12,6 +12,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
+from bot.core.policy import load_policy
 from bot.core.scope import Actor
 from bot.delivery.telegram import NoticeAction
 from bot.families import leave as lv
@@ -26,9 +27,14 @@ async def leave_decided(query: CallbackQuery, callback_data: NoticeAction, ctx: 
     if callback_data.value not in ("yes", "no"):
         await query.answer(t("This button is no longer valid."), show_alert=True)
         return
+    policy = load_policy(ctx.settings)
     result = await lv.decide_leave(ctx.session, ctx.settings, ctx.clock.now(), actor, callback_data.ref,
-                                   approve=callback_data.value == "yes")
+                                   approve=callback_data.value == "yes", policy=policy)
     message = _message(query)
+    if result.status is lv.DecisionStatus.NEEDS_OFFICER:
+        await query.answer(t("Leave of more than {n} school days is decided by the school officer. Nothing was "
+                             "changed.", n=policy.leave.teacher_max.amount), show_alert=True)
+        return
     if result.status in (lv.DecisionStatus.FORBIDDEN, lv.DecisionStatus.NOT_FOUND) or result.leave is None:
         await query.answer(t("Only the child's class teacher or the school's officer can decide this leave. "
                              "Nothing was changed."), show_alert=True)

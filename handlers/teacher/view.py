@@ -176,6 +176,9 @@ def render_summary(summary: Summary) -> tuple[str, InlineKeyboardMarkup]:
                    student=r.student_name)
             for r in summary.unreachable
         ]
+    if summary.no_guardian:
+        lines.append(t("📞 No guardian on file for these students; please phone or visit the family: {names}",
+                       names="、".join(m.name for m in summary.no_guardian)))
     buttons = [_button(t("✏️ Correct"), Reopen(r=summary.roll_call_id))]
     if summary.return_candidates:
         buttons.append(_button(t("📅 Return date"), ReturnDay(r=summary.roll_call_id, s=0)))

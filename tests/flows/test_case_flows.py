@@ -828,3 +828,38 @@ async def test_the_county_lists_its_reported_cases(app, telegram, people, world,
     assert "辍学报告（抄送县教育局）：李明" in county.last().text
     [listing] = await county.send("/cases")
     assert "李明" in listing.text
+
+
+async def test_child_labour_found_asks_whether_the_authorities_were_told(app, people, world, clock):
+    await open_case(app, world, clock)
+    officer = people.officer
+    card = await open_card(officer)
+    await officer.tap("📝 记录劝返", card)
+    await officer.tap("其他方式", card)
+    await officer.tap("今天", card)
+    await officer.tap("我自己", card)
+    await officer.tap("跳过", card)
+    await officer.tap("外出务工", card)
+    assert "应当立即向有关部门报告（《未成年人保护法》第十一条）" in card.text
+    assert card.buttons() == ["已报告", "尚未报告", "✖ 取消"]
+    [reply] = await officer.send("报了")
+    assert "请点上面的按钮之一" in reply.text  # a tap is expected here
+    await officer.tap("尚未报告", card)
+    await officer.tap("未见到监护人", card)
+    await officer.tap("否", card)
+    await officer.tap("跳过", card)
+    assert "了解到的原因：外出务工" in card.text and "向有关部门报告：尚未报告" in card.text
+    await officer.tap("💾 保存", card)
+    assert officer.callback_answers[-1] == "已保存。"
+    async with app.sessions() as session:
+        [attempt] = list(await session.scalars(select(PersuasionAttempt)))
+    assert (attempt.reason_found, attempt.authorities_told) == ("gone_to_work", False)
+
+
+async def test_other_reasons_are_not_asked_about_the_authorities(app, people, world, clock):
+    await open_case(app, world, clock)
+    officer = people.officer
+    card = await open_card(officer)
+    for label in ("📝 记录劝返", "其他方式", "今天", "我自己", "跳过", "其他原因"):
+        await officer.tap(label, card)
+    assert "监护人的态度如何" in card.text and "有关部门" not in card.text

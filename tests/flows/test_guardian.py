@@ -44,10 +44,21 @@ ROLL_MENU = "📋 点名"
 
 
 @pytest.fixture
-def settings(db_url, telegram) -> Settings:
+def policy() -> str:
+    """The policy file's text over the shipped defaults (none: the defaults)."""
+    return ""
+
+
+@pytest.fixture
+def settings(db_url, telegram, policy, tmp_path) -> Settings:
     """Generous sending limits: a test taps faster than a thumb."""
+    path = None
+    if policy:
+        path = tmp_path / "policy.toml"
+        path.write_text(policy, encoding="utf-8")
     return Settings(_env_file=None, bot_token=TOKEN, bot_username="quanxue_bot", telegram_api=telegram.base_url,
-                    database_url=db_url, send_rate_global=1000, send_rate_per_chat=1000, sender_poll_seconds=0.05)
+                    database_url=db_url, send_rate_global=1000, send_rate_per_chat=1000, sender_poll_seconds=0.05,
+                    policy=path)
 
 
 def opened(telegram: FakeTelegram, user_id: int, name: str, language_code: str = "zh-hans") -> FakeUser:
@@ -584,6 +595,34 @@ async def test_leave_goes_to_the_school_when_the_class_teacher_blocked_the_bot(a
     assert "请假申请：李华" in teacher.last().text and "转给学校" not in teacher.last().text
     assert [who for who, _ in await leave_requests_sent(app)] == [world.officer.id, school.principal.id,
                                                                   world.teacher.id]
+
+
+@pytest.mark.parametrize("policy", ["[leave]\nteacher_max = { school_days = 2 }\n"], ids=["teacher-max-2"])
+async def test_leave_over_the_teachers_limit_is_decided_by_the_school_officer(app, people, world, clock, telegram):
+    school = await school_on_quanxue(app, world, clock, telegram)
+    father, teacher, officer = people.father, people.teacher, school.officer
+    await father.start()
+    await father.press(LEAVE_MENU)
+    await father.tap("李明")
+    await tap_starting(father, "明天")
+    for label in ("3天", "🏠 事假", "跳过", "✅ 提交申请"):  # three school days, over the policy's two
+        await father.tap(label)
+    async with app.sessions() as session:
+        leave = await session.scalar(select(LeaveRequest))
+    assert {who for who, _ in await leave_requests_sent(app)} == {world.officer.id, school.principal.id}
+
+    # the class teacher's tap (an old or forwarded button) is refused and changes nothing
+    await teacher.tap_data(NoticeAction(action="leave", ref=leave.id, value="yes").pack(), 1)
+    assert teacher.callback_answers[-1] == "超过 2 个上学日的请假由学校控辍专干审批。没有做任何更改。"
+    async with app.sessions() as session:
+        assert (await session.get(LeaveRequest, leave.id)).status == LeaveStatus.PENDING
+
+    await app.sender.drain()
+    [decided] = await officer.tap("批准")
+    assert "赵强已批准" in decided.text
+    async with app.sessions() as session:
+        leave = await session.get(LeaveRequest, leave.id)
+    assert (leave.status, leave.decided_by) == (LeaveStatus.APPROVED, world.officer.id)
 
 
 async def test_leave_nobody_at_the_school_can_receive_asks_the_guardian_to_phone(app, people, world, clock):

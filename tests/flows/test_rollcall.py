@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import delete, event, func, select
 
 from bot.app import App
 from bot.fakeapi import FakeUser
 from handlers.teacher.view import AllPresent, ReturnDay, Tap
-from storage.models import Absence, AuditEvent, Person, Role, RollCall, StaffRole, Student
+from storage.models import Absence, AuditEvent, Guardianship, Person, Role, RollCall, StaffRole, Student
 from tests.flows.harness import running
 from tests.seed import link
 
@@ -175,6 +175,17 @@ async def test_linked_guardians_are_told_and_unlinked_ones_are_listed_to_call(ap
     assert "张奶奶（张小红）：" not in summary.text
     await app.sender.drain()
     assert "张小红" in grandma.last().text
+
+
+async def test_a_child_with_no_guardian_on_file_is_named_for_a_phone_call_or_visit(app, teacher, world):
+    async with app.sessions() as session, session.begin():
+        await session.execute(delete(Guardianship).where(Guardianship.student_id == world.li_ming.id))
+    await teacher.press(MENU)
+    await teacher.tap("✅ 李明")
+    await teacher.tap("提交")
+    [summary] = await teacher.tap("无故缺勤")
+    assert "📞 以下学生没有登记监护人，请电话联系或家访：李明" in summary.text
+    assert "• 李建国（李明）" not in summary.text
 
 
 async def test_a_forged_callback_from_another_teacher_changes_nothing(app, telegram, teacher, world, clock):
