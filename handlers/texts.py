@@ -32,6 +32,13 @@ def short_day(day: date | datetime) -> str:
     return format_skeleton("MMMEd", day, locale=_locale())
 
 
+def day_in_year(day: date, today: date) -> str:
+    """`short_day`, with the year when it is not this year: 9月7日周一 / 2027年3月22日周一."""
+    if day.year == today.year:
+        return short_day(day)
+    return format_skeleton("yMMMEd", day, locale=_locale())
+
+
 def month_day(day: date | datetime) -> str:
     """9月7日 / Sep 7."""
     return format_skeleton("MMMd", day, locale=_locale())

@@ -50,6 +50,7 @@ from .model import (
     AttemptView,
     CaseAction,
     CaseDetail,
+    CaseErrorCode,
     CaseSummary,
     EventView,
     FamilyAnswer,
@@ -209,7 +210,8 @@ async def case_detail(
         refused = await legal_step_refusals(session, settings, policy, case, recorded, today)
         legal_open = tuple(k for k in LEGAL_ORDER if k.value not in legal and k not in refused)
         court = refused.get(LegalStepKind.COURT_APPLICATION)
-        if court is not None and case.stage == CaseStage.LEGAL:  # a demand recorded: the day the court may follow
+        if court is not None and court.code is CaseErrorCode.TOO_EARLY and case.stage == CaseStage.LEGAL:
+            # a demand recorded: the day the court may follow (none once its window has passed)
             court_from = court.details.get("until")
     return CaseDetail(
         summary=summary,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
@@ -28,8 +30,9 @@ from handlers.cases.base import (
     _button,
     _edit,
     _policy,
+    _today,
 )
-from handlers.cases.card import _card, _court_from, _done_head, _refuse
+from handlers.cases.card import _card, _done_head, _refuse, court_from
 from handlers.cases.labels import legal_label, outcome_label, support_label
 from handlers.cases.listing import _leave_note
 from handlers.cases.persuasion import _start_form
@@ -66,7 +69,7 @@ def _confirm_keyboard(d: CaseDo, label: str) -> InlineKeyboardMarkup:
     ])
 
 
-def _choices(d: CaseDo, detail: CaseDetail) -> tuple[str, InlineKeyboardMarkup]:
+def _choices(d: CaseDo, detail: CaseDetail, today: date) -> tuple[str, InlineKeyboardMarkup]:
     """The choice a step needs before its confirmation: which outcome, which legal step, which help."""
     what = Do(d.a)
     child = detail.summary.student_name
@@ -75,7 +78,7 @@ def _choices(d: CaseDo, detail: CaseDetail) -> tuple[str, InlineKeyboardMarkup]:
         text = t("Which legal step did the township take for {child}? (Recorded only: Quanxue decides nothing.)",
                  child=child)
         if detail.court_application_from:
-            text += "\n" + _court_from(detail.court_application_from)
+            text += "\n" + court_from(detail.court_application_from, today)
     elif what is Do.SUPPORT:
         options = [(k.value, support_label(k.value)) for k in SupportKind]
         text = t("What help does the family of {child} need?", child=child)
@@ -132,7 +135,7 @@ async def case_do(
             return
         needs_choice = what in (Do.LEGAL, Do.CLOSE, Do.SUPPORT)
         if needs_choice and d.v == "":
-            text, markup = _choices(d, detail)
+            text, markup = _choices(d, detail, _today(ctx))
         elif d.c:
             result = await _run(ctx, actor, d)
             text, markup = await _card(ctx, actor, d.i, _done_head(what, result, d.v))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import IntEnum, StrEnum
 
 from aiogram import F
@@ -15,8 +16,10 @@ from bot.cases import (
     LegalStepKind,
     SupportKind,
 )
+from bot.core.clock import to_local
 from bot.core.policy import load_policy
 from bot.core.settings import Settings
+from handlers.context import Context
 from storage.models import CaseOutcome
 
 LIST_LIMIT = 30  # case buttons under /cases (the most urgent)
@@ -136,6 +139,10 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
     except TelegramBadRequest as error:
         if "not modified" not in str(error):
             raise
+
+
+def _today(ctx: Context) -> date:
+    return to_local(ctx.clock.now(), ctx.settings.tz).date()
 
 
 def _policy(settings: Settings):

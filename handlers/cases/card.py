@@ -31,6 +31,7 @@ from handlers.cases.base import (
     _button,
     _edit,
     _policy,
+    _today,
 )
 from handlers.cases.documents import pdf_button
 from handlers.cases.labels import (
@@ -48,7 +49,7 @@ from handlers.cases.labels import (
 )
 from handlers.cases.listing import _deadline_text, _leave_note
 from handlers.context import Context
-from handlers.texts import short_day, t
+from handlers.texts import day_in_year, short_day, t
 from storage.models import CaseOutcome, CaseStage
 
 
@@ -62,7 +63,9 @@ def _guardian_line(detail: CaseDetail) -> str | None:
     return t("Guardians: {names}", names="") + "、".join(names)
 
 
-def render_card(detail: CaseDetail, settings: Settings, head: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+def render_card(
+    detail: CaseDetail, settings: Settings, today: date, head: str | None = None,
+) -> tuple[str, InlineKeyboardMarkup]:
     s = detail.summary
     lines = [head, ""] if head else []
     lines += [
@@ -115,7 +118,7 @@ def render_card(detail: CaseDetail, settings: Settings, head: str | None = None)
     if detail.legal_steps:
         lines.append(t("Legal steps: {steps}", steps="、".join(legal_label(k) for k in detail.legal_steps)))
     if detail.court_application_from:
-        lines.append(_court_from(detail.court_application_from))
+        lines.append(court_from(detail.court_application_from, today))
     if detail.events:
         lines.append(t("<b>Recent history</b>"))
         for e in detail.events[-SHOWN:]:
@@ -124,8 +127,8 @@ def render_card(detail: CaseDetail, settings: Settings, head: str | None = None)
     return "\n".join(lines), card_keyboard(detail)
 
 
-def _court_from(day: date) -> str:
-    return t("The application to the court can be recorded from {day}.", day=short_day(day))
+def court_from(day: date, today: date) -> str:
+    return t("The application to the court can be recorded from {day}.", day=day_in_year(day, today))
 
 
 def card_keyboard(detail: CaseDetail) -> InlineKeyboardMarkup:
@@ -159,7 +162,7 @@ def card_keyboard(detail: CaseDetail) -> InlineKeyboardMarkup:
 
 async def _card(ctx: Context, actor: Actor, case_id: int, head: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
     detail = await cs.case_detail(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor, case_id)
-    return render_card(detail, ctx.settings, head)
+    return render_card(detail, ctx.settings, _today(ctx), head)
 
 
 SHOWS_CARD = (CaseErrorCode.STALE, CaseErrorCode.WRONG_STAGE, CaseErrorCode.NOT_AVAILABLE)  # refusals + the card
@@ -198,7 +201,7 @@ async def card_tapped(
         now = ctx.clock.now()
         detail = await cs.case_detail(ctx.session, ctx.settings, _policy(ctx.settings), now, actor, callback_data.i)
         cs.record_view(ctx.session, now, actor, detail.summary)  # the person opens the child's file: audited here
-        text, markup = render_card(detail, ctx.settings)
+        text, markup = render_card(detail, ctx.settings, _today(ctx))
     except CaseError as error:
         await query.answer(refusal(error), show_alert=True)
         return

@@ -19,7 +19,7 @@ from bot.cases import (
 )
 from bot.core.clock import to_local
 from bot.core.settings import Settings
-from handlers.texts import month_day, short_day, t
+from handlers.texts import long_day, month_day, short_day, t
 from storage.models import CaseOutcome, CaseStage
 
 
@@ -158,6 +158,11 @@ def refusal(error: CaseError) -> str:
         if isinstance(until, date):
             return t("It is too early for this step (the date that matters: {day}).", day=short_day(until))
         return t("It is too early for this step: an earlier step must be recorded first.")
+    if code is CaseErrorCode.TOO_LATE:
+        until = error.details.get("until")
+        if isinstance(until, date):
+            return t("The time to apply to the court ended on {day}. Nothing was changed.", day=long_day(until))
+        return t("The time to apply to the court has ended. Nothing was changed.")
     if code is CaseErrorCode.BAD_VALUE:
         return t("This value was not accepted. Nothing was changed.")
     if code is CaseErrorCode.NEEDS_PROOF:

@@ -25,7 +25,6 @@ from bot.cases import (
 )
 from bot.cases.actions import MAX_NAMES
 from bot.cases.model import MAX_TEXT, REPORT_DUTY_REASONS
-from bot.core.clock import to_local
 from bot.core.scope import Actor
 from handlers.cases.base import (
     FIELD_STATE,
@@ -40,6 +39,7 @@ from handlers.cases.base import (
     _edit,
     _message,
     _policy,
+    _today,
 )
 from handlers.cases.card import _card, _done_head, _refuse, _show_current
 from handlers.cases.labels import attitude_label, method_label, reason_label
@@ -154,10 +154,6 @@ async def _form_over(query: CallbackQuery, state: FSMContext) -> None:
     if message is not None:
         with contextlib.suppress(TelegramBadRequest):
             await message.edit_reply_markup(reply_markup=None)
-
-
-def _today(ctx: Context) -> date:
-    return to_local(ctx.clock.now(), ctx.settings.tz).date()
 
 
 async def form_step(

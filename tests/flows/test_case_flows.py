@@ -440,7 +440,7 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
     # the application to the court: only once the guardian's time to seek review (60 days) and to sue (6 months)
     # from the decision has lapsed (行政强制法 art. 53), and 10 days after the 催告书 was delivered (art. 54). Until
     # its delivery is recorded nothing says when; then the card says from when, and until then it is not offered
-    court_from = "申请法院强制执行：3月22日周一起可以记录。"
+    court_from = "申请法院强制执行：2027年3月22日周一起可以记录。"  # next year's date carries its year
     assert "起可以记录" not in done.text
     await record_served(app, clock, world.township_officer, case_id, DocumentKind.DEMAND_FOR_PERFORMANCE)
     done = await open_card(township)
@@ -460,6 +460,16 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
     assert "起可以记录" not in card.text
     await township.tap("⚖️ 记录法律措施", card)
     assert card.buttons() == ["申请法院强制执行", "◀ 返回个案"]
+    await township.tap("申请法院强制执行", card)
+    clock.set(datetime.fromisoformat("2027-07-01T09:00:00+08:00"))  # the note comes after the window closed
+    [late] = await township.send("（2026）青0102行审3号")
+    assert "申请法院强制执行的期限已于2027年" in late.text and "届满。没有做任何更改。" in late.text
+    assert len(await events(app, case_id, "legal_step")) == 3
+    card = await open_card(township)
+    assert "起可以记录" not in card.text and "⚖️ 记录法律措施" not in card.buttons()
+    clock.set(datetime.fromisoformat("2027-03-22T09:00:00+08:00"))
+    card = await open_card(township)
+    await township.tap("⚖️ 记录法律措施", card)
     await township.tap("申请法院强制执行", card)
     [done] = await township.send("（2026）青0102行审3号")
     assert "⚖️ 已记录：申请法院强制执行。" in done.text
