@@ -56,10 +56,25 @@ class Transcript:
         self.say(f"\n══ {local:%Y-%m-%d %H:%M}  {title}")
 
     def flush(self) -> None:
-        for entry in self.server.log[self.shown :]:
+        for entry in self._in_stable_order(self.server.log[self.shown :]):
             self._print(entry)
         self.shown = len(self.server.log)
         self.out.flush()
+
+    def _in_stable_order(self, entries: list[LogEntry]) -> list[LogEntry]:
+        """The log with each run of messages the sender delivered in the same minute ordered by recipient: it sends
+        to several chats at once, so their arrival order varies from run to run (each chat's own order is kept)."""
+        ordered: list[LogEntry] = []
+        run: list[LogEntry] = []
+        for entry in [*entries, None]:
+            if entry is not None and entry.kind == "send" and (not run or run[0].at == entry.at):
+                run.append(entry)
+                continue
+            ordered += sorted(run, key=lambda sent: self.names.get(sent.chat_id, str(sent.chat_id)))
+            run = [entry] if entry is not None and entry.kind == "send" else []
+            if entry is not None and entry.kind != "send":
+                ordered.append(entry)
+        return ordered
 
     def _version(self, record: Record) -> tuple[Record, Record | None]:
         """The message as it looked right after this send or edit, and as it looked just before (for edits)."""
