@@ -11,6 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.core.errors import CodedError
 from bot.notices.outbox import Delivery
 from storage.models import CaseOutcome, CaseStage
 
@@ -146,11 +147,8 @@ class CaseErrorCode(StrEnum):
     NEEDS_PROOF = "needs_proof"  # 休学 / 送教上门 / 转学: recorded as an enrolment change with its approval
 
 
-class CaseError(Exception):
-    def __init__(self, code: CaseErrorCode, **details: Any) -> None:
-        super().__init__(code.value)
-        self.code = code
-        self.details = details
+class CaseError(CodedError[CaseErrorCode]):
+    """Why a step on a case was refused."""
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------

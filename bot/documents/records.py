@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import audit
 from bot.core.clock import to_local
+from bot.core.errors import CodedError
 from bot.core.scope import Actor
 from bot.core.settings import Settings
 from storage.models import (
@@ -60,11 +61,8 @@ class DocumentErrorCode(StrEnum):
     BAD_VALUE = "bad_value"  # a date in the future or before the document, a refusal without witness …
 
 
-class DocumentError(Exception):
-    def __init__(self, code: DocumentErrorCode, **details: Any) -> None:
-        super().__init__(code.value)
-        self.code = code
-        self.details = details
+class DocumentError(CodedError[DocumentErrorCode]):
+    """Why a document could not be issued, printed or marked delivered."""
 
 
 @dataclass(frozen=True)

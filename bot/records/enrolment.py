@@ -23,6 +23,7 @@ from bot.cases.actions import finish_closing
 from bot.cases.common import lock_case
 from bot.core import audit
 from bot.core.clock import Clock
+from bot.core.errors import CodedError
 from bot.core.policy import Policy, load_policy
 from bot.core.scope import Actor
 from bot.core.settings import Settings
@@ -86,11 +87,8 @@ class EnrolmentErrorCode(StrEnum):
     BAD_CLASS = "bad_class"  # 转入 into a class the actor does not manage
 
 
-class EnrolmentError(Exception):
-    def __init__(self, code: EnrolmentErrorCode, **details: str) -> None:
-        super().__init__(code.value)
-        self.code = code
-        self.details = details
+class EnrolmentError(CodedError[EnrolmentErrorCode]):
+    """Why an enrolment change was not recorded."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.clock import iso_day
+from bot.core.errors import CodedError
 from storage.models import AbsenceReason
 
 PAGE_LIMIT = 40  # students on one keyboard page; a bigger class is split into equal pages
@@ -32,11 +33,8 @@ class ErrorCode(StrEnum):
     UNSAVED = "unsaved"  # a keyboard shows marks that were never saved (the working copy was lost)
 
 
-class RollCallError(Exception):
-    def __init__(self, code: ErrorCode, **details: Any) -> None:
-        super().__init__(code.value)
-        self.code = code
-        self.details = details
+class RollCallError(CodedError[ErrorCode]):
+    """Why a roll-call tap was refused."""
 
 
 @dataclass(frozen=True)
