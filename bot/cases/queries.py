@@ -148,7 +148,8 @@ async def case_detail(
     case, _student, school_class = await case_for(session, actor, case_id, lock=False)
     in_charge = (is_school_officer(actor, case) or is_township_officer(actor, case)
                  or is_class_teacher(actor, school_class.id))
-    staff = in_charge or is_county_officer(actor, await county_of(session, case))
+    county = is_county_officer(actor, await county_of(session, case))
+    staff = in_charge or county
     summary = (await summarize(session, settings, policy, now, [case]))[0]
     cast = await cast_of(session, case)
     guardians = tuple(
@@ -227,7 +228,7 @@ async def case_detail(
         events=events,
         legal_steps=tuple(legal),
         next_legal_step=next_legal_step(legal) if policy.legal_steps.enabled else None,
-        actions=available_actions(actor, case, school_class.id, legal_open, notice_pending=pending),
+        actions=available_actions(actor, case, school_class.id, legal_open, notice_pending=pending, county=county),
         in_charge=in_charge,
         legal_steps_open=legal_open,
         court_application_from=court_from,
@@ -249,14 +250,17 @@ async def _add_names(session: AsyncSession, names: dict[int, str], ids: Iterable
 
 
 def available_actions(
-    actor: Actor, case: Case, class_id: int, legal_open: Collection[LegalStepKind], *, notice_pending: bool = False
+    actor: Actor, case: Case, class_id: int, legal_open: Collection[LegalStepKind], *, notice_pending: bool = False,
+    county: bool = False,
 ) -> frozenset[CaseAction]:
     """What `actor` may do on `case` now (the actions check the same rules again when called). `legal_open`: the
     legal steps that may be recorded today (none where the policy provides none); `notice_pending`: the 劝学书
-    waits for the school officer's confirmation."""
-    if case.stage == CaseStage.CLOSED:
-        return frozenset()
+    waits for the school officer's confirmation; `county`: the actor is an officer of the case's county, who reads
+    and prints its file (bot.documents.casefile.may_read_case_file), also once it is closed, and changes nothing."""
     school, township = is_school_officer(actor, case), is_township_officer(actor, case)
+    prints = {CaseAction.PRINT} if school or township or county else set()
+    if case.stage == CaseStage.CLOSED:
+        return frozenset(prints)
     teacher, guardian = is_class_teacher(actor, class_id), is_guardian(actor, case)
     can = set()
     if school or teacher:
@@ -270,9 +274,9 @@ def available_actions(
     if township and legal_open:
         can.add(CaseAction.LEGAL_STEP)
     if school or township:
-        can |= {CaseAction.CLOSE, CaseAction.PRINT}
+        can.add(CaseAction.CLOSE)
     elif teacher and case.stage == CaseStage.OPEN:
         can.add(CaseAction.CLOSE_RETURNED)
     if guardian:
         can |= {CaseAction.ANSWER, CaseAction.REQUEST_SUPPORT}
-    return frozenset(can)
+    return frozenset(can | prints)

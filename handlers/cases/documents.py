@@ -30,6 +30,7 @@ from bot.documents.records import (
     DocumentError,
     DocumentErrorCode,
     document_for,
+    documents_of_case,
     record_delivery,
     served_documents,
 )
@@ -140,7 +141,7 @@ async def case_file_tapped(query: CallbackQuery, callback_data: DocTap, ctx: Con
     if documents:
         await bot.send_message(chat_id, t("The documents of this case: tap one for its PDF, or record that it was "
                                           "served."), reply_markup=documents_keyboard(documents))
-    else:
+    elif not await documents_of_case(session, callback_data.i):  # else the file holds them, none for this actor
         await bot.send_message(chat_id, t("No document has been issued on this case yet."))
 
 

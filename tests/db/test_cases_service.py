@@ -216,7 +216,7 @@ async def test_stage_rules(sessions, settings, world):
                                                       await actor_of(session, world.father_li), case.id,
                                                       "back_tomorrow")) is CaseErrorCode.STALE
         detail = await case_detail(session, settings, LEGAL, NOW, officer, case.id)
-        assert detail.actions == frozenset()
+        assert detail.actions == {CaseAction.PRINT}  # closed: nothing left to do but print the file
         assert detail.legal_steps == ("penalty_notice", "penalty_decision", "demand_for_performance",
                                       "court_application")
     assert await recipients(sessions, "case_moved") == sorted([world.officer.id, world.teacher.id] * 5)

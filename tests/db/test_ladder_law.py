@@ -260,7 +260,7 @@ async def test_the_county_gets_a_copy_of_each_report_and_order_and_sees_its_case
         listed = await list_cases(session, automatic, AUTOMATIC, at("2026-09-17 11:00"), bureau)
         assert [c.id for c in listed] == [case.id]
         detail = await case_detail(session, automatic, AUTOMATIC, at("2026-09-17 11:00"), bureau, case.id)
-        assert detail.actions == frozenset() and not detail.in_charge and detail.events  # reads, changes nothing
+        assert detail.actions == {CaseAction.PRINT} and not detail.in_charge and detail.events  # reads and prints
         with pytest.raises(CaseError):
             await issue_return_order(session, automatic, AUTOMATIC, at("2026-09-17 11:00"), bureau, case.id)
         # a county officer of another county sees nothing

@@ -530,7 +530,7 @@ async def test_a_note_typed_for_a_step_refused_meanwhile_is_given_back(app, peop
                                  f"您输入的备注没有记录，原文如下，可以再用：{note}\n\n📁 李明 · 三年级1班")
     # the card as it is now: closed, with nothing left to record
     assert "· 已结案" in reply.text and "结果：已转学" in reply.text and "⚖️" not in reply.text
-    assert reply.buttons() == ["◀ 全部个案", "🔄 刷新"]
+    assert reply.buttons() == ["📄 PDF：个案档案和文书", "◀ 全部个案", "🔄 刷新"]  # only the file to print
     assert await events(app, case_id, "legal_step") == [] and await audits(app, "case.legal_step") == []
 
 
@@ -589,7 +589,7 @@ async def test_closing_with_another_outcome_needs_a_note(app, people, world, clo
     [closed] = await officer.send(note)
     assert "✅ 已结案：其他结果。" in closed.text and "已通知：王丽" in closed.text
     assert "结果：其他结果" in closed.text and f"说明：{note}" in closed.text
-    assert closed.buttons() == ["◀ 全部个案", "🔄 刷新"]
+    assert closed.buttons() == ["📄 PDF：个案档案和文书", "◀ 全部个案", "🔄 刷新"]  # the file for the archive
     row = await case_row(app, case_id)
     assert (row.stage, row.outcome, row.outcome_note, row.watch_until) == (
         CaseStage.CLOSED, CaseOutcome.OTHER, note, None)
@@ -820,15 +820,20 @@ async def test_the_officer_sends_the_letter_with_one_tap(app, people, world, clo
     assert father.last() is letter
 
 
-async def test_the_county_lists_its_reported_cases(app, telegram, people, world, clock):
-    case_id = await open_case(app, world, clock)
+async def county_officer(app, telegram: FakeTelegram, world: World, clock) -> FakeUser:
+    """吴卫东, the 县教育局 officer of the world's county, linked to the bot."""
     async with app.sessions() as session, session.begin():
         bureau = Person(name="吴卫东", phone="13900000401", created_at=clock.now(), updated_at=clock.now())
         session.add(bureau)
         await session.flush()
         session.add(StaffRole(person_id=bureau.id, role=Role.COUNTY_OFFICER, county_id=world.township.county_id))
         await link(session, bureau, 901, clock.now())
-    county = opened(telegram, 901, "卫东")
+    return opened(telegram, 901, "卫东")
+
+
+async def test_the_county_lists_its_reported_cases(app, telegram, people, world, clock):
+    case_id = await open_case(app, world, clock)
+    county = await county_officer(app, telegram, world, clock)
     [listing] = await county.send("/cases")
     assert "李明" not in listing.text  # not reported yet: the school's work
     await people.officer.tap("📤 上报乡镇", await open_card(people.officer))

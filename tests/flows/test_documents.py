@@ -13,7 +13,7 @@ from handlers.cases.documents import Doc, DocTap
 from storage.models import DocumentKind, FormalDocument
 from tests.documents.helpers import pdf_text, qr_codes
 from tests.flows import test_case_flows
-from tests.flows.test_case_flows import open_card, order_issued
+from tests.flows.test_case_flows import county_officer, open_card, order_issued
 
 people, policy, settings = test_case_flows.people, test_case_flows.policy, test_case_flows.settings  # fixtures
 
@@ -87,3 +87,24 @@ async def test_only_the_cases_officers_get_the_pdf_and_a_refusal_needs_its_witne
     await officer.tap_data(forged, listing.message_id)
     assert "已经记录过了" in officer.callback_answers[-1]
     assert (await served(app, DocumentKind.PERSUASION_NOTICE)).delivery_manner == "refused_witnessed"
+
+
+async def test_the_county_reads_the_file_and_a_closed_case_still_prints(app, telegram, people, world, clock):
+    await order_issued(app, people, world, clock)
+    county = await county_officer(app, telegram, world, clock)
+    card = await open_card(county)
+    assert card.buttons() == ["📄 PDF：个案档案和文书", "◀ 全部个案", "🔄 刷新"]  # it reads, it changes nothing
+    await county.tap("📄 PDF：个案档案和文书", card)
+    [case_file] = document_messages(county)
+    text = pdf_text(case_file.document["data"])
+    assert "辍学报告" in text and "复学通知书" in text
+    assert county.last() is case_file  # nothing for the county to serve, and no "no document yet" either
+
+    township = people.township  # closed as returned: the file can still be printed for the archive
+    card = await open_card(township)
+    await township.tap("✅ 结案", card)
+    await township.tap("已返校", card)
+    await township.tap("✅ 确认结案", card)
+    assert "已结案" in card.text and "📄 PDF：个案档案和文书" in card.buttons() and "✅ 结案" not in card.buttons()
+    await township.tap("📄 PDF：个案档案和文书", card)
+    assert "已返校" in pdf_text(document_messages(township)[-1].document["data"])
