@@ -5,9 +5,10 @@ notice goes out for them. A guardian asks (`request_leave`); the class teachers 
 「批准」/「不批准」 buttons, or, while no class teacher can be reached in the bot, the school's officers (admins and
 principal) get it in their place (the rule of guardians' answers, `bot.families.replies.tell_class_or_school`); the
 first teacher (or school officer) to decide wins (`decide_leave`), and the guardian gets a `leave_decision` notice
-saying who decided. Absences the roll call already recorded for days the approved leave covers become excused
-(reason approved_leave). Leave of more school days than policy `leave.teacher_max` goes to the school's officers,
-and only they decide it (a class teacher's approval is limited). No aiogram here.
+saying who decided; when the school decided, the class teachers get a `leave_decided_by_school` notice. Absences
+the roll call already recorded for days the approved leave covers become excused (reason approved_leave). Leave of
+more school days than policy `leave.teacher_max` goes to the school's officers, and only they decide it (a class
+teacher's approval is limited). No aiogram here.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot.core.clock import to_local
 from bot.core.policy import Policy, default_policy
 from bot.core.scope import Actor
 from bot.core.settings import Settings
-from bot.families.replies import reached, school_officers, tell_class_or_school
+from bot.families.replies import reached, school_officers, teachers_of_class, tell_class_or_school
 from bot.notices.outbox import Action, Delivery, enqueue_notice
 from storage.db import rows_affected
 from storage.models import Absence, AbsenceReason, Guardianship, LeaveRequest, LeaveStatus, Person, Student
@@ -262,15 +263,21 @@ async def decide_leave(
 
     decider = await session.get(Person, actor.person_id)
     result = LeaveDecisionResult(DecisionStatus.DECIDED, leave, student, decider, excused)
+    by_school = not actor.teaches(student.class_id)
+    values = await _leave_values(session, leave, student)
+    values |= {"approved": approve, "teacher": decider.name if decider else "", "by_school": by_school,
+               "excused_days": [a.day for a in excused]}
     guardian = await session.get(Person, leave.requested_by)
     if guardian is not None:
-        values = await _leave_values(session, leave, student)
-        values |= {"approved": approve, "teacher": decider.name if decider else "",
-                   "by_school": not actor.teaches(student.class_id), "excused_days": [a.day for a in excused]}
         result.guardian_delivery = await enqueue_notice(
             session, settings, now, guardian, "leave_decision", values, f"leave-decision:{leave.id}",
             entity="leave_request", entity_id=leave.id,
         )
+    if by_school:  # the class teachers learn what the school decided: their roll call shows the leave
+        for teacher in await teachers_of_class(session, student.class_id):
+            await enqueue_notice(session, settings, now, teacher, "leave_decided_by_school", values,
+                                 f"leave-decided:{leave.id}:{teacher.id}", entity="leave_request",
+                                 entity_id=leave.id)
     return result
 
 

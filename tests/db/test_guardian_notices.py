@@ -386,10 +386,15 @@ async def test_leave_longer_than_a_teacher_may_approve_goes_to_the_school_office
     refused = await decide(sessions, clock, settings, world.teacher, long.leave.id)
     assert refused.status is lv.DecisionStatus.NEEDS_OFFICER and refused.leave.status == LeaveStatus.PENDING
     assert (await decide(sessions, clock, settings, world.officer, long.leave.id)).ok
-    # five school days: the class teacher decides
+    [told] = await outbox(sessions, "leave_decided_by_school")  # the class teacher learns what the school decided
+    assert told.person_id == world.teacher.id and not told.actions
+    assert "学校已批准请假：李明（三年级1班）" in told.text and "由赵强决定" in told.text
+    assert "这几天点名时孩子会显示为请假" in told.text
+    # five school days: the class teacher decides, and is not told of their own decision
     short = await ask(sessions, clock, settings, world.father_li, world.li_hua, TODAY, TODAY + timedelta(days=4))
     assert [p.id for p, _ in short.teachers] == [world.teacher.id]
     assert (await decide(sessions, clock, settings, world.teacher, short.leave.id)).ok
+    assert len(await outbox(sessions, "leave_decided_by_school")) == 1
 
 
 async def test_only_the_class_teacher_or_a_school_admin_decides_and_only_once(sessions, clock, settings, world):
