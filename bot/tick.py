@@ -18,6 +18,7 @@ from bot.calendar.days import warn_missing_official_years
 from bot.cases.ladder import LadderReport, run_ladder
 from bot.core.policy import PolicyError, load_policy
 from bot.core.settings import Settings
+from bot.families.leave import ask_again_unheard
 from bot.records.digest import send_weekly_digests
 from bot.records.push import push_monthly_reports
 from bot.records.term_start import run_term_start_checks
@@ -38,6 +39,7 @@ class TickReport:
     report_rows: int = 0
     term_start_lists: int = 0
     class_digests: int = 0
+    leave_requests_asked_again: int = 0  # pending requests that had reached nobody, now someone
 
 
 async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> TickReport:
@@ -48,6 +50,7 @@ async def run_tick(sessions: async_sessionmaker[AsyncSession], settings: Setting
         report.rollcall_reminders = await remind_roll_calls(session, settings, now)
         report.rollcall_alerts = await alert_missing_roll_calls(session, settings, policy, now)
         report.calendar_warnings = await warn_missing_official_years(session, settings, now)
+        report.leave_requests_asked_again = await ask_again_unheard(session, settings, now, policy)
     async with sessions() as session, session.begin():
         report.ladder = await run_ladder(session, settings, policy, now)
     async with sessions() as session, session.begin():

@@ -27,10 +27,19 @@ from bot.core.clock import to_local
 from bot.core.policy import Policy, default_policy
 from bot.core.scope import Actor
 from bot.core.settings import Settings
-from bot.families.replies import reached, school_officers, teachers_of_class, tell_class_or_school
+from bot.families.replies import Sent, reached, school_officers, teachers_of_class, tell_class_or_school
 from bot.notices.outbox import Action, Delivery, enqueue_notice
 from storage.db import rows_affected
-from storage.models import Absence, AbsenceReason, Guardianship, LeaveRequest, LeaveStatus, Person, Student
+from storage.models import (
+    Absence,
+    AbsenceReason,
+    Guardianship,
+    LeaveRequest,
+    LeaveStatus,
+    OutboxMessage,
+    Person,
+    Student,
+)
 
 MAX_LEAVE_DAYS = 30  # calendar days one request may cover; longer absences go through the school (休学)
 MAX_NOTE = 500
@@ -165,6 +174,15 @@ async def request_leave(
     audit.record(session, now, "leave.requested", "leave_request", leave.id, actor_person_id=actor.person_id,
                  student_id=student_id, first_day=first_day.isoformat(), last_day=last_day.isoformat(),
                  reason=reason)
+    teachers, school = await _ask_deciders(session, settings, now, leave, student, policy)
+    return LeaveRequestResult(leave=leave, teachers=teachers, school=school)
+
+
+async def _ask_deciders(session: AsyncSession, settings: Settings, now: datetime, leave: LeaveRequest,
+                        student: Student, policy: Policy | None) -> tuple[Sent, Sent]:
+    """Queue the `leave_request` notice for whoever decides it: the class teachers (or the school's officers while
+    none can be reached), or only the officers over the teacher's limit. Keyed per person: asking again reaches
+    only those not asked yet."""
     values = await _leave_values(session, leave, student)
     actions = [[Action(_("Approve"), LEAVE_ACTION, leave.id, "yes"),
                 Action(_("Decline"), LEAVE_ACTION, leave.id, "no")]]
@@ -179,9 +197,30 @@ async def request_leave(
 
     if over_limit:
         officers = await school_officers(session, student.school_class.school_id)
-        return LeaveRequestResult(leave=leave, school=[(officer, await ask(officer, True)) for officer in officers])
-    teachers, school = await tell_class_or_school(session, student.school_class, ask)
-    return LeaveRequestResult(leave=leave, teachers=teachers, school=school)
+        return [], [(officer, await ask(officer, True)) for officer in officers]
+    return await tell_class_or_school(session, student.school_class, ask)
+
+
+async def ask_again_unheard(session: AsyncSession, settings: Settings, now: datetime,
+                            policy: Policy | None = None) -> int:
+    """The tick's step for pending requests that reached nobody (no teacher or officer in the bot when the guardian
+    asked): ask again, so a teacher or officer who has joined since gets them. Returns how many reached someone."""
+    asked = select(OutboxMessage.id).where(OutboxMessage.entity == "leave_request",
+                                           OutboxMessage.entity_id == LeaveRequest.id,
+                                           OutboxMessage.template == "leave_request")
+    unheard = list(await session.scalars(
+        select(LeaveRequest).where(LeaveRequest.status == LeaveStatus.PENDING,
+                                   LeaveRequest.last_day >= today(settings, now), ~asked.exists())
+        .order_by(LeaveRequest.id)
+    ))
+    reached_someone = 0
+    for leave in unheard:
+        student = await session.get(Student, leave.student_id)
+        if student is None:
+            continue
+        teachers, school = await _ask_deciders(session, settings, now, leave, student, policy)
+        reached_someone += int(reached(d for _, d in [*teachers, *school]))
+    return reached_someone
 
 
 def _teacher_max(policy: Policy | None) -> int:

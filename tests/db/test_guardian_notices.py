@@ -16,6 +16,7 @@ from bot.families import leave as lv
 from bot.families.replies import ReplyStatus, record_reply
 from bot.notices.absence import GuardianReach, RollCallChanges, notify_guardians
 from bot.notices.outbox import Delivery
+from bot.tick import run_tick
 from storage.models import (
     Absence,
     AbsenceReason,
@@ -395,6 +396,20 @@ async def test_leave_longer_than_a_teacher_may_approve_goes_to_the_school_office
     assert [p.id for p, _ in short.teachers] == [world.teacher.id]
     assert (await decide(sessions, clock, settings, world.teacher, short.leave.id)).ok
     assert len(await outbox(sessions, "leave_decided_by_school")) == 1
+
+
+async def test_a_request_that_reached_nobody_reaches_the_officer_who_joins_later(sessions, clock, settings, world):
+    # six school days, over the teacher's limit: only the school officer decides, and they are not in the bot yet
+    long = await ask(sessions, clock, settings, world.father_li, world.li_ming, TODAY, TODAY + timedelta(days=7))
+    assert long.ok and not long.school_reached and await outbox(sessions, "leave_request") == []
+    assert (await run_tick(sessions, settings, clock.now())).leave_requests_asked_again == 0  # still nobody
+    async with sessions() as session, session.begin():
+        await link(session, world.officer, 1002, clock.now())
+    assert (await run_tick(sessions, settings, clock.now())).leave_requests_asked_again == 1
+    [request] = await outbox(sessions, "leave_request")
+    assert request.person_id == world.officer.id and "超过 5 个上学日" in request.text and labels(request)
+    assert (await run_tick(sessions, settings, clock.now())).leave_requests_asked_again == 0  # asked once
+    assert len(await outbox(sessions, "leave_request")) == 1
 
 
 async def test_only_the_class_teacher_or_a_school_admin_decides_and_only_once(sessions, clock, settings, world):
