@@ -667,14 +667,14 @@ async def test_persuasion_record_on_a_typed_day_with_other_answers(app, people, 
     await officer.tap("其他方式", card)
     assert "是哪一天" in card.text
     await officer.tap("其他日期", card)
-    assert "请输入日期，如 2026-09-15 或 9-15" in card.text and card.buttons() == ["✖ 取消"]
+    assert "请输入日期，如 2026-09-15 或 9-15" in card.text and card.buttons() == ["◀ 返回", "✖ 取消"]
     for typed, answer in (("上周五吧", "没看懂这个日期"), ("2026-09-10", "这一天还没到"),
                           ("9-10", "这一天还没到"),  # tomorrow, not a year ago
                           ("2026-05-20", "这已经是 90 天以前了")):
         [reply] = await officer.send(typed)
         assert answer in reply.text and reply.buttons() == []
     [step] = await officer.send("９月８日")  # full-width digits, as a Chinese keyboard may type them
-    assert "谁去的（或谁打的电话）" in step.text and step.buttons() == ["我自己", "✖ 取消"]
+    assert "谁去的（或谁打的电话）" in step.text and step.buttons() == ["我自己", "◀ 返回", "✖ 取消"]
     [step] = await officer.send("赵强、王丽")
     assert "见到了谁" in step.text
     await officer.tap("跳过", step)
@@ -851,7 +851,7 @@ async def test_child_labour_found_asks_whether_the_authorities_were_told(app, pe
     await officer.tap("跳过", card)
     await officer.tap("外出务工", card)
     assert "应当立即向有关部门报告（《未成年人保护法》第十一条）" in card.text
-    assert card.buttons() == ["已报告", "尚未报告", "✖ 取消"]
+    assert card.buttons() == ["已报告", "尚未报告", "◀ 返回", "✖ 取消"]
     [reply] = await officer.send("报了")
     assert "请点上面的按钮之一" in reply.text  # a tap is expected here
     await officer.tap("尚未报告", card)

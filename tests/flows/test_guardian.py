@@ -449,11 +449,11 @@ async def test_leave_request_approved_with_one_tap_and_premarked_in_the_roll_cal
     assert which.buttons() == ["李华", "李明", "✖ 取消"]
     [step] = await father.tap("李明")
     assert step.message_id == which.message_id and "从哪天开始" in step.text
-    assert [b.split(" · ")[0] for b in step.buttons()] == ["今天", "明天", "后天", "📅 其他日期", "✖ 取消"]
+    assert [b.split(" · ")[0] for b in step.buttons()] == ["今天", "明天", "后天", "📅 其他日期", "◀ 返回", "✖ 取消"]
     [step] = await tap_starting(father, "明天")
-    assert "请几天" in step.text and step.buttons() == ["1天", "2天", "3天", "✖ 取消"]
+    assert "请几天" in step.text and step.buttons() == ["1天", "2天", "3天", "◀ 返回", "✖ 取消"]
     [step] = await father.tap("2天")
-    assert step.buttons() == ["🤒 病假", "🏠 事假", "✖ 取消"]
+    assert step.buttons() == ["🤒 病假", "🏠 事假", "◀ 返回", "✖ 取消"]
     [step] = await father.tap("🤒 病假")
     assert "跳过" in step.buttons()
     [confirm] = await father.send("发烧 <38度>")
