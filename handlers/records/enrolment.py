@@ -140,7 +140,12 @@ class EnrolmentForm(Form, state="enrolment", role=ENROLS):
     @on.callback_query(Tap(Step.DAY))
     async def day(self, query: CallbackQuery, callback_data: FormTap, answers: dict[str, Any], ctx: Context,
                   actor: Actor) -> None:
-        await self._next(query, ctx, actor, answers, day=callback_data.v)
+        try:
+            day = date.fromisoformat(callback_data.v)
+        except ValueError:
+            await self.stale(query)  # a forged day
+            return
+        await self._next(query, ctx, actor, answers, day=day.isoformat())
 
     @on.message(Typed(Step.DAY))
     async def typed_day(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
