@@ -190,14 +190,6 @@ class Form(Scene, reset_data_on_enter=True):
         """End the form: its state and its answers are gone."""
         await self.wizard.exit()
 
-    async def refuse(self, event: Message | CallbackQuery, text: str) -> None:
-        """A refusal that ends the form (the person may no longer fill it in)."""
-        await self.close()
-        if isinstance(event, CallbackQuery):
-            await event.answer(text, show_alert=True)
-        else:
-            await event.answer(text)
-
     # --- declared once for every form ---
 
     @on.message.exit()

@@ -1,4 +1,4 @@
-"""`/enrol`: the enrolment-change form (学籍变动), declared as a Scene. An officer finds the student by name, picks
+"""`/enrol`: the enrolment change (学籍变动), a form (`handlers.forms`). An officer finds the student by name, picks
 the change, its date, and gives the proof the change needs (the receiving school and its confirmation, the
 approving body and its document number), then confirms. Nothing is recorded before the last tap, and the service
 checks everything again (`bot.records.enrolment.record_enrolment_change`)."""
