@@ -78,6 +78,9 @@ async def test_the_enrolment_form_goes_back_cancels_and_refuses_stale_taps(teleg
     [ask] = await officer.send("/enrol")
     [pick] = await officer.send("李明")
     student = next(b for b in pick.buttons() if b.startswith("李明"))
+    forged = FormTap.unpack(pick.inline_buttons()[0]["callback_data"]).model_copy(update={"v": "999999"})
+    assert await officer.tap_data(forged.pack(), pick.message_id) == []  # a student not found for this officer
+    assert officer.callback_answers[-1] == "您无权变更这名学生的学籍。" and student in pick.buttons()
     await officer.tap(student, pick)
     await officer.tap("休学", pick)
     await officer.tap("今天", pick)
