@@ -1,14 +1,20 @@
 """The router tree, built in one place. Order matters: specific flows first, the catch-all (common) last."""
 
 from aiogram import Router
+from aiogram.fsm.scene import SceneRegistry
 
 from handlers import cases, common, errors, guardian, membership, onboarding, records, school, teacher
+from handlers.cases.persuasion import PersuasionForm
+from handlers.guardian.leave_form import LeaveForm
+from handlers.records.enrolment import EnrolmentForm
 
 
 def build_router() -> Router:
     """A fresh tree of routers for one Dispatcher: each module's factory registers its handlers anew, so a process
     may build as many Dispatchers as it needs (tests, the demo, the benchmark)."""
     root = Router(name="root")
+    # every form (handlers/forms.py), so any handler may enter one; each flow includes its form's router
+    SceneRegistry(root, register_on_add=False).add(EnrolmentForm, PersuasionForm, LeaveForm)
     root.include_routers(
         errors.make_router(),
         membership.make_router(),

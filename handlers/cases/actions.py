@@ -6,6 +6,7 @@ from datetime import date
 
 from aiogram import Router
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 
 from bot import cases as cs
@@ -35,7 +36,7 @@ from handlers.cases.base import (
 from handlers.cases.card import _card, _done_head, _refuse, court_from
 from handlers.cases.labels import legal_label, outcome_label, support_label
 from handlers.cases.listing import _leave_note
-from handlers.cases.persuasion import _start_form
+from handlers.cases.persuasion import PersuasionForm
 from handlers.context import Context
 from handlers.texts import t
 from storage.models import CaseOutcome, CaseStage
@@ -115,6 +116,7 @@ def _confirmation(d: CaseDo, detail: CaseDetail) -> tuple[str, InlineKeyboardMar
 
 async def case_do(
     query: CallbackQuery, callback_data: CaseDo, ctx: Context, actor: Actor, state: FSMContext,
+    scenes: ScenesManager,
 ) -> None:
     d = callback_data
     await _leave_note(state)  # asked again below when this tap leads to a note
@@ -131,7 +133,7 @@ async def case_do(
             # not on the card: someone who works on the case hears that the step is not there now
             raise CaseError(CaseErrorCode.NOT_AVAILABLE if detail.in_charge else CaseErrorCode.NOT_ALLOWED)
         if what is Do.PERSUADE:
-            await _start_form(query, state, d, detail)
+            await scenes.enter(PersuasionForm, case_id=d.i, stage=d.s, child=detail.summary.student_name)
             return
         needs_choice = what in (Do.LEGAL, Do.CLOSE, Do.SUPPORT)
         if needs_choice and d.v == "":

@@ -1,4 +1,4 @@
-"""The cases' callback data, form states and the small helpers every case flow shares."""
+"""The cases' callback data, the note's state and the small helpers every case flow shares."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from storage.models import CaseOutcome
 
 LIST_LIMIT = 30  # case buttons under /cases (the most urgent)
 SHOWN = 5  # answers / events shown on a card (the newest)
-MAX_DAYS_BACK = 90  # a persuasion attempt dated further back is refused as a typo
 
 
 class Do(IntEnum):
@@ -55,55 +54,10 @@ class CaseDo(CallbackData, prefix="csd"):
 CHOICES: dict[Do, type[StrEnum]] = {Do.LEGAL: LegalStepKind, Do.CLOSE: CaseOutcome, Do.SUPPORT: SupportKind}
 
 
-class FormStep(CallbackData, prefix="csf"):
-    f: int  # Field
-    v: str = ""  # the answer: an enum value (method, reason, attitude), a day offset (0, 1; 2: type it), 0/1
-
-
-class Field(IntEnum):
-    CANCEL = 0
-    METHOD = 1
-    DAY = 2
-    VISITORS = 3  # 「我自己」
-    PEOPLE_SKIP = 4
-    REASON = 5
-    ATTITUDE = 6
-    SUCCEEDED = 7
-    NEXT_SKIP = 8
-    SAVE = 9
-    AUTHORITIES = 10  # 「已报告 / 尚未报告」, for child labour or early marriage only
-
-
-class PersuasionForm(StatesGroup):
-    method = State()
-    day = State()
-    typed_day = State()
-    visitors = State()
-    people_met = State()
-    reason = State()
-    authorities = State()
-    attitude = State()
-    succeeded = State()
-    next_step = State()
-    confirm = State()
-
-
 class CaseNote(StatesGroup):
     text = State()  # a legal step's optional note, or the note an "other" outcome needs
 
 
-FIELD_STATE = {
-    Field.METHOD: PersuasionForm.method,
-    Field.DAY: PersuasionForm.day,
-    Field.VISITORS: PersuasionForm.visitors,
-    Field.PEOPLE_SKIP: PersuasionForm.people_met,
-    Field.REASON: PersuasionForm.reason,
-    Field.AUTHORITIES: PersuasionForm.authorities,
-    Field.ATTITUDE: PersuasionForm.attitude,
-    Field.SUCCEEDED: PersuasionForm.succeeded,
-    Field.NEXT_SKIP: PersuasionForm.next_step,
-    Field.SAVE: PersuasionForm.confirm,
-}
 ACTION_DO = {
     CaseAction.RECORD_PERSUASION: Do.PERSUADE,
     CaseAction.REPORT: Do.REPORT,

@@ -1,4 +1,4 @@
-"""The short note a legal step may carry and an "other" outcome needs; /cancel for the case forms."""
+"""The short note a legal step may carry and an "other" outcome needs, and its /cancel."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bot.cases import (
 from bot.cases.model import MAX_TEXT
 from bot.core.scope import Actor
 from handlers.cases.actions import _run
-from handlers.cases.base import TYPED, CaseDo, CaseNote, Do, PersuasionForm
+from handlers.cases.base import TYPED, CaseDo, CaseNote, Do
 from handlers.cases.card import SHOWS_CARD, _card, _current, _done_head
 from handlers.cases.labels import refusal
 from handlers.context import Context
@@ -61,6 +61,6 @@ def make_router() -> Router:
     """A fresh router with this flow's handlers."""
     router = Router(name="cases.notes")
     router.message.register(note_typed, CaseNote.text, TYPED)
-    router.message.register(cancel, Command("cancel"), StateFilter(PersuasionForm, CaseNote))
-    router.message.register(not_text, StateFilter(PersuasionForm, CaseNote), ~F.text)
+    router.message.register(cancel, Command("cancel"), StateFilter(CaseNote))
+    router.message.register(not_text, StateFilter(CaseNote), ~F.text)
     return router

@@ -33,7 +33,6 @@ from handlers.context import Context
 from handlers.guardian.base import (
     KIDS_ACTION,
     TYPED,
-    LeaveForm,
     ReplyForm,
     _answer_label,
     _edit_markup,
@@ -237,7 +236,7 @@ def make_router() -> Router:
     router.callback_query.register(answer_tapped, NoticeAction.filter(F.action == REPLY_ACTION))
     router.callback_query.register(child_picked, NoticeAction.filter(F.action == PICK_ACTION))
     router.callback_query.register(back_to_children, NoticeAction.filter(F.action == KIDS_ACTION))
-    router.message.register(cancel, Command("cancel"), StateFilter(ReplyForm, LeaveForm))
+    router.message.register(cancel, Command("cancel"), StateFilter(ReplyForm))
     router.message.register(other_text, ReplyForm.text, TYPED)
     router.message.register(other_not_text, ReplyForm.text, ~F.text)
     return router

@@ -1,260 +1,188 @@
-"""The guardian's leave request (请假): child, first day (a button or a typed day), length, reason, note, send."""
+"""The guardian's leave request (请假), a form (`handlers.forms`): child, first day (a button or a typed day),
+length, reason, note, send; sent with one call of `bot.families.leave.request_leave`, which checks the child and the
+days again and sends leave over the class teacher's limit to the school officer."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from enum import StrEnum
 from html import escape
+from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, StateFilter
-from aiogram.fsm.context import FSMContext
-from aiogram.types import (
-    CallbackQuery,
-    InlineKeyboardMarkup,
-    Message,
-)
+from aiogram.filters import Command
+from aiogram.fsm.scene import on
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.calendar.typed import Looking, parse_typed_day
 from bot.core.policy import load_policy
 from bot.core.scope import Actor
 from bot.families import leave as lv
-from bot.families.replies import (
-    ReplyStatus,
-)
+from bot.families.replies import ReplyStatus
+from handlers import forms
 from handlers.context import Context
+from handlers.forms import Form, FormTap, Keys, Tap, Typed, show
 from handlers.guardian.answers import _refusal
-from handlers.guardian.base import (
-    LEAVE_LENGTHS,
-    TYPED,
-    LeaveForm,
-    LeaveStep,
-    _edit_markup,
-    _edit_text,
-    _message,
-    _span,
-    _step_button,
-)
 from handlers.menu import ASK_LEAVE, is_button
 from handlers.onboarding import answer_unlinked
+from handlers.roles import GUARDIAN
 from handlers.texts import short_day, t
 from storage.models import AbsenceReason, LeaveStatus, Student
 
-
-async def leave_start(message: Message, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
-    await state.clear()
-    if ctx.person is None:
-        await answer_unlinked(message)
-        return
-    if actor is None or not actor.is_guardian:
-        await message.answer(t("Leave requests are for parents and guardians."))
-        return
-    children = sorted([await ctx.session.get_one(Student, sid) for sid in actor.children], key=lambda s: (s.name, s.id))
-    if len(children) == 1:
-        await state.update_data(student_id=children[0].id)
-        text, markup = _day_step(children[0], ctx)
-        await state.set_state(LeaveForm.day)
-        await message.answer(text, reply_markup=markup)
-        return
-    rows = [[_step_button(child.name, "child", str(child.id))] for child in children]
-    rows.append([_step_button(_("✖ Cancel"), "cancel")])
-    await state.set_state(LeaveForm.child)
-    await message.answer(t("📝 Ask for leave. Which child?"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+LEAVE_LENGTHS = (1, 2, 3)  # school days offered as buttons
+DAYS_AHEAD = ("0", "1", "2")  # today, tomorrow, the day after
 
 
-def _day_step(student: Student, ctx: Context) -> tuple[str, InlineKeyboardMarkup]:
-    today = lv.today(ctx.settings, ctx.clock.now())
-    labels = (_("Today"), _("Tomorrow"), _("Day after tomorrow"))
-    rows = [[_step_button(f"{label} · {short_day(today + timedelta(days=n))}", "day", str(n))]
-            for n, label in enumerate(labels)]
-    rows.append([_step_button(_("📅 Another date"), "day", "other")])
-    rows.append([_step_button(_("✖ Cancel"), "cancel")])
-    text = t("📝 Leave for <b>{child}</b>. From which day?", child=student.name)
-    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+class Step(StrEnum):
+    CHILD = "child"
+    DAY = "day"
+    TYPED_DAY = "typed_day"
+    LENGTH = "len"
+    REASON = "reason"
+    NOTE = "note"
+    CONFIRM = "send"
 
 
-def _length_markup() -> InlineKeyboardMarkup:
-    buttons = [_step_button(_("1 day") if n == 1 else _("{n} days").format(n=n), "len", str(n))
-               for n in LEAVE_LENGTHS]
-    return InlineKeyboardMarkup(inline_keyboard=[buttons, [_step_button(_("✖ Cancel"), "cancel")]])
+def _span(first: date, last: date) -> str:
+    return short_day(first) if first == last else t("{first} to {last}", first=short_day(first), last=short_day(last))
 
 
-def _reason_markup() -> InlineKeyboardMarkup:
-    rows = [[_step_button(_("🤒 Sick leave"), "reason", AbsenceReason.SICK.value),
-             _step_button(_("🏠 Personal leave"), "reason", AbsenceReason.PERSONAL.value)],
-            [_step_button(_("✖ Cancel"), "cancel")]]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+class LeaveForm(Form, state="leave", role=GUARDIAN):
+    cancelled = forms._("Cancelled. Nothing was sent.")
+    refused = forms._("Leave requests are for parents and guardians.")
+    over = forms._("This step is over. Tap 📝 Ask for leave to start again.")
 
+    @on.message.enter()
+    async def start(self, message: Message, ctx: Context, actor: Actor) -> None:
+        if len(actor.children) == 1:
+            await self.begin(message, ctx, actor, Step.DAY, student_id=next(iter(actor.children)))
+        else:
+            await self.begin(message, ctx, actor, Step.CHILD)
 
-def _note_markup() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[_step_button(_("Skip"), "skip")],
-                                                 [_step_button(_("✖ Cancel"), "cancel")]])
+    async def question(self, step: str, answers: dict[str, Any], ctx: Context, actor: Actor) -> tuple[str, Keys]:
+        keys = self.keys(answers, step)
+        if step == Step.CHILD:
+            children = [await ctx.session.get_one(Student, sid) for sid in actor.children]
+            for child in sorted(children, key=lambda s: (s.name, s.id)):
+                keys.answer(child.name, str(child.id))
+            keys.adjust(1)
+            return t("📝 Ask for leave. Which child?"), keys
+        student = await ctx.session.get_one(Student, answers["student_id"])
+        if step == Step.DAY:
+            today = lv.today(ctx.settings, ctx.clock.now())
+            for ahead, label in zip(DAYS_AHEAD, (_("Today"), _("Tomorrow"), _("Day after tomorrow")), strict=True):
+                keys.answer(f"{label} · {short_day(today + timedelta(days=int(ahead)))}", ahead)
+            keys.answer(_("📅 Another date"), "other").adjust(1)
+            return t("📝 Leave for <b>{child}</b>. From which day?", child=student.name), keys
+        if step == Step.TYPED_DAY:
+            return t("Please type the first day of leave, e.g. 2026-09-15 or 9-15. Send /cancel to stop."), keys
+        first = date.fromisoformat(answers["first_day"])
+        if step == Step.LENGTH:
+            for n in LEAVE_LENGTHS:
+                keys.answer(_("1 day") if n == 1 else _("{n} days").format(n=n), str(n))
+            return t("Leave for <b>{child}</b> from {day}. For how many school days?", child=student.name,
+                     day=short_day(first)), keys
+        last = date.fromisoformat(answers["last_day"])
+        if step == Step.REASON:
+            keys.answer(_("🤒 Sick leave"), AbsenceReason.SICK.value)
+            keys.answer(_("🏠 Personal leave"), AbsenceReason.PERSONAL.value)
+            return t("Leave for <b>{child}</b>: {span}. What kind of leave?", child=student.name,
+                     span=_span(first, last)), keys
+        if step == Step.NOTE:
+            keys.answer(_("Skip"))
+            return t("Anything the teacher should know? Write a short note (no medical details needed), or tap "
+                     "Skip."), keys
+        lines = [t("Please check your leave request:"),
+                 t("<b>{child}</b> ({class_name})", child=student.name, class_name=student.school_class.name),
+                 _span(first, last), _reason_label(answers["reason"])]
+        if answers.get("note"):
+            lines.append(t("Note: {note}", note=answers["note"]))
+        keys.answer(_("✅ Send the request"))
+        return "\n".join(lines), keys
+
+    # --- the steps ---
+
+    @on.callback_query(Tap(Step.CHILD))
+    async def child(self, query: CallbackQuery, callback_data: FormTap, answers: dict[str, Any], ctx: Context,
+                    actor: Actor) -> None:
+        if not callback_data.v.isdigit() or int(callback_data.v) not in actor.children:
+            await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
+            return
+        await self.ask(query, ctx, actor, answers, Step.DAY, student_id=int(callback_data.v))
+
+    @on.callback_query(Tap(Step.DAY, values=(*DAYS_AHEAD, "other")))
+    async def day(self, query: CallbackQuery, callback_data: FormTap, answers: dict[str, Any], ctx: Context,
+                  actor: Actor) -> None:
+        if callback_data.v == "other":
+            await self.ask(query, ctx, actor, answers, Step.TYPED_DAY)
+            return
+        first = lv.today(ctx.settings, ctx.clock.now()) + timedelta(days=int(callback_data.v))
+        await self.ask(query, ctx, actor, answers, Step.LENGTH, first_day=first.isoformat())
+
+    @on.message(Typed(Step.TYPED_DAY))
+    async def typed_day(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        today = lv.today(ctx.settings, ctx.clock.now())
+        first = parse_typed_day(message.text or "", today, Looking.AHEAD)
+        if first is None:
+            await message.answer(t("I could not read that date. Please type it like 2026-09-15 or 9-15."))
+        elif first < today:
+            await message.answer(t("That day has passed. Please type today's date or a later one."))
+        elif (first - today).days > 180:
+            await message.answer(t("That is too far ahead. Please type a day within the next six months."))
+        else:
+            await self.ask(message, ctx, actor, answers, Step.LENGTH, first_day=first.isoformat())
+
+    @on.callback_query(Tap(Step.LENGTH, values=LEAVE_LENGTHS))
+    async def length(self, query: CallbackQuery, callback_data: FormTap, answers: dict[str, Any], ctx: Context,
+                     actor: Actor) -> None:
+        first = date.fromisoformat(answers["first_day"])
+        last = await lv.leave_last_day(ctx.session, answers["student_id"], first, int(callback_data.v))
+        await self.ask(query, ctx, actor, answers, Step.REASON, last_day=last.isoformat())
+
+    @on.callback_query(Tap(Step.REASON, values=lv.LEAVE_REASONS))
+    async def reason(self, query: CallbackQuery, callback_data: FormTap, answers: dict[str, Any], ctx: Context,
+                     actor: Actor) -> None:
+        await self.ask(query, ctx, actor, answers, Step.NOTE, reason=callback_data.v)
+
+    @on.callback_query(Tap(Step.NOTE))
+    async def skip_note(self, query: CallbackQuery, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        await self.ask(query, ctx, actor, answers, Step.CONFIRM, note=None)
+
+    @on.message(Typed(Step.NOTE))
+    async def note(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        note = (message.text or "").strip()
+        if len(note) > lv.MAX_NOTE:
+            await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(note),
+                                   limit=lv.MAX_NOTE))
+            return
+        await self.ask(message, ctx, actor, answers, Step.CONFIRM, note=note)
+
+    @on.callback_query(Tap(Step.CONFIRM))
+    async def send(self, query: CallbackQuery, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        await self.close()
+        student = await ctx.session.get_one(Student, answers["student_id"])
+        first, last = date.fromisoformat(answers["first_day"]), date.fromisoformat(answers["last_day"])
+        result = await lv.request_leave(ctx.session, ctx.settings, ctx.clock.now(), actor, student.id, first, last,
+                                        answers["reason"], answers.get("note"), policy=load_policy(ctx.settings))
+        await query.answer()
+        if not result.ok:
+            text = _leave_problem(result, student)
+        elif result.teacher_reached:
+            text = t("✅ Sent to the class teacher: leave for <b>{child}</b>, {span}. You will get a message when the "
+                     "teacher decides.", child=student.name, span=_span(first, last))
+        elif result.school_reached:
+            text = t("✅ The class teacher cannot be reached in the bot right now, so your request went to the "
+                     "school: leave for <b>{child}</b>, {span}. You will get a message when it is decided.",
+                     child=student.name, span=_span(first, last))
+        else:
+            text = t("Your leave request for <b>{child}</b> is saved, but nobody at the school can be reached in the "
+                     "bot right now. Please phone the school to ask for the leave.", child=student.name)
+        await show(query, text, None)
 
 
 def _reason_label(reason: str) -> str:
     return _("🤒 Sick leave") if reason == AbsenceReason.SICK else _("🏠 Personal leave")
-
-
-async def _leave_student(ctx: Context, actor: Actor | None, state: FSMContext) -> Student | None:
-    """The child the flow is about, re-checked against the person's scope."""
-    student_id = (await state.get_data()).get("student_id")
-    if actor is None or student_id is None or int(student_id) not in actor.children:
-        return None
-    return await ctx.session.get(Student, int(student_id))
-
-
-async def _flow_over(query: CallbackQuery, state: FSMContext) -> None:
-    await state.clear()
-    await query.answer(t("This step is over. Tap 📝 Ask for leave to start again."), show_alert=True)
-    await _edit_markup(_message(query), None)
-
-
-async def leave_cancel(query: CallbackQuery, state: FSMContext) -> None:
-    await state.clear()
-    await query.answer()
-    message = _message(query)
-    if message is not None:
-        await _edit_text(message, t("Cancelled. Nothing was sent."), None)
-
-
-async def leave_child(
-    query: CallbackQuery, callback_data: LeaveStep, ctx: Context, actor: Actor | None, state: FSMContext,
-) -> None:
-    if actor is None or not callback_data.value.isdigit() or int(callback_data.value) not in actor.children:
-        await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
-        return
-    student = await ctx.session.get_one(Student, int(callback_data.value))
-    await state.update_data(student_id=student.id)
-    await state.set_state(LeaveForm.day)
-    text, markup = _day_step(student, ctx)
-    await query.answer()
-    await _edit_text(_message(query), text, markup)
-
-
-async def leave_day(
-    query: CallbackQuery, callback_data: LeaveStep, ctx: Context, actor: Actor | None, state: FSMContext,
-) -> None:
-    student = await _leave_student(ctx, actor, state)
-    if student is None or callback_data.value not in ("0", "1", "2", "other"):
-        await _flow_over(query, state)
-        return
-    await query.answer()
-    message = _message(query)
-    if callback_data.value == "other":
-        await state.set_state(LeaveForm.typed_day)
-        await _edit_text(message, t("Please type the first day of leave, e.g. 2026-09-15 or 9-15. "
-                                    "Send /cancel to stop."), None)
-        return
-    first = lv.today(ctx.settings, ctx.clock.now()) + timedelta(days=int(callback_data.value))
-    await state.update_data(first_day=first.isoformat())
-    await state.set_state(LeaveForm.length)
-    await _edit_text(message, t("Leave for <b>{child}</b> from {day}. For how many school days?",
-                                child=student.name, day=short_day(first)), _length_markup())
-
-
-async def leave_typed_day(message: Message, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
-    student = await _leave_student(ctx, actor, state)
-    if student is None:
-        await state.clear()
-        await message.answer(t("This step is over. Tap 📝 Ask for leave to start again."))
-        return
-    today = lv.today(ctx.settings, ctx.clock.now())
-    first = parse_typed_day(message.text or "", today, Looking.AHEAD)
-    if first is None:
-        await message.answer(t("I could not read that date. Please type it like 2026-09-15 or 9-15."))
-        return
-    if first < today:
-        await message.answer(t("That day has passed. Please type today's date or a later one."))
-        return
-    if (first - today).days > 180:
-        await message.answer(t("That is too far ahead. Please type a day within the next six months."))
-        return
-    await state.update_data(first_day=first.isoformat())
-    await state.set_state(LeaveForm.length)
-    await message.answer(t("Leave for <b>{child}</b> from {day}. For how many school days?",
-                           child=student.name, day=short_day(first)), reply_markup=_length_markup())
-
-
-async def leave_length(
-    query: CallbackQuery, callback_data: LeaveStep, ctx: Context, actor: Actor | None, state: FSMContext,
-) -> None:
-    student = await _leave_student(ctx, actor, state)
-    data = await state.get_data()
-    if student is None or not callback_data.value.isdigit() or int(callback_data.value) not in LEAVE_LENGTHS:
-        await _flow_over(query, state)
-        return
-    first = date.fromisoformat(data["first_day"])
-    last = await lv.leave_last_day(ctx.session, student.id, first, int(callback_data.value))
-    await state.update_data(last_day=last.isoformat())
-    await state.set_state(LeaveForm.reason)
-    await query.answer()
-    await _edit_text(_message(query), t("Leave for <b>{child}</b>: {span}. What kind of leave?",
-                                        child=student.name, span=_span(first, last)), _reason_markup())
-
-
-async def leave_reason(
-    query: CallbackQuery, callback_data: LeaveStep, ctx: Context, actor: Actor | None, state: FSMContext,
-) -> None:
-    student = await _leave_student(ctx, actor, state)
-    if student is None or callback_data.value not in lv.LEAVE_REASONS:
-        await _flow_over(query, state)
-        return
-    await state.update_data(reason=callback_data.value)
-    await state.set_state(LeaveForm.note)
-    await query.answer()
-    await _edit_text(
-        _message(query),
-        t("Anything the teacher should know? Write a short note (no medical details needed), or tap Skip."),
-        _note_markup(),
-    )
-
-
-async def _confirmation(ctx: Context, actor: Actor | None, state: FSMContext
-                        ) -> tuple[str, InlineKeyboardMarkup] | None:
-    student = await _leave_student(ctx, actor, state)
-    data = await state.get_data()
-    if student is None or not {"first_day", "last_day", "reason"} <= set(data):
-        return None
-    first, last = date.fromisoformat(data["first_day"]), date.fromisoformat(data["last_day"])
-    lines = [t("Please check your leave request:"),
-             t("<b>{child}</b> ({class_name})", child=student.name, class_name=student.school_class.name),
-             _span(first, last), _reason_label(data["reason"])]
-    if data.get("note"):
-        lines.append(t("Note: {note}", note=data["note"]))
-    markup = InlineKeyboardMarkup(inline_keyboard=[[_step_button(_("✅ Send the request"), "send")],
-                                                   [_step_button(_("✖ Cancel"), "cancel")]])
-    return "\n".join(lines), markup
-
-
-async def leave_skip_note(query: CallbackQuery, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
-    await state.update_data(note=None)
-    shown = await _confirmation(ctx, actor, state)
-    if shown is None:
-        await _flow_over(query, state)
-        return
-    await state.set_state(LeaveForm.confirm)
-    await query.answer()
-    await _edit_text(_message(query), *shown)
-
-
-async def leave_note(message: Message, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
-    note = (message.text or "").strip()
-    if len(note) > lv.MAX_NOTE:
-        await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(note),
-                               limit=lv.MAX_NOTE))
-        return
-    await state.update_data(note=note)
-    shown = await _confirmation(ctx, actor, state)
-    if shown is None:
-        await state.clear()
-        await message.answer(t("This step is over. Tap 📝 Ask for leave to start again."))
-        return
-    await state.set_state(LeaveForm.confirm)
-    await message.answer(shown[0], reply_markup=shown[1])
-
-
-async def leave_not_text(message: Message) -> None:
-    await message.answer(t("Please answer with a text message, or send /cancel."))
 
 
 def _leave_problem(result: lv.LeaveRequestResult, student: Student) -> str:
@@ -274,46 +202,19 @@ def _leave_problem(result: lv.LeaveRequestResult, student: Student) -> str:
     return t("This leave request could not be sent. Please tap 📝 Ask for leave to start again.")
 
 
-async def leave_send(query: CallbackQuery, ctx: Context, actor: Actor | None, state: FSMContext) -> None:
-    student = await _leave_student(ctx, actor, state)
-    data = await state.get_data()
-    await state.clear()
-    if student is None:
-        await _flow_over(query, state)
-        return
-    first, last = date.fromisoformat(data["first_day"]), date.fromisoformat(data["last_day"])
-    result = await lv.request_leave(ctx.session, ctx.settings, ctx.clock.now(), actor, student.id, first, last,
-                                    data["reason"], data.get("note"), policy=load_policy(ctx.settings))
-    await query.answer()
-    message = _message(query)
-    if not result.ok:
-        text = _leave_problem(result, student)
-    elif result.teacher_reached:
-        text = t("✅ Sent to the class teacher: leave for <b>{child}</b>, {span}. You will get a message when the "
-                 "teacher decides.", child=student.name, span=_span(first, last))
-    elif result.school_reached:
-        text = t("✅ The class teacher cannot be reached in the bot right now, so your request went to the school: "
-                 "leave for <b>{child}</b>, {span}. You will get a message when it is decided.", child=student.name,
-                 span=_span(first, last))
+async def not_a_guardian(message: Message, ctx: Context) -> None:
+    if ctx.person is None:
+        await answer_unlinked(message)
     else:
-        text = t("Your leave request for <b>{child}</b> is saved, but nobody at the school can be reached in the bot "
-                 "right now. Please phone the school to ask for the leave.", child=student.name)
-    await _edit_text(message, text, None)
+        await message.answer(t("Leave requests are for parents and guardians."))
 
 
 def make_router() -> Router:
-    """A fresh router with this flow's handlers."""
+    """A fresh router with this flow's handlers: the form's entry (the menu button or /leave), the refusal for
+    anyone else, the form."""
     router = Router(name="handlers.guardian.leave_form")
-    router.message.register(leave_start, F.text.func(lambda text: is_button(text, ASK_LEAVE)))
-    router.message.register(leave_start, Command("leave"))
-    router.callback_query.register(leave_cancel, LeaveStep.filter(F.step == "cancel"))
-    router.callback_query.register(leave_child, LeaveForm.child, LeaveStep.filter(F.step == "child"))
-    router.callback_query.register(leave_day, LeaveForm.day, LeaveStep.filter(F.step == "day"))
-    router.message.register(leave_typed_day, LeaveForm.typed_day, TYPED)
-    router.callback_query.register(leave_length, LeaveForm.length, LeaveStep.filter(F.step == "len"))
-    router.callback_query.register(leave_reason, LeaveForm.reason, LeaveStep.filter(F.step == "reason"))
-    router.callback_query.register(leave_skip_note, LeaveForm.note, LeaveStep.filter(F.step == "skip"))
-    router.message.register(leave_note, LeaveForm.note, TYPED)
-    router.message.register(leave_not_text, StateFilter(LeaveForm.typed_day, LeaveForm.note), ~F.text)
-    router.callback_query.register(leave_send, LeaveForm.confirm, LeaveStep.filter(F.step == "send"))
+    for trigger in (F.text.func(lambda text: is_button(text, ASK_LEAVE)), Command("leave")):
+        router.message.register(LeaveForm.as_handler(), trigger, GUARDIAN)
+        router.message.register(not_a_guardian, trigger)
+    router.include_router(LeaveForm.router())
     return router

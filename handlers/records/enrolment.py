@@ -1,4 +1,4 @@
-"""`/enrol`: the enrolment-change form (学籍变动), declared as a Scene. An officer finds the student by name, picks
+"""`/enrol`: the enrolment change (学籍变动), a form (`handlers.forms`). An officer finds the student by name, picks
 the change, its date, and gives the proof the change needs (the receiving school and its confirmation, the
 approving body and its document number), then confirms. Nothing is recorded before the last tap, and the service
 checks everything again (`bot.records.enrolment.record_enrolment_change`)."""
@@ -6,13 +6,14 @@ checks everything again (`bot.records.enrolment.record_enrolment_change`)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from enum import StrEnum
+from html import escape
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.scene import Scene, SceneRegistry, on
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.fsm.scene import on
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import get_i18n
 
 from bot.calendar.typed import Looking, parse_typed_day
@@ -23,6 +24,7 @@ from bot.records import labels
 from bot.records.enrolment import EnrolmentError, EnrolmentErrorCode, record_enrolment_change
 from bot.records.service import find_students
 from handlers.context import Context
+from handlers.forms import STEP, Form, FormTap, Keys, Tap, Typed, _, show
 from handlers.roles import ENROLS
 from handlers.texts import short_day, t
 from storage.models import EnrolmentChangeKind
@@ -47,131 +49,139 @@ def _prompt(field: str) -> str:
     return prompts[field]
 
 
-class EnrolStep(CallbackData, prefix="en"):
-    f: str  # student, kind, day, skip, save, cancel
-    v: str = ""
+class Step(StrEnum):
+    NAME = "name"
+    STUDENT = "student"
+    KIND = "kind"
+    DAY = "day"
+    NOTE = "note"  # after the proof fields (PROOF_FIELDS), which are steps too
+    CONFIRM = "save"
 
 
 def _locale() -> str:
     return get_i18n().current_locale
 
 
-def _button(text: str, f: str, v: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=EnrolStep(f=f, v=v).pack())
+def _fields(answers: dict[str, Any]) -> list[str]:
+    """The typed steps after the day: the change's proof, then the note."""
+    return [*PROOF_FIELDS.get(EnrolmentChangeKind(answers["kind"]), ()), Step.NOTE]
 
 
-def _with_cancel(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[*rows, [_button(t("✖ Cancel"), "cancel")]])
+class EnrolmentForm(Form, state="enrolment", role=ENROLS):
+    refused = _("You cannot change this student's enrolment.")
+    over = _("This form is over. Send /enrol to start again.")
 
-
-class EnrolmentForm(Scene, state="enrolment", reset_data_on_enter=True, callback_query_without_state=False):
     @on.message.enter()
-    async def start(self, message: Message) -> None:
-        await message.answer(t("Enrolment change: type the student's name (or part of it)."),
-                             reply_markup=_with_cancel([]))
+    async def start(self, message: Message, ctx: Context, actor: Actor) -> None:
+        await self.begin(message, ctx, actor, Step.NAME)
 
-    @on.message(Command("cancel"))
-    async def cancel_command(self, message: Message) -> None:
-        await self.wizard.exit()
-        await message.answer(t("Cancelled. Nothing was recorded."))
-
-    @on.message(F.text)
-    async def typed(self, message: Message, ctx: Context) -> None:
-        actor = ctx.actor
-        if actor is None:
-            await self.wizard.exit()
-            return
-        data = await self.wizard.get_data()
-        text = (message.text or "").strip()
-        asking = data.get("asking", "name")
-        if asking == "name":
-            matches = await find_students(ctx.session, actor, text)
-            if not matches:
-                await message.answer(t("No student of yours matches “{text}”. Type another name, or /cancel.",
-                                       text=text))
-                return
-            rows = [[_button(f"{m.name} · {m.school} {m.class_name} · "
-                             f"{labels.label(labels.STATUSES, m.status, _locale())}", "student", str(m.id))]
-                    for m in matches]
-            await message.answer(t("Which student?"), reply_markup=_with_cancel(rows))
-        elif asking == "day":
+    async def question(self, step: str, answers: dict[str, Any], ctx: Context, actor: Actor) -> tuple[str, Keys]:
+        keys = self.keys(answers, step)
+        if step == Step.NAME:
+            return t("Enrolment change: type the student's name (or part of it)."), keys
+        if step == Step.STUDENT:
+            for m in await find_students(ctx.session, actor, answers["name"]):
+                keys.answer(f"{m.name} · {m.school} {m.class_name} · "
+                            f"{labels.label(labels.STATUSES, m.status, _locale())}", str(m.id))
+            keys.adjust(1)
+            return t("Which student?"), keys
+        if step == Step.KIND:
+            for kind in EnrolmentChangeKind:
+                keys.answer(gettext(labels.CHANGES[kind.value], _locale()), kind.value)
+            keys.adjust(1)
+            return t("Which change?"), keys
+        if step == Step.DAY:
             today = to_local(ctx.clock.now(), ctx.settings.tz).date()
-            day = parse_typed_day(text, today, Looking.BACK)
-            if day is None or day > today:
-                await message.answer(t("Type the date like 2026-09-14, or /cancel."))
-                return
-            await self._next_field(message, {**data, "day": day.isoformat()})
-        else:
-            await self._next_field(message, {**data, asking: text}, answered=asking)
-
-    @on.callback_query(EnrolStep.filter())
-    async def tapped(self, query: CallbackQuery, callback_data: EnrolStep, ctx: Context) -> None:
-        actor = ctx.actor
-        data = await self.wizard.get_data()
-        message = query.message if isinstance(query.message, Message) else None
-        await query.answer()
-        if callback_data.f == "cancel" or actor is None or message is None:
-            await self.wizard.exit()
-            if message is not None:
-                await message.answer(t("Cancelled. Nothing was recorded."))
-            return
-        if callback_data.f == "student":
-            data = {**data, "student_id": int(callback_data.v), "asking": "kind"}
-            await self.wizard.set_data(data)
-            rows = [[_button(gettext(labels.CHANGES[kind.value], _locale()), "kind", kind.value)]
-                    for kind in EnrolmentChangeKind]
-            await message.answer(t("Which change?"), reply_markup=_with_cancel(rows))
-        elif callback_data.f == "kind":
-            today = to_local(ctx.clock.now(), ctx.settings.tz).date()
-            await self.wizard.set_data({**data, "kind": callback_data.v, "asking": "day"})
-            rows = [[_button(t("Today"), "day", today.isoformat()),
-                     _button(t("Yesterday"), "day", (today - timedelta(days=1)).isoformat())]]
-            await message.answer(t("Since which day? Tap, or type the date (e.g. 2026-09-14)."),
-                                 reply_markup=_with_cancel(rows))
-        elif callback_data.f == "day":
-            await self._next_field(message, {**data, "day": callback_data.v})
-        elif callback_data.f == "skip":
-            await self._next_field(message, data, answered="note")
-        elif callback_data.f == "save":
-            await self._save(message, data, ctx, actor)
-
-    async def _next_field(self, message: Message, data: dict[str, Any], answered: str | None = None) -> None:
-        """Ask the next proof field, then the note, then show the summary to confirm."""
-        fields = [*PROOF_FIELDS.get(EnrolmentChangeKind(data["kind"]), ()), "note"]
-        done = set(data.get("answered", [])) | ({answered} if answered else set())
-        data = {**data, "answered": sorted(done)}
-        missing = [field for field in fields if field not in done]
-        if missing:
-            data["asking"] = missing[0]
-            await self.wizard.set_data(data)
-            rows = [[_button(t("Skip"), "skip")]] if missing[0] == "note" else []
-            await message.answer(_prompt(missing[0]), reply_markup=_with_cancel(rows))
-            return
-        data["asking"] = "confirm"
-        await self.wizard.set_data(data)
+            keys.answer(t("Today"), today.isoformat()).answer(t("Yesterday"), (today - timedelta(days=1)).isoformat())
+            return t("Since which day? Tap, or type the date (e.g. 2026-09-14)."), keys
+        if step == Step.NOTE:
+            keys.answer(t("Skip"))
+        if step != Step.CONFIRM:
+            return _prompt(step), keys
         lines = [t("<b>Record this enrolment change?</b>"),
-                 gettext(labels.CHANGES[data["kind"]], _locale()) + " · " +
-                 short_day(date.fromisoformat(data["day"]))]
-        lines += [f"· {data[field]}" for field in fields if data.get(field)]
-        await message.answer("\n".join(lines), reply_markup=_with_cancel([[_button(t("💾 Save"), "save")]]))
+                 gettext(labels.CHANGES[answers["kind"]], _locale()) + " · " +
+                 short_day(date.fromisoformat(answers["day"]))]
+        lines += [f"· {escape(answers[field])}" for field in _fields(answers) if answers.get(field)]
+        keys.answer(t("💾 Save"))
+        return "\n".join(lines), keys
 
-    async def _save(self, message: Message, data: dict[str, Any], ctx: Context, actor: Actor) -> None:
-        fields = {name: data.get(name) for name in ("destination_school", "origin_school", "approving_body",
-                                                     "document_no", "note")}
+    async def _next(self, event: Message | CallbackQuery, ctx: Context, actor: Actor, answers: dict[str, Any],
+                    **answered: Any) -> None:
+        """The step after the day or a proof field: the next field, then the summary to confirm."""
+        fields = _fields(answers | answered)
+        at = answers[STEP]
+        following = fields[0] if at == Step.DAY else [*fields, Step.CONFIRM][fields.index(at) + 1]
+        await self.ask(event, ctx, actor, answers, following, **answered)
+
+    # --- the steps ---
+
+    @on.message(Typed(Step.NAME))
+    async def name(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        text = (message.text or "").strip()
+        if not await find_students(ctx.session, actor, text):
+            await message.answer(t("No student of yours matches “{text}”. Type another name, or /cancel.", text=text))
+            return
+        await self.ask(message, ctx, actor, answers, Step.STUDENT, name=text)
+
+    @on.callback_query(Tap(Step.STUDENT))
+    async def student(self, query: CallbackQuery, callback_data: FormTap, answers: dict[str, Any], ctx: Context,
+                      actor: Actor) -> None:
+        matches = {str(m.id) for m in await find_students(ctx.session, actor, answers["name"])}
+        if callback_data.v not in matches:
+            await query.answer(t("You cannot change this student's enrolment."), show_alert=True)
+            return
+        await self.ask(query, ctx, actor, answers, Step.KIND, student_id=int(callback_data.v))
+
+    @on.callback_query(Tap(Step.KIND, values=EnrolmentChangeKind))
+    async def kind(self, query: CallbackQuery, callback_data: FormTap, answers: dict[str, Any], ctx: Context,
+                   actor: Actor) -> None:
+        await self.ask(query, ctx, actor, answers, Step.DAY, kind=callback_data.v)
+
+    @on.callback_query(Tap(Step.DAY))
+    async def day(self, query: CallbackQuery, callback_data: FormTap, answers: dict[str, Any], ctx: Context,
+                  actor: Actor) -> None:
         try:
-            result = await record_enrolment_change(ctx.session, actor, ctx.clock, int(data["student_id"]),
-                                                   data["kind"], date.fromisoformat(data["day"]),
+            day = date.fromisoformat(callback_data.v)
+        except ValueError:
+            await self.stale(query)  # a forged day
+            return
+        await self._next(query, ctx, actor, answers, day=day.isoformat())
+
+    @on.message(Typed(Step.DAY))
+    async def typed_day(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        today = to_local(ctx.clock.now(), ctx.settings.tz).date()
+        day = parse_typed_day(message.text or "", today, Looking.BACK)
+        if day is None or day > today:
+            await message.answer(t("Type the date like 2026-09-14, or /cancel."))
+            return
+        await self._next(message, ctx, actor, answers, day=day.isoformat())
+
+    @on.message(Typed(*{field for fields in PROOF_FIELDS.values() for field in fields}, Step.NOTE))
+    async def field(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        await self._next(message, ctx, actor, answers, **{answers[STEP]: (message.text or "").strip()})
+
+    @on.callback_query(Tap(Step.NOTE))
+    async def skip_note(self, query: CallbackQuery, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        await self._next(query, ctx, actor, answers, note=None)
+
+    @on.callback_query(Tap(Step.CONFIRM))
+    async def save(self, query: CallbackQuery, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        fields = {name: answers.get(name) for name in ("destination_school", "origin_school", "approving_body",
+                                                        "document_no", "note")}
+        try:
+            result = await record_enrolment_change(ctx.session, actor, ctx.clock, int(answers["student_id"]),
+                                                   answers["kind"], date.fromisoformat(answers["day"]),
                                                    settings=ctx.settings, **fields)
         except EnrolmentError as error:
-            await message.answer(refusal(error))
+            await query.answer(refusal(error), show_alert=True)
             return
-        await self.wizard.exit()
+        await self.close()
         text = t("Recorded. The student's status is now: {status}.",
                  status=gettext(labels.STATUSES[result.status.value], _locale()))
         if result.closed_case_id is not None:
             text += "\n" + t("The open case was closed with this outcome.")
-        await message.answer(text)
-
+        await query.answer()
+        await show(query, text, None)
 
 
 def refusal(error: EnrolmentError) -> str:
@@ -188,10 +198,9 @@ def refusal(error: EnrolmentError) -> str:
 
 def make_router() -> Router:
     router = Router(name="records.enrolment")
-    registry = SceneRegistry(router)
-    registry.add(EnrolmentForm)
     router.message.register(EnrolmentForm.as_handler(), Command("enrol"), ENROLS)
     router.message.register(not_for_you, Command("enrol"))
+    router.include_router(EnrolmentForm.router())
     return router
 
 

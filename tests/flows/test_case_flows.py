@@ -25,6 +25,7 @@ from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
 from bot.records.enrolment import record_enrolment_change
 from handlers.cases.base import CaseCard, CaseDo, CaseList, Do
+from handlers.forms import FormTap
 from storage.models import (
     Absence,
     AuditEvent,
@@ -32,6 +33,7 @@ from storage.models import (
     CaseEvent,
     CaseOutcome,
     CaseStage,
+    ContactPoint,
     DeliveryManner,
     DocumentKind,
     Person,
@@ -667,14 +669,14 @@ async def test_persuasion_record_on_a_typed_day_with_other_answers(app, people, 
     await officer.tap("其他方式", card)
     assert "是哪一天" in card.text
     await officer.tap("其他日期", card)
-    assert "请输入日期，如 2026-09-15 或 9-15" in card.text and card.buttons() == ["✖ 取消"]
+    assert "请输入日期，如 2026-09-15 或 9-15" in card.text and card.buttons() == ["◀ 返回", "✖ 取消"]
     for typed, answer in (("上周五吧", "没看懂这个日期"), ("2026-09-10", "这一天还没到"),
                           ("9-10", "这一天还没到"),  # tomorrow, not a year ago
                           ("2026-05-20", "这已经是 90 天以前了")):
         [reply] = await officer.send(typed)
         assert answer in reply.text and reply.buttons() == []
     [step] = await officer.send("９月８日")  # full-width digits, as a Chinese keyboard may type them
-    assert "谁去的（或谁打的电话）" in step.text and step.buttons() == ["我自己", "✖ 取消"]
+    assert "谁去的（或谁打的电话）" in step.text and step.buttons() == ["我自己", "◀ 返回", "✖ 取消"]
     [step] = await officer.send("赵强、王丽")
     assert "见到了谁" in step.text
     await officer.tap("跳过", step)
@@ -856,7 +858,7 @@ async def test_child_labour_found_asks_whether_the_authorities_were_told(app, pe
     await officer.tap("跳过", card)
     await officer.tap("外出务工", card)
     assert "应当立即向有关部门报告（《未成年人保护法》第十一条）" in card.text
-    assert card.buttons() == ["已报告", "尚未报告", "✖ 取消"]
+    assert card.buttons() == ["已报告", "尚未报告", "◀ 返回", "✖ 取消"]
     [reply] = await officer.send("报了")
     assert "请点上面的按钮之一" in reply.text  # a tap is expected here
     await officer.tap("尚未报告", card)
@@ -878,3 +880,86 @@ async def test_other_reasons_are_not_asked_about_the_authorities(app, people, wo
     for label in ("📝 记录劝返", "其他方式", "今天", "我自己", "跳过", "其他原因"):
         await officer.tap(label, card)
     assert "监护人的态度如何" in card.text and "有关部门" not in card.text
+
+
+# --- the persuasion form's ◀ Back, ✖ Cancel, stale taps, and a role lost mid-form --------------------------------
+
+
+def form_tap(record: Record, label: str) -> FormTap:
+    """The form button `label` of `record`, unpacked (to forge taps of the same form run)."""
+    return FormTap.unpack(next(b["callback_data"] for b in record.inline_buttons() if b["text"] == label))
+
+
+async def test_persuasion_back_goes_to_the_previous_step_and_keeps_nothing_it_undid(app, people, world, clock):
+    await open_case(app, world, clock)  # today is Wednesday 9月9日
+    officer = people.officer
+    card = await open_card(officer)
+    await officer.tap("📝 记录劝返", card)
+    assert "◀ 返回" not in card.buttons()  # the first step has nothing before it
+    await officer.tap("家访", card)
+    await officer.tap("今天", card)
+    assert "谁去的" in card.text
+    await officer.tap("◀ 返回", card)
+    assert "是哪一天" in card.text and card.buttons() == ["今天", "昨天", "其他日期", "◀ 返回", "✖ 取消"]
+    await officer.tap("◀ 返回", card)
+    assert "怎样联系" in card.text
+    await officer.tap("电话", card)
+    await officer.tap("昨天", card)
+    await officer.tap("我自己", card)
+    await officer.tap("跳过", card)
+    await officer.tap("外出务工", card)
+    assert "有关部门" in card.text
+    await officer.tap("◀ 返回", card)  # another reason after all: no question about the authorities
+    await officer.tap("家庭困难", card)
+    for label in ("配合", "是，孩子会返校", "跳过"):
+        await officer.tap(label, card)
+    assert "方式：电话" in card.text and "日期：9月8日周二" in card.text and "有关部门" not in card.text
+    await officer.tap("◀ 返回", card)
+    assert "下一步" in card.text and "跳过" in card.buttons()
+    await officer.tap("跳过", card)
+    await officer.tap("💾 保存", card)
+    assert officer.callback_answers[-1] == "已保存。"
+    async with app.sessions() as session:
+        [attempt] = list(await session.scalars(select(PersuasionAttempt)))
+    assert (attempt.method, attempt.on_day, attempt.reason_found, attempt.authorities_told, attempt.succeeded) == (
+        "phone", date(2026, 9, 8), "family_hardship", None, True)
+
+
+async def test_persuasion_stale_and_forged_taps_change_nothing(app, people, world, clock):
+    await open_case(app, world, clock)
+    officer = people.officer
+    card = await open_card(officer)
+    await officer.tap("📝 记录劝返", card)
+    earlier = form_tap(card, "家访")
+    await officer.tap("家访", card)
+    await officer.tap("今天", card)
+    shown, buttons = card.text, card.buttons()
+    # a step already answered (the same run of the form), then a button of an earlier run
+    for forged in (earlier, earlier.model_copy(update={"n": "0000", "step": "visitors"})):
+        assert await officer.tap_data(forged.pack(), card.message_id) == []
+        assert officer.callback_answers[-1] == "这个按钮属于前面的步骤，没有做任何更改。请回答最新的问题。"
+        assert (card.text, card.buttons()) == (shown, buttons)
+    # an answer the step does not offer
+    forged = form_tap(card, "我自己").model_copy(update={"step": "method", "v": "fax"})
+    assert await officer.tap_data(forged.pack(), card.message_id) == []
+    assert card.text == shown
+    await officer.tap("我自己", card)  # the form goes on where it was
+    assert "见到了谁" in card.text
+    assert await count(app, PersuasionAttempt) == 0
+
+
+async def test_persuasion_form_of_someone_unlinked_mid_form_ends(app, people, world, clock):
+    await open_case(app, world, clock)
+    officer = people.officer
+    card = await open_card(officer)
+    await officer.tap("📝 记录劝返", card)
+    await officer.tap("家访", card)
+    async with app.sessions() as session, session.begin():  # the officer is unlinked meanwhile
+        await session.delete(await session.scalar(
+            select(ContactPoint).where(ContactPoint.person_id == world.officer.id)))
+    await officer.tap("今天", card)
+    assert officer.callback_answers[-1] == "您无权查看或处理此个案。\n已取消，没有记录任何内容。"
+    assert "是哪一天" in card.text  # nothing more is shown
+    await officer.tap("今天", card)  # the form is over
+    assert officer.callback_answers[-1] == "这份记录表已结束。请用 /cases 重新打开个案。" and card.buttons() == []
+    assert await count(app, PersuasionAttempt) == 0

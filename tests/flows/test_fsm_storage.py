@@ -1,6 +1,6 @@
 """Half-finished forms across a restart: with Redis (QUANXUE_REDIS_URL) a guardian stops halfway through a leave
 request, the bot is restarted as a new process on the same database and Redis, and the guardian finishes where they
-left off; in memory (no Redis) the restarted bot has forgotten the form."""
+left off; in memory (no Redis) the restarted bot has forgotten the form, and says so."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ async def begin_leave(settings: Settings, clock: Clock, telegram: FakeTelegram) 
         await father.tap("李明")
         await father.tap(next(label for label in father.buttons() if label.startswith("明天")))
         [step] = await father.tap("2天")
-        assert step.buttons() == ["🤒 病假", "🏠 事假", "✖ 取消"]
+        assert step.buttons() == ["🤒 病假", "🏠 事假", "◀ 返回", "✖ 取消"]
     return father, world
 
 
@@ -76,6 +76,7 @@ async def test_in_memory_the_bot_works_and_a_restart_forgets_the_form(db_url, te
     father, _ = await begin_leave(settings, clock, telegram)
     async with running(settings, clock, telegram) as app:
         assert isinstance(app.dispatcher.storage, MemoryStorage)
-        assert await father.tap("🤒 病假") == []
-        assert father.callback_answers[-1] == "这个按钮已经失效了。"
+        [step] = await father.tap("🤒 病假")  # the form's buttons say it is over, and go
+        assert father.callback_answers[-1] == "这一步已经结束了。请点“📝 请假”重新开始。"
+        assert step.buttons() == []
         assert await stored_leave(app) is None

@@ -20,6 +20,7 @@ from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
 from bot.families import leave as lv
 from bot.notices.absence import RollCallChanges, notify_guardians
+from handlers.forms import FormTap
 from storage.models import (
     Absence,
     AbsenceReply,
@@ -449,11 +450,11 @@ async def test_leave_request_approved_with_one_tap_and_premarked_in_the_roll_cal
     assert which.buttons() == ["李华", "李明", "✖ 取消"]
     [step] = await father.tap("李明")
     assert step.message_id == which.message_id and "从哪天开始" in step.text
-    assert [b.split(" · ")[0] for b in step.buttons()] == ["今天", "明天", "后天", "📅 其他日期", "✖ 取消"]
+    assert [b.split(" · ")[0] for b in step.buttons()] == ["今天", "明天", "后天", "📅 其他日期", "◀ 返回", "✖ 取消"]
     [step] = await tap_starting(father, "明天")
-    assert "请几天" in step.text and step.buttons() == ["1天", "2天", "3天", "✖ 取消"]
+    assert "请几天" in step.text and step.buttons() == ["1天", "2天", "3天", "◀ 返回", "✖ 取消"]
     [step] = await father.tap("2天")
-    assert step.buttons() == ["🤒 病假", "🏠 事假", "✖ 取消"]
+    assert step.buttons() == ["🤒 病假", "🏠 事假", "◀ 返回", "✖ 取消"]
     [step] = await father.tap("🤒 病假")
     assert "跳过" in step.buttons()
     [confirm] = await father.send("发烧 <38度>")
@@ -636,3 +637,70 @@ async def test_leave_nobody_at_the_school_can_receive_asks_the_guardian_to_phone
         leave = await session.scalar(select(LeaveRequest))
     assert (leave.student_id, leave.status) == (world.li_ming.id, LeaveStatus.PENDING)
     assert await leave_requests_sent(app) == []
+
+
+# --- the leave form's ◀ Back, ✖ Cancel, stale taps, and a guardian unlinked mid-form ----------------------------
+
+
+def form_tap(record: Record, label: str) -> FormTap:
+    return FormTap.unpack(next(b["callback_data"] for b in record.inline_buttons() if b["text"] == label))
+
+
+async def test_leave_form_back_cancel_and_stale_taps(app, people, world, clock):
+    await show_menus(people)
+    father = people.father
+    [form] = await father.press(LEAVE_MENU)
+    await father.tap("李明", form)
+    await tap_starting(father, "明天")
+    assert "请几天" in form.text
+    await father.tap("◀ 返回", form)
+    assert "从哪天开始" in form.text and "李明" in form.text
+    await father.tap("◀ 返回", form)
+    assert "为哪个孩子请假" in form.text and form.buttons() == ["李华", "李明", "✖ 取消"]
+    # another family's child, forged: refused, and the form stays where it is
+    forged = form_tap(form, "李明").model_copy(update={"v": str(world.zhang_xiaohong.id)})
+    assert await father.tap_data(forged.pack(), form.message_id) == []
+    assert father.callback_answers[-1] == "这个按钮不是给您的，或已经失效。没有做任何更改。"
+    assert "为哪个孩子请假" in form.text
+    await father.tap("李华", form)
+    await tap_starting(father, "今天")
+    earlier = form_tap(form, "1天")
+    await father.tap("✖ 取消", form)
+    assert father.callback_answers[-1] == "已取消，没有发送任何内容。"
+    assert form.text == "已取消，没有发送任何内容。" and form.buttons() == []
+
+    # a new form: a button of the cancelled one changes nothing; /cancel while a day is typed
+    [form] = await father.press(LEAVE_MENU)
+    await father.tap("李华", form)
+    await tap_starting(father, "今天")
+    shown = form.text
+    assert await father.tap_data(earlier.pack(), form.message_id) == []
+    assert father.callback_answers[-1] == "这个按钮属于前面的步骤，没有做任何更改。请回答最新的问题。"
+    assert form.text == shown
+    await father.tap("◀ 返回", form)
+    await father.tap("📅 其他日期", form)
+    assert form.buttons() == ["◀ 返回", "✖ 取消"]
+    [cancelled] = await father.send("/cancel")
+    assert cancelled.text == "已取消，没有发送任何内容。" and LEAVE_MENU in father.keyboard()
+    [reply] = await father.send("9月10日")  # no longer an answer to the form
+    assert "请几天" not in reply.text
+    await father.tap("◀ 返回", form)  # the form is over: its buttons go
+    assert father.callback_answers[-1] == "这一步已经结束了。请点“📝 请假”重新开始。" and form.buttons() == []
+    async with app.sessions() as session:
+        assert await session.scalar(select(LeaveRequest)) is None
+
+
+async def test_leave_form_of_a_guardian_unlinked_mid_form_ends(app, people, world, clock):
+    await show_menus(people)
+    father = people.father
+    [form] = await father.press(LEAVE_MENU)
+    await father.tap("李明", form)
+    async with app.sessions() as session, session.begin():
+        await session.delete(await session.scalar(
+            select(ContactPoint).where(ContactPoint.person_id == world.father_li.id)))
+    await tap_starting(father, "明天")
+    assert father.callback_answers[-1] == "请假功能是给家长和监护人用的。\n已取消，没有发送任何内容。"
+    await tap_starting(father, "明天")
+    assert father.callback_answers[-1] == "这一步已经结束了。请点“📝 请假”重新开始。"
+    async with app.sessions() as session:
+        assert await session.scalar(select(LeaveRequest)) is None
