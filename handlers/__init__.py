@@ -2,7 +2,7 @@
 
 from aiogram import Router
 
-from handlers import cases, common, errors, guardian, membership, onboarding, records, school, teacher
+from handlers import cases, common, consent, errors, guardian, membership, onboarding, records, school, teacher
 
 
 def build_router() -> Router:
@@ -12,6 +12,7 @@ def build_router() -> Router:
     root.include_routers(
         errors.make_router(),
         membership.make_router(),
+        consent.make_router(),
         onboarding.make_router(),
         records.make_router(),
         teacher.make_router(),
