@@ -189,6 +189,8 @@ async def _agreed(
 async def _declined(
     query: CallbackQuery, ctx: Context, person: Person, kind: ob.ConsentKind, message: Message | None,
 ) -> None:
+    """A "no" to either screen unlinks the account (for the first one too: see the module's docstring), and the
+    guardian is told how the school will reach them instead and that they can link again."""
     await ob.decline_consent(ctx.session, ctx.clock.now(), person.id, CHANNEL, kind)
     await query.answer()
     await _drop_buttons(query)
