@@ -168,10 +168,11 @@ async def onboarding(demo: Demo) -> dict[str, FakeUser]:
     t.flush()
 
     demo.at("07:45")
-    t.heading(demo.clock.now(), _("A father links with his code and accepts the privacy notice"))
+    t.heading(demo.clock.now(), _("A father links with his code and gives both consents"))
     father = demo.user("李建国", _("Guardian"))
     await father.start(demo.code("李建国"))
-    await father.tap(father.buttons()[0])
+    await father.tap(father.buttons()[0])  # the child's sensitive information
+    await father.tap(father.buttons()[0])  # the transfer abroad to Telegram
     t.flush()
 
     demo.at("07:50")
@@ -180,7 +181,8 @@ async def onboarding(demo: Demo) -> dict[str, FakeUser]:
     grandma.state.phone = "+86 139 0000 1003"
     await grandma.start()
     await grandma.press(grandma.keyboard()[0])
-    await grandma.tap(grandma.buttons()[0])
+    for _consent in range(2):
+        await grandma.tap(grandma.buttons()[0])
     t.flush()
 
     demo.at("07:55")

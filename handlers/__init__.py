@@ -3,7 +3,7 @@
 from aiogram import Router
 from aiogram.fsm.scene import SceneRegistry
 
-from handlers import cases, common, errors, guardian, membership, onboarding, records, school, teacher
+from handlers import cases, common, consent, errors, guardian, membership, onboarding, records, school, teacher
 from handlers.cases.persuasion import PersuasionForm
 from handlers.guardian.leave_form import LeaveForm
 from handlers.records.enrolment import EnrolmentForm
@@ -18,6 +18,7 @@ def build_router() -> Router:
     root.include_routers(
         errors.make_router(),
         membership.make_router(),
+        consent.make_router(),
         onboarding.make_router(),
         records.make_router(),
         teacher.make_router(),

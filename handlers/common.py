@@ -19,10 +19,11 @@ from aiogram.utils.i18n import I18n
 from bot.core.i18n import LOCALES
 from bot.core.scope import Actor
 from bot.onboarding import service as ob
+from handlers.consent import send_consent_notice
 from handlers.context import Context
 from handlers.menu import main_menu
 from handlers.middlewares import language_choice
-from handlers.onboarding import answer_unlinked, current_locale, send_consent_notice, unlinked_text
+from handlers.onboarding import answer_unlinked, current_locale, unlinked_text
 from handlers.texts import t
 from storage.models import Role
 
@@ -125,7 +126,7 @@ async def anything_else(message: Message, ctx: Context) -> None:
         await answer_unlinked(message)
         return
     if await ob.needs_consent(ctx.session, ctx.person.id):
-        await send_consent_notice(message)
+        await send_consent_notice(message, ctx, ctx.person.id)
         return
     await message.answer(t("Sorry, I did not understand that. Send /help to see what I can do for you."))
 

@@ -1,4 +1,6 @@
-"""Linking a Telegram account: `/start <code>`, a typed code, a shared phone number; the guardian's privacy notice.
+"""Linking a Telegram account: `/start <code>`, a typed code, a shared phone number; /privacy.
+
+A guardian who links is then asked the consents still missing (`handlers.consent`).
 
 Thin: each handler reads the update, calls one function of `bot.onboarding.service` and renders its result with `t()`.
 What is shown about a person: their name, roles with their units, children by name and class. Never 学籍号, ids
@@ -12,13 +14,8 @@ from collections.abc import Iterator
 from html import escape
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
@@ -31,19 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.scope import Actor, load_actor
 from bot.notices.reachability import contact_at, mark_reachable
 from bot.onboarding import service as ob
+from handlers.consent import privacy_notice, send_consent_notice, withdraw_keyboard
 from handlers.context import Context
 from handlers.menu import main_menu
 from handlers.texts import t
 from storage.models import Channel, Person
 
 CHANNEL = Channel.TELEGRAM
-
-
-class ConsentCallback(CallbackData, prefix="consent"):
-    """The guardian's answer to the privacy notice. Carries no person: the tapping account decides who answers."""
-
-    answer: str  # "yes" / "no" / "withdraw"
-    version: str
 
 
 # --- rendering, shared with handlers.common -------------------------------------------------------------------------
@@ -92,38 +83,6 @@ def profile_lines(profile: ob.Profile) -> str:
     return "\n".join(lines)
 
 
-def privacy_text() -> str:
-    return t(
-        "🔒 <b>What the school keeps, and why</b>\n"
-        "To keep every child in school (a duty under the Compulsory Education Law and the Minors Protection Law), "
-        "the school keeps here:\n"
-        "• your child's name, class, date of birth and student number (from the school roster), "
-        "attendance and reasons for absence;\n"
-        "• your name, phone number and relation to the child.\n"
-        "It is used only to contact you about your child's schooling.\n\n"
-        "Telegram is a service outside mainland China, so messages carry only what is needed: "
-        "the child's name, class and dates.\n\n"
-        "You can withdraw your consent at any time: send /privacy. "
-        "If you do not agree, this account is unlinked and the school will contact you by phone."
-    )
-
-
-def _consent_button(label: str, answer: str) -> InlineKeyboardButton:
-    data = ConsentCallback(answer=answer, version=ob.CONSENT_VERSION).pack()
-    return InlineKeyboardButton(text=label, callback_data=data)
-
-
-def consent_notice() -> tuple[str, InlineKeyboardMarkup]:
-    keyboard = InlineKeyboardMarkup(inline_keyboard=[[_consent_button(t("Agree"), "yes"),
-                                                      _consent_button(t("Disagree"), "no")]])
-    return privacy_text() + "\n\n" + t("Do you agree?"), keyboard
-
-
-async def send_consent_notice(message: Message) -> None:
-    text, keyboard = consent_notice()
-    await message.answer(text, reply_markup=keyboard)
-
-
 def greeting(profile: ob.Profile) -> str:
     return "\n".join([
         t("Hello, {name}! Your account is linked:", name=profile.name),
@@ -157,7 +116,7 @@ async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | Non
                 text += "\n\n" + t("Send /help to see what I can do for you.")
             await message.answer(text, reply_markup=await _menu_after_link(ctx.session, result, current_locale()))
             if result.needs_consent:
-                await send_consent_notice(message)
+                await send_consent_notice(message, ctx, profile.person_id)
         return
     if outcome is ob.LinkOutcome.ALREADY_LINKED and result.profile is not None:
         profile = result.profile
@@ -166,7 +125,7 @@ async def _answer_link(message: Message, result: ob.LinkResult, i18n: I18n | Non
                               profile_lines(profile)])
             await message.answer(text, reply_markup=await _menu_after_link(ctx.session, result, current_locale()))
             if result.needs_consent:
-                await send_consent_notice(message)
+                await send_consent_notice(message, ctx, profile.person_id)
         return
     if outcome is ob.LinkOutcome.THROTTLED:
         text = t("Too many wrong tries. Please wait {minutes} minutes, then try again.", minutes=result.wait_minutes)
@@ -214,7 +173,7 @@ async def start(message: Message, ctx: Context, actor: Actor | None, event_from_
     menu = ReplyKeyboardRemove() if consent_due else main_menu(actor)
     await message.answer(greeting(await ob.profile(ctx.session, ctx.person.id)), reply_markup=menu)
     if consent_due:
-        await send_consent_notice(message)
+        await send_consent_notice(message, ctx, ctx.person.id)
 
 
 async def shared_contact(message: Message, ctx: Context, i18n: I18n, event_from_user: User) -> None:
@@ -244,104 +203,22 @@ async def typed_code(message: Message, ctx: Context, i18n: I18n, event_from_user
     await _answer_link(message, result, i18n, ctx)
 
 
-# --- consent ------------------------------------------------------------------------------------------------------
-
-
-async def _drop_buttons(query: CallbackQuery) -> None:
-    if isinstance(query.message, Message):
-        with contextlib.suppress(TelegramBadRequest):
-            await query.message.edit_reply_markup(reply_markup=None)
-
-
-async def consent_answer(
-    query: CallbackQuery, callback_data: ConsentCallback, ctx: Context, actor: Actor | None,
-) -> None:
-    """Only the linked guardian who is asked may answer, for themselves: the callback data names no one."""
-    now = ctx.clock.now()
-    message = query.message if isinstance(query.message, Message) else None
-    answer = callback_data.answer
-    if ctx.person is None or callback_data.version != ob.CONSENT_VERSION:
-        await _stale(query)
-        if ctx.person is not None and message and await ob.needs_consent(ctx.session, ctx.person.id):
-            await send_consent_notice(message)  # the notice changed: show the current one
-        return
-    if answer in ("withdraw", "withdraw_yes", "keep"):
-        await _withdrawal(query, answer, ctx, ctx.person, message)
-        return
-    if answer not in ("yes", "no") or not await ob.needs_consent(ctx.session, ctx.person.id):
-        if answer in ("yes", "no") and await ob.has_consented(ctx.session, ctx.person.id):
-            await query.answer(t("You have already agreed. Thank you!"))
-            await _drop_buttons(query)
-        else:
-            await _stale(query)
-        return
-    if answer == "yes":
-        await ob.record_consent(ctx.session, now, ctx.person.id, ctx.locale, CHANNEL)
-        await query.answer(t("Thank you!"))
-        await _drop_buttons(query)
-        if message:
-            await message.answer(
-                t("Thank you! Your consent is recorded. The school's messages about your children will come here.\n"
-                  "Send /help to see what I can do for you."),
-                reply_markup=main_menu(actor),
-            )
-        return
-    await ob.decline_consent(ctx.session, now, ctx.person.id, CHANNEL)
-    await query.answer()
-    await _drop_buttons(query)
-    if message:
-        await message.answer(
-            t("All right. This account is now unlinked and will receive no messages. "
-              "The school will contact you by phone. If you change your mind, send /start to link again.")
-        )
-
-
-async def _stale(query: CallbackQuery) -> None:
-    await query.answer(t("This button is no longer valid."))
-
-
-async def _withdrawal(query: CallbackQuery, answer: str, ctx: Context, person: Person, message: Message | None) -> None:
-    now = ctx.clock.now()
-    if not await ob.has_consented(ctx.session, person.id):
-        await _stale(query)
-        return
-    if answer == "keep":
-        await query.answer(t("Nothing was changed."))
-        await _drop_buttons(query)
-        return
-    if answer == "withdraw":  # ask once more: a slip of the thumb must not unlink a grandmother
-        await query.answer()
-        if message:
-            keyboard = InlineKeyboardMarkup(inline_keyboard=[[
-                _consent_button(t("Yes, withdraw"), "withdraw_yes"), _consent_button(t("No, keep it"), "keep"),
-            ]])
-            with contextlib.suppress(TelegramBadRequest):
-                await message.edit_reply_markup(reply_markup=keyboard)
-        return
-    await ob.withdraw_consent(ctx.session, now, person.id, CHANNEL)
-    await query.answer()
-    await _drop_buttons(query)
-    if message:
-        await message.answer(
-            t("Your consent is withdrawn and this account is unlinked. The school will contact you by phone. "
-              "You can link again at any time with /start."),
-            reply_markup=ReplyKeyboardRemove(),
-        )
+# --- privacy --------------------------------------------------------------------------------------------------------
 
 
 async def privacy(message: Message, ctx: Context) -> None:
-    """The privacy notice again; a guardian who agreed can withdraw here (PIPL art. 15)."""
+    """The consent texts again; a guardian who agreed to both can withdraw here (PIPL art. 15)."""
     if ctx.person is None:
         await answer_unlinked(message)
         return
     if await ob.needs_consent(ctx.session, ctx.person.id):
-        await send_consent_notice(message)
+        await send_consent_notice(message, ctx, ctx.person.id)
         return
-    if not await ob.has_consented(ctx.session, ctx.person.id):  # staff: the notice is about guardians' data
-        await message.answer(privacy_text())
+    text = await privacy_notice(ctx, ctx.person.id)
+    if not await ob.has_consented(ctx.session, ctx.person.id):  # staff: the texts are about guardians' data
+        await message.answer(text)
         return
-    keyboard = InlineKeyboardMarkup(inline_keyboard=[[_consent_button(t("Withdraw consent"), "withdraw")]])
-    await message.answer(privacy_text() + "\n\n" + t("You have agreed to this."), reply_markup=keyboard)
+    await message.answer(text + "\n\n" + t("You have agreed to this."), reply_markup=withdraw_keyboard())
 
 
 def make_router() -> Router:
@@ -351,6 +228,5 @@ def make_router() -> Router:
     router.message.register(start, CommandStart())
     router.message.register(shared_contact, F.contact)
     router.message.register(typed_code, F.text, _unlinked_code)
-    router.callback_query.register(consent_answer, ConsentCallback.filter())
     router.message.register(privacy, Command("privacy"))
     return router

@@ -44,6 +44,11 @@ def month_day(day: date | datetime) -> str:
     return format_skeleton("MMMd", day, locale=_locale())
 
 
+def month_year(day: date) -> str:
+    """2026年9月 / Sep 2026."""
+    return format_skeleton("yMMM", day, locale=_locale())
+
+
 def long_day(day: date) -> str:
     """2026年9月7日星期一 / Monday, September 7, 2026."""
     return format_date(day, "full", locale=_locale())

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.onboarding.service import CONSENT_VERSIONS, needs_consent
+from bot.onboarding.service import CONSENT_VERSIONS, ConsentKind, needs_consent, record_consent
 from storage.models import (
     Channel,
     Consent,
@@ -104,3 +104,9 @@ async def link(
                                  channel=Channel.TELEGRAM, accepted_at=now) for version in CONSENT_VERSIONS])
     await session.flush()
     return contact
+
+
+async def give_consents(session: AsyncSession, now: datetime, person_id: int, locale: str = "zh_Hans") -> None:
+    """Both consents through the service, one after the other, as a guardian tapping 同意 on each screen."""
+    for kind in ConsentKind:
+        await record_consent(session, now, person_id, locale, Channel.TELEGRAM, kind)

@@ -30,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +57,9 @@ from storage.models import (
     Student,
     Township,
 )
+
+if TYPE_CHECKING:  # bot.core.policy imports bot.calendar, which imports bot.notices.outbox, which imports us
+    from bot.core.policy import Duration
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 10
@@ -499,6 +502,11 @@ class ConsentTerms:
     retention_months: int
 
 
+def retention_months(retention: Duration) -> int:
+    """Policy `privacy.retention` in whole months (a period given in calendar days is rounded up to months)."""
+    return retention.amount if retention.unit == "months" else math.ceil(retention.amount / 30)
+
+
 async def consent_terms(session: AsyncSession, person_id: int, retention_months: int) -> ConsentTerms:
     rows = await session.execute(
         select(School.name, School.office_phone).distinct()
@@ -510,38 +518,35 @@ async def consent_terms(session: AsyncSession, person_id: int, retention_months:
 
 
 async def record_consent(
-    session: AsyncSession, now: datetime, person_id: int, locale: str, channel: str, kind: ConsentKind | None = None
+    session: AsyncSession, now: datetime, person_id: int, locale: str, channel: str, kind: ConsentKind
 ) -> ConsentOutcome:
-    """Record one consent (`kind`) with its text version; None records every consent still missing (for a flow
-    that asks both at once)."""
-    missing = await missing_consents(session, person_id)
+    """Record one consent (`kind`) with its text version: one `Consent` row and one audit row, once."""
     if not await _is_guardian(session, person_id):
         return ConsentOutcome.NOT_NEEDED
-    todo = [k for k in missing if kind is None or k is kind]
-    if not todo:
+    if kind not in await missing_consents(session, person_id):
         return ConsentOutcome.ALREADY
-    for each in todo:
-        row = Consent(person_id=person_id, text_version=consent_version(each), locale=locale, channel=channel,
-                      accepted_at=now)
-        session.add(row)
-        await session.flush()
-        audit.record(session, now, "consent_given", "person", person_id, actor_person_id=person_id,
-                     consent_id=row.id, text_version=row.text_version, kind=each.value, channel=channel)
+    row = Consent(person_id=person_id, text_version=consent_version(kind), locale=locale, channel=channel,
+                  accepted_at=now)
+    session.add(row)
+    await session.flush()
+    audit.record(session, now, "consent_given", "person", person_id, actor_person_id=person_id,
+                 consent_id=row.id, text_version=row.text_version, kind=kind.value, channel=channel)
     return ConsentOutcome.RECORDED
 
 
 async def decline_consent(
-    session: AsyncSession, now: datetime, person_id: int, channel: str, kind: ConsentKind | None = None
+    session: AsyncSession, now: datetime, person_id: int, channel: str, kind: ConsentKind
 ) -> ConsentOutcome:
-    """The guardian said no (to `kind`, or to the notice as a whole): nothing is sent to them on `channel` any more
-    and the school contacts the family by phone or on paper; they may link again any time."""
+    """The guardian said no to `kind`: nothing is sent to them on `channel` any more and the school contacts the
+    family by phone or on paper; they may link again any time. A consent given earlier to the other kind stays
+    recorded (it was given; linking again asks only what is missing). ALREADY if `kind` was given: declining it
+    now would be a withdrawal, which `withdraw_consent` handles."""
     if not await _is_guardian(session, person_id):
         return ConsentOutcome.NOT_NEEDED
-    if await has_consented(session, person_id):
+    if kind not in await missing_consents(session, person_id):
         return ConsentOutcome.ALREADY
     audit.record(session, now, "consent_declined", "person", person_id, actor_person_id=person_id,
-                 text_version=consent_version(kind) if kind else CONSENT_VERSION,
-                 kind=kind.value if kind else None, channel=channel)
+                 text_version=consent_version(kind), kind=kind.value, channel=channel)
     await unlink(session, now, person_id, channel, reason="consent_declined")
     return ConsentOutcome.DECLINED
 

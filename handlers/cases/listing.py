@@ -1,4 +1,11 @@
-"""`/cases`: the open (or closed) cases a person may see, most urgent first."""
+"""`/cases`: the open (or closed) cases a person may see, most urgent first, and under the open ones the watch list.
+
+The watch list ("需要关注") is the absence patterns of this month and last (`bot.cases.list_watch_items`: 多次旷课,
+or excused days piling up), within the scope the service gives: a school's officers their school's, a class
+teacher their classes'. Township and county officers see none (like a school's open cases before reporting, a
+pattern is the school's to follow). It is read-only: the service has no action on a watch item, and a child who
+goes on missing school gets a case by the ladder itself.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +19,15 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot import cases as cs
 from bot.cases import (
     CaseSummary,
+    WatchItemView,
 )
+from bot.cases.patterns import UNEXPLAINED
 from bot.core.scope import Actor
 from handlers.cases.base import LIST_LIMIT, CaseCard, CaseList, CaseNote, _button, _edit, _policy
 from handlers.cases.labels import deadline_label, outcome_label, stage_label
 from handlers.context import Context
 from handlers.roles import STAFF
-from handlers.texts import short_day, t
+from handlers.texts import month_year, short_day, t
 from storage.models import CaseStage
 
 
@@ -45,6 +54,28 @@ def _case_line(number: int, summary: CaseSummary, with_school: bool) -> str:
     return f"{number}. " + " · ".join(parts)
 
 
+def _watch_line(item: WatchItemView) -> str:
+    child = t("<b>{child}</b> · {class_name}", child=item.student_name, class_name=item.class_name)
+    month = month_year(item.month)
+    if item.kind == UNEXPLAINED:
+        pattern = t("{month}: absent {days} days without a reason or for an unknown reason", month=month,
+                    days=item.days)
+    else:
+        pattern = t("{month}: {days} days of sick or personal leave", month=month, days=item.days)
+    return f"• {child} · {pattern}"
+
+
+def render_watch_list(items: list[WatchItemView]) -> str:
+    """The watch list under the open cases ("" when there is nothing to watch)."""
+    if not items:
+        return ""
+    lines = [t("<b>Needs attention</b> ({count}): absent often in a month, not a dropout case:", count=len(items)),
+             *(_watch_line(item) for item in items[:LIST_LIMIT])]
+    if len(items) > LIST_LIMIT:
+        lines.append(t("…and {count} more.", count=len(items) - LIST_LIMIT))
+    return "\n".join(lines)
+
+
 def render_list(cases: list[CaseSummary], closed: bool) -> tuple[str, InlineKeyboardMarkup]:
     if closed:
         head = t("<b>Closed cases</b> ({count}), newest first:", count=len(cases)) if cases else t(
@@ -64,9 +95,12 @@ def render_list(cases: list[CaseSummary], closed: bool) -> tuple[str, InlineKeyb
 
 async def _list(ctx: Context, actor: Actor, closed: bool
                 ) -> tuple[str, InlineKeyboardMarkup]:
-    cases = await cs.list_cases(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor,
+    now = ctx.clock.now()
+    cases = await cs.list_cases(ctx.session, ctx.settings, _policy(ctx.settings), now, actor,
                                 stage=CaseStage.CLOSED.value if closed else None)
-    return render_list(cases, closed)
+    text, markup = render_list(cases, closed)
+    watch = "" if closed else render_watch_list(await cs.list_watch_items(ctx.session, ctx.settings, now, actor))
+    return (text + "\n\n" + watch if watch else text), markup
 
 
 async def _leave_note(state: FSMContext) -> None:

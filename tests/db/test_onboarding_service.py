@@ -17,7 +17,7 @@ from bot.onboarding import service as ob
 from bot.onboarding.invites import issue_selected
 from bot.onboarding.invites_cli import display_width, run_invites
 from storage.models import AuditEvent, Consent, ContactPoint, InviteCode, LinkAttempt, Person, Role, StaffRole
-from tests.seed import seed_world
+from tests.seed import give_consents, seed_world
 
 TG = "telegram"
 
@@ -251,7 +251,8 @@ async def test_two_separate_consents_each_recorded_once_with_its_version(session
             is ob.ConsentOutcome.ALREADY
         assert await ob.record_consent(session, now, grandma, "zh_Hant", TG, ob.ConsentKind.ABROAD) \
             is ob.ConsentOutcome.RECORDED
-        assert await ob.record_consent(session, now, teacher, "zh_Hans", TG) is ob.ConsentOutcome.NOT_NEEDED
+        assert await ob.record_consent(session, now, teacher, "zh_Hans", TG, ob.ConsentKind.SENSITIVE) \
+            is ob.ConsentOutcome.NOT_NEEDED
         assert not await ob.needs_consent(session, grandma) and await ob.has_consented(session, grandma)
         terms = await ob.consent_terms(session, grandma, 36)
         assert terms.recipient == "Telegram" and terms.holders == (("青山镇中心小学", ""),)
@@ -274,7 +275,7 @@ async def test_declining_or_withdrawing_unlinks(sessions, clock, settings, world
     again = await by_contact(sessions, clock, settings, "4004", "13900001003")
     assert again.linked and again.needs_consent
     async with sessions() as session, session.begin():
-        await ob.record_consent(session, clock.now(), world.grandma_zhang.id, "zh_Hans", TG)
+        await give_consents(session, clock.now(), world.grandma_zhang.id)
         outcome = await ob.withdraw_consent(session, clock.now(), world.grandma_zhang.id, TG)
         assert outcome is ob.ConsentOutcome.WITHDRAWN
     assert await count(sessions, ContactPoint) == 0

@@ -15,10 +15,9 @@ from bot.delivery.sender import LEASE, Sender, backoff
 from bot.delivery.telegram import NoticeAction, notice_keyboard
 from bot.delivery.transport import Rejected, TransientError, Unreachable
 from bot.notices.outbox import Action, Delivery, enqueue_notice
-from bot.onboarding.service import record_consent
 from storage.db import create_engine, create_sessionmaker
 from storage.models import AuditEvent, ContactPoint, OutboxMessage, OutboxStatus, Person
-from tests.seed import link, seed_world
+from tests.seed import give_consents, link, seed_world
 
 TG = "telegram"
 VALUES = {"guardian": "李建国", "has_phone": True, "children": [{"name": "李明", "relation": "父亲"}]}
@@ -315,7 +314,7 @@ async def test_a_guardian_hears_nothing_before_accepting_the_privacy_notice(sess
     assert (grandma, teacher) == (Delivery.NO_CONSENT, Delivery.QUEUED)
 
     async with sessions() as session, session.begin():
-        await record_consent(session, clock.now(), world.grandma_zhang.id, "zh_Hans", "telegram")
+        await give_consents(session, clock.now(), world.grandma_zhang.id)
         after = await enqueue_notice(session, settings, clock.now(), world.grandma_zhang, "guardian_unreachable",
                                      VALUES, "after-consent")
     assert after is Delivery.QUEUED

@@ -7,11 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.notices.outbox import Delivery, enqueue_notice
 from bot.onboarding import service as ob
-from handlers.onboarding import ConsentCallback
-from storage.models import Consent, ContactPoint, LinkAttempt, Person
+from handlers.consent import ConsentCallback
+from storage.models import AuditEvent, Consent, ContactPoint, LinkAttempt, Person, School
+from tests.seed import link
 
 CONTACT_BUTTON = "📱 用手机号登录"
+UNREACHABLE = {"guardian": "张奶奶", "has_phone": True, "children": [{"name": "张小红", "relation": "奶奶"}]}
 
 
 @pytest.fixture
@@ -58,30 +61,68 @@ async def test_teacher_links_by_code_and_sees_her_class(telegram, app, world, co
     assert "王丽" in again[0].text and "三年级1班" in again[0].text
 
 
-async def test_guardian_links_by_code_and_accepts_the_privacy_notice(telegram, app, world, codes, clock):
+async def audit_rows(app, action: str) -> list[AuditEvent]:
+    async with app.sessions() as session:
+        return list(await session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                          .order_by(AuditEvent.id)))
+
+
+async def consents(app) -> list[tuple[int, str, str, str]]:
+    async with app.sessions() as session:
+        return [(c.person_id, c.text_version, c.locale, c.channel)
+                for c in await session.scalars(select(Consent).order_by(Consent.id))]
+
+
+SENSITIVE, ABROAD = ob.consent_version(ob.ConsentKind.SENSITIVE), ob.consent_version(ob.ConsentKind.ABROAD)
+
+
+def answer(reply: str, kind: ob.ConsentKind) -> str:
+    return ConsentCallback(answer=reply, version=ob.CONSENT_VERSION, kind=kind.value).pack()
+
+
+async def test_guardian_links_by_code_and_gives_two_consents_one_after_the_other(telegram, app, world, codes, clock):
+    async with app.sessions() as session, session.begin():
+        (await session.get(School, world.school.id)).office_phone = "0571-8888 1234"
     father = telegram.user(201, "建国")
     replies = await father.start(ob.format_code(codes["李建国"]).lower())  # typed with dash, lower case: fine
-    welcome, notice = replies
+    welcome, sensitive = replies
     assert "绑定成功" in welcome.text and "李建国" in welcome.text
     assert "李明 · 三年级1班" in welcome.text and "李华 · 三年级1班" in welcome.text
-    assert "学校保存哪些信息" in notice.text and "义务教育法" in notice.text and "境外" in notice.text
-    assert "/privacy" in notice.text
+    # (a) the child's sensitive information: what is kept, and why
+    assert "敏感个人信息" in sensitive.text and "不满十四周岁" in sensitive.text and "义务教育法" in sensitive.text
+    assert "缺勤原因" in sensitive.text and "跟进记录" in sensitive.text and "/privacy" in sensitive.text
+    assert "Telegram" not in sensitive.text
     assert father.buttons() == ["同意", "不同意"]
     assert await count(app, Consent) == 0
 
+    replies = await father.tap("同意")
+    assert father.callback_answers[-1] == "谢谢您！"
+    assert sensitive.buttons() == []  # the buttons are gone from the first screen
+    assert await consents(app) == [(world.father_li.id, SENSITIVE, "zh_Hans", "telegram")]
+    # (b) the transfer abroad: the foreign recipient, who holds the data, how long, and that he may refuse
+    abroad = replies[-1]
+    assert "Telegram" in abroad.text and "境外" in abroad.text
+    assert "青山镇中心小学，办公室电话 0571-8888 1234" in abroad.text
+    assert "保存 36 个月" in abroad.text
+    assert "您可以拒绝" in abroad.text and "打电话或用书面通知" in abroad.text
+    assert abroad.buttons() == ["同意", "不同意"]
+
     thanks = await father.tap("同意")
     assert "已记录您的同意" in texts(thanks)
-    assert father.callback_answers[-1] == "谢谢您！"
-    assert notice.buttons() == []  # the buttons are gone from the notice
-    async with app.sessions() as session:
-        consents = list(await session.scalars(select(Consent).order_by(Consent.id)))
-    assert [(c.person_id, c.text_version, c.locale, c.channel, c.accepted_at) for c in consents] == [
-        (world.father_li.id, version, "zh_Hans", "telegram", clock.now()) for version in ob.CONSENT_VERSIONS]
+    assert father.keyboard() == ["📝 请假"]
+    assert await consents(app) == [(world.father_li.id, SENSITIVE, "zh_Hans", "telegram"),
+                                   (world.father_li.id, ABROAD, "zh_Hans", "telegram")]
+    given = await audit_rows(app, "consent_given")
+    assert [(row.entity_id, row.details["kind"], row.details["text_version"]) for row in given] == [
+        (world.father_li.id, "sensitive", SENSITIVE), (world.father_li.id, "abroad", ABROAD)]
 
-    # a stale second tap on a re-sent notice changes nothing
-    await father.tap_data(ConsentCallback(answer="yes", version=ob.CONSENT_VERSION).pack(), notice.message_id)
+    # stale taps on either screen change nothing
+    await father.tap_data(answer("yes", ob.ConsentKind.SENSITIVE), sensitive.message_id)
     assert father.callback_answers[-1] == "您已经同意过了，谢谢您！"
-    assert await count(app, Consent) == 2
+    await father.tap_data(answer("no", ob.ConsentKind.ABROAD), abroad.message_id)
+    assert father.callback_answers[-1] == "您已经同意过了，谢谢您！"
+    assert await count(app, Consent) == 2 and len(await audit_rows(app, "consent_given")) == 2
+    assert (await contact_of(app, father)).person_id == world.father_li.id
 
 
 async def test_guardian_links_by_sharing_her_phone(telegram, app, world):
@@ -98,24 +139,67 @@ async def test_guardian_links_by_sharing_her_phone(telegram, app, world):
     assert point.person_id == world.grandma_zhang.id
 
 
-async def test_guardian_who_declines_is_unlinked(telegram, app, world):
+async def test_guardian_who_declines_the_first_consent_is_unlinked(telegram, app, world):
     grandma = telegram.user(302, "奶奶", phone="13900001003")
     await grandma.share_contact()
     replies = await grandma.tap("不同意")
-    assert "解除绑定" in texts(replies) and "电话" in texts(replies)
+    assert "解除绑定" in texts(replies) and "打电话或用书面通知" in texts(replies) and "/start" in texts(replies)
     assert await contact_of(app, grandma) is None
     assert await count(app, Consent) == 0
-    # and she can link again any time
+    [declined] = await audit_rows(app, "consent_declined")
+    assert declined.details["kind"] == "sensitive" and declined.details["text_version"] == SENSITIVE
+    # and she can link again any time, asked from the first screen again
     again = await grandma.share_contact()
-    assert "绑定成功" in again[0].text
+    assert "绑定成功" in again[0].text and "敏感个人信息" in again[-1].text
+
+
+async def test_guardian_who_declines_the_transfer_abroad_is_unlinked_and_hears_nothing(
+    telegram, app, world, clock
+):
+    grandma = telegram.user(304, "奶奶", phone="13900001003")
+    await grandma.share_contact()
+    await grandma.tap("同意")
+    replies = await grandma.tap("不同意")
+    assert "解除绑定" in texts(replies) and "打电话或用书面通知" in texts(replies) and "/start" in texts(replies)
+    assert await contact_of(app, grandma) is None
+    assert await consents(app) == [(world.grandma_zhang.id, SENSITIVE, "zh_Hans", "telegram")]
+    [declined] = await audit_rows(app, "consent_declined")
+    assert declined.details["kind"] == "abroad"
+    # a notice for her now is for someone to phone her: nothing reaches the chat
+    seen = len(grandma.bot_messages())
+    async with app.sessions() as session, session.begin():
+        delivery = await enqueue_notice(session, app.settings, clock.now(), await session.get_one(
+            Person, world.grandma_zhang.id), "guardian_unreachable", UNREACHABLE, "after-decline")
+    await app.sender.drain()
+    assert delivery is Delivery.NOT_LINKED and len(grandma.bot_messages()) == seen
+    # linking again asks only what is still missing: the transfer abroad
+    again = await grandma.share_contact()
+    assert "绑定成功" in again[0].text and "Telegram" in again[-1].text and "敏感个人信息" not in again[-1].text
+    await grandma.tap("同意")
+    assert [version for _, version, _, _ in await consents(app)] == [SENSITIVE, ABROAD]
+
+
+async def test_a_new_consent_version_asks_every_guardian_again(telegram, app, world, clock):
+    async with app.sessions() as session, session.begin():
+        await link(session, world.father_li, 205, clock.now(), consented=False)
+        session.add(Consent(person_id=world.father_li.id, text_version="2026-09", locale="zh_Hans",
+                            channel="telegram", accepted_at=clock.now()))  # the single notice of before
+    father = telegram.user(205, "建国")
+    replies = await father.start()
+    assert "敏感个人信息" in replies[-1].text and father.buttons() == ["同意", "不同意"]
+    await father.tap("同意")
+    await father.tap("同意")
+    assert [version for _, version, _, _ in await consents(app)] == ["2026-09", SENSITIVE, ABROAD]
+    assert "没有看懂" in (await father.send("你好"))[0].text  # no consent screen any more
 
 
 async def test_guardian_withdraws_consent(telegram, app, world):
     father = telegram.user(303, "张伟", phone="13900001004")
     await father.share_contact()
     await father.tap("同意")
+    await father.tap("同意")
     notice = await father.send("/privacy")
-    assert "学校保存哪些信息" in notice[0].text and father.buttons() == ["撤回同意"]
+    assert "敏感个人信息" in notice[0].text and "Telegram" in notice[0].text and father.buttons() == ["撤回同意"]
     await father.tap("撤回同意")
     assert father.buttons() == ["确定撤回", "不撤回"]  # asked once more
     assert await count(app, Consent) == 2
@@ -219,6 +303,7 @@ async def test_help_is_role_aware(telegram, app, world, codes):
     father = telegram.user(202, "建国")
     await father.start(codes["李建国"])
     await father.tap("同意")
+    await father.tap("同意")
     text = (await father.send("/help"))[0].text
     assert "李明 · 三年级1班" in text and "「📝 请假」" in text and "点名" not in text
     assert father.keyboard() == ["📝 请假"]
@@ -271,8 +356,7 @@ async def test_forged_consent_taps_change_nothing(telegram, app, world, codes):
     replies = await father.start(codes["李建国"])
     notice = replies[-1]
     assert father.buttons() == ["同意", "不同意"]
-    yes = ConsentCallback(answer="yes", version=ob.CONSENT_VERSION).pack()
-    no = ConsentCallback(answer="no", version=ob.CONSENT_VERSION).pack()
+    yes, no = answer("yes", ob.ConsentKind.SENSITIVE), answer("no", ob.ConsentKind.SENSITIVE)
 
     teacher = telegram.user(111, "丽")
     await teacher.start(codes["王丽"])
@@ -281,10 +365,27 @@ async def test_forged_consent_taps_change_nothing(telegram, app, world, codes):
     stranger = telegram.user(703, "路人")
     await stranger.tap_data(no, notice.message_id)
     assert stranger.callback_answers[-1] == "这个按钮已经失效了。"
-    old = ConsentCallback(answer="yes", version="2000-01").pack()
+    old = ConsentCallback(answer="yes", version="2000-01", kind="sensitive").pack()
     await father.tap_data(old, notice.message_id)  # an old notice's version is not accepted
     assert father.callback_answers[-1] == "这个按钮已经失效了。"
+    # the transfer abroad before the first screen is answered: refused, in either direction
+    await father.tap_data(answer("yes", ob.ConsentKind.ABROAD), notice.message_id)
+    assert father.callback_answers[-1] == "请先回答前面的问题。"
+    await father.tap_data(answer("no", ob.ConsentKind.ABROAD), notice.message_id)
+    assert father.callback_answers[-1] == "请先回答前面的问题。"
+    await father.tap_data(ConsentCallback(answer="yes", version=ob.CONSENT_VERSION, kind="other").pack(),
+                          notice.message_id)
+    assert father.callback_answers[-1] == "这个按钮已经失效了。"
 
-    assert await count(app, Consent) == 0
+    assert await count(app, Consent) == 0 and await audit_rows(app, "consent_declined") == []
     assert (await contact_of(app, father)).person_id == world.father_li.id
     assert (await contact_of(app, teacher)).person_id == world.teacher.id
+
+    # a repeated tap on the first screen, once it is answered, records nothing twice
+    await father.tap("同意", notice)
+    await father.tap_data(yes, notice.message_id)
+    assert father.callback_answers[-1] == "这一项您已经同意过了，谢谢您！"
+    await father.tap_data(no, notice.message_id)
+    assert father.callback_answers[-1] == "这一项您已经同意过了，谢谢您！"
+    assert await consents(app) == [(world.father_li.id, SENSITIVE, "zh_Hans", "telegram")]
+    assert (await contact_of(app, father)).person_id == world.father_li.id
