@@ -17,7 +17,6 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from bot.delivery.telegram import NoticeAction
 from bot.notices.absence import ANSWER_LABELS
 from handlers.menu import ASK_LEAVE, is_button
 from handlers.texts import short_day, t
@@ -62,10 +61,6 @@ def _span(first: date, last: date) -> str:
 def _answer_label(answer: str) -> str:
     msgid = next((label for key, label in ANSWER_LABELS.items() if key.value == answer), None)
     return _(msgid) if msgid else answer
-
-
-def _notice_button(label: str, action: str, ref: int, value: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=label, callback_data=NoticeAction(action=action, ref=ref, value=value).pack())
 
 
 def _step_button(label: str, step: str, value: str = "") -> InlineKeyboardButton:

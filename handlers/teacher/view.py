@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.rollcall.service import Ask, Summary
 from bot.rollcall.view import ErrorCode, Mark, RollCallError, RollCallView
@@ -87,16 +88,13 @@ def _absent_line(mark: Mark) -> str:
     return line
 
 
-def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=data.pack())
-
-
 @lru_cache(maxsize=8192)
 def _name_button(name: str, roll_call_id: int, student_id: int, absent: bool, revision: int) -> InlineKeyboardButton:
     """A student's button in one state, drawn once: the keyboard is redrawn on every tap, and building its forty
     buttons anew took a tenth of a tap's time. (Buttons are only read once built.)"""
     label = ("❌ " if absent else "✅ ") + name
-    return _button(label, Tap(r=roll_call_id, s=student_id, a=int(not absent), v=revision))
+    return InlineKeyboardButton(text=label, callback_data=Tap(r=roll_call_id, s=student_id, a=int(not absent),
+                                                              v=revision).pack())
 
 
 def render_view(view: RollCallView) -> tuple[str, InlineKeyboardMarkup]:
@@ -113,22 +111,24 @@ def render_view(view: RollCallView) -> tuple[str, InlineKeyboardMarkup]:
 
 
 def _view_keyboard(view: RollCallView) -> InlineKeyboardMarkup:
+    """The names three (or four) a row, the page arrows, then 「全部到校」 and 「提交」."""
     marks = view.page_marks
-    width = 4 if len(marks) > WIDE_PAGE else 3
-    names = [_name_button(m.name, view.roll_call_id, m.student_id, m.absent, view.revision) for m in marks]
-    rows = [names[i : i + width] for i in range(0, len(names), width)]
-    paging = []
+    keyboard = InlineKeyboardBuilder()
+    keyboard.row(*(_name_button(m.name, view.roll_call_id, m.student_id, m.absent, view.revision) for m in marks),
+                 width=4 if len(marks) > WIDE_PAGE else 3)
+    controls = InlineKeyboardBuilder()
+    arrows = 0
     if view.page > 0:
-        paging.append(_button("◀", Page(r=view.roll_call_id, p=view.page - 1, v=view.revision)))
+        controls.button(text="◀", callback_data=Page(r=view.roll_call_id, p=view.page - 1, v=view.revision))
+        arrows += 1
     if view.page < view.pages - 1:
-        paging.append(_button("▶", Page(r=view.roll_call_id, p=view.page + 1, v=view.revision)))
-    if paging:
-        rows.append(paging)
-    rows.append([
-        _button(t("All present"), AllPresent(r=view.roll_call_id, v=view.revision)),
-        _button(t("Submit"), Submit(r=view.roll_call_id, v=view.revision)),
-    ])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+        controls.button(text="▶", callback_data=Page(r=view.roll_call_id, p=view.page + 1, v=view.revision))
+        arrows += 1
+    controls.button(text=t("All present"), callback_data=AllPresent(r=view.roll_call_id, v=view.revision))
+    controls.button(text=t("Submit"), callback_data=Submit(r=view.roll_call_id, v=view.revision))
+    controls.adjust(*(arrows, 2) if arrows else (2,))
+    keyboard.attach(controls)
+    return keyboard.as_markup()
 
 
 def render_ask(ask: Ask) -> tuple[str, InlineKeyboardMarkup]:
@@ -137,15 +137,13 @@ def render_ask(ask: Ask) -> tuple[str, InlineKeyboardMarkup]:
     if ask.remaining > 1:
         text += "\n" + t("{count} absent students still need a reason.", count=ask.remaining)
 
-    def reason(why: AbsenceReason) -> InlineKeyboardButton:
-        return _button(reason_label(why), Reason(r=view.roll_call_id, s=student.student_id, why=why, v=view.revision))
-
-    rows = [
-        [reason(AbsenceReason.SICK), reason(AbsenceReason.PERSONAL)],
-        [reason(AbsenceReason.UNEXPLAINED), reason(AbsenceReason.UNKNOWN)],
-        [_button(t("◀ Back"), Back(r=view.roll_call_id, v=view.revision))],
-    ]
-    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+    keyboard = InlineKeyboardBuilder()
+    for why in (AbsenceReason.SICK, AbsenceReason.PERSONAL, AbsenceReason.UNEXPLAINED, AbsenceReason.UNKNOWN):
+        keyboard.button(text=reason_label(why),
+                        callback_data=Reason(r=view.roll_call_id, s=student.student_id, why=why, v=view.revision))
+    keyboard.button(text=t("◀ Back"), callback_data=Back(r=view.roll_call_id, v=view.revision))
+    keyboard.adjust(2, 2, 1)
+    return text, keyboard.as_markup()
 
 
 def render_summary(summary: Summary) -> tuple[str, InlineKeyboardMarkup]:
@@ -179,10 +177,11 @@ def render_summary(summary: Summary) -> tuple[str, InlineKeyboardMarkup]:
     if summary.no_guardian:
         lines.append(t("📞 No guardian on file for these students; please phone or visit the family: {names}",
                        names="、".join(m.name for m in summary.no_guardian)))
-    buttons = [_button(t("✏️ Correct"), Reopen(r=summary.roll_call_id))]
+    keyboard = InlineKeyboardBuilder()
+    keyboard.button(text=t("✏️ Correct"), callback_data=Reopen(r=summary.roll_call_id))
     if summary.return_candidates:
-        buttons.append(_button(t("📅 Return date"), ReturnDay(r=summary.roll_call_id, s=0)))
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=[buttons])
+        keyboard.button(text=t("📅 Return date"), callback_data=ReturnDay(r=summary.roll_call_id, s=0))
+    return "\n".join(lines), keyboard.as_markup()
 
 
 def render(result: RollCallView | Ask | Summary) -> tuple[str, InlineKeyboardMarkup]:
