@@ -13,8 +13,9 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.i18n import LOCALES
 from bot.core.scope import Actor
@@ -80,11 +81,11 @@ async def show_help(message: Message, ctx: Context, actor: Actor | None) -> None
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
-    buttons = [
-        InlineKeyboardButton(text=name, callback_data=LanguageCallback(locale=code).pack())
-        for code, name in LANGUAGE_NAMES.items()
-    ]
-    return InlineKeyboardMarkup(inline_keyboard=[buttons])
+    """The three languages in one row."""
+    keyboard = InlineKeyboardBuilder()
+    for code, name in LANGUAGE_NAMES.items():
+        keyboard.button(text=name, callback_data=LanguageCallback(locale=code))
+    return keyboard.as_markup()
 
 
 async def choose_language(message: Message) -> None:

@@ -39,4 +39,5 @@ OFFICER = Holds(lambda actor: actor.has_role(Role.SCHOOL_ADMIN, Role.PRINCIPAL))
 TOWNSHIP = Holds(lambda actor: actor.has_role(Role.TOWNSHIP_OFFICER))
 REPORTER = Holds(lambda actor: actor.has_role(Role.SCHOOL_ADMIN, Role.PRINCIPAL, Role.TOWNSHIP_OFFICER,
                                               Role.COUNTY_OFFICER))  # monthly reports of their scope
+DECIDES_LEAVE = TAKES_ROLL  # the class's teacher or the school's officers (bot.families.leave.decide_leave)
 ENROLS = REPORTER  # the same officers record enrolment changes (bot.records.enrolment.may_record)

@@ -16,7 +16,8 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.calendar import days as cal
 from bot.core.clock import to_local
@@ -72,15 +73,13 @@ async def closure_list(ctx: Context, school_ids: list[int], today: date) -> tupl
         if row.note:
             parts.append(escape(row.note))
         lines.append("• " + " · ".join(parts))
-    buttons = [
-        [InlineKeyboardButton(
-            text=t("Remove {day}", day=short_day(row.day))
-            + (f" · {names.get(row.school_id or 0, '')}" if names else ""),
-            callback_data=ClosureRemoveCallback(closure_id=row.id).pack(),
-        )]
-        for row in closures
-    ]
-    return "\n".join([*lines, "", usage_text()]), InlineKeyboardMarkup(inline_keyboard=buttons)
+    keyboard = InlineKeyboardBuilder()
+    for row in closures:
+        keyboard.button(text=t("Remove {day}", day=short_day(row.day))
+                        + (f" · {names.get(row.school_id or 0, '')}" if names else ""),
+                        callback_data=ClosureRemoveCallback(closure_id=row.id))
+    keyboard.adjust(1)
+    return "\n".join([*lines, "", usage_text()]), keyboard.as_markup()
 
 
 def closure_added_text(school: str, row: CalendarDay, check: cal.ClosureCheck) -> str:
@@ -135,17 +134,12 @@ async def closure_command(
         return
     await state.update_data(closure_day=day.isoformat(), closure_note=note)
     names = await cal.school_names(ctx.session, schools)
-    buttons = [
-        [InlineKeyboardButton(
-            text=names.get(school_id, str(school_id)),
-            callback_data=ClosureSchoolCallback(school_id=school_id, day=day.strftime("%Y%m%d")).pack(),
-        )]
-        for school_id in schools
-    ]
-    await message.answer(
-        t("Which school is closed on {day}?", day=long_day(day)),
-        reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons),
-    )
+    choice = InlineKeyboardBuilder()
+    for school_id in schools:
+        choice.button(text=names.get(school_id, str(school_id)),
+                      callback_data=ClosureSchoolCallback(school_id=school_id, day=day.strftime("%Y%m%d")))
+    choice.adjust(1)
+    await message.answer(t("Which school is closed on {day}?", day=long_day(day)), reply_markup=choice.as_markup())
 
 
 async def closure_school_chosen(

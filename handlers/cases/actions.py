@@ -8,6 +8,7 @@ from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import cases as cs
 from bot.cases import (
@@ -28,7 +29,6 @@ from handlers.cases.base import (
     CaseDo,
     CaseNote,
     Do,
-    _button,
     _edit,
     _policy,
     _today,
@@ -63,11 +63,17 @@ async def _run(ctx: Context, actor: Actor, d: CaseDo, note: str | None = None) -
                                expected_stage=stage)
 
 
+def _with_back(keyboard: InlineKeyboardBuilder, case_id: int) -> InlineKeyboardMarkup:
+    """The step's buttons one a row, then 「◀ 返回个案」."""
+    keyboard.button(text=t("◀ Back to the case"), callback_data=CaseCard(i=case_id))
+    keyboard.adjust(1)
+    return keyboard.as_markup()
+
+
 def _confirm_keyboard(d: CaseDo, label: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [_button(label, CaseDo(i=d.i, a=d.a, s=d.s, v=d.v, c=1))],
-        [_button(t("◀ Back to the case"), CaseCard(i=d.i))],
-    ])
+    keyboard = InlineKeyboardBuilder()
+    keyboard.button(text=label, callback_data=CaseDo(i=d.i, a=d.a, s=d.s, v=d.v, c=1))
+    return _with_back(keyboard, d.i)
 
 
 def _choices(d: CaseDo, detail: CaseDetail, today: date) -> tuple[str, InlineKeyboardMarkup]:
@@ -86,9 +92,10 @@ def _choices(d: CaseDo, detail: CaseDetail, today: date) -> tuple[str, InlineKey
     else:
         options = [(o.value, outcome_label(o.value)) for o in CaseOutcome]
         text = t("How does the case of {child} end?", child=child)
-    rows = [[_button(label, CaseDo(i=d.i, a=d.a, s=d.s, v=value))] for value, label in options]
-    rows.append([_button(t("◀ Back to the case"), CaseCard(i=d.i))])
-    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+    keyboard = InlineKeyboardBuilder()
+    for value, label in options:
+        keyboard.button(text=label, callback_data=CaseDo(i=d.i, a=d.a, s=d.s, v=value))
+    return text, _with_back(keyboard, d.i)
 
 
 def _confirmation(d: CaseDo, detail: CaseDetail) -> tuple[str, InlineKeyboardMarkup]:
@@ -168,7 +175,7 @@ async def _ask_note(query: CallbackQuery, state: FSMContext, d: CaseDo, detail: 
     else:
         text = t("Please describe in a few words how the case of <b>{child}</b> ends (up to {limit} characters). "
                  "Send /cancel to stop.", child=child, limit=MAX_TEXT)
-        markup = InlineKeyboardMarkup(inline_keyboard=[[_button(t("◀ Back to the case"), CaseCard(i=d.i))]])
+        markup = _with_back(InlineKeyboardBuilder(), d.i)
     await query.answer()
     await _edit(query, text, markup)
 

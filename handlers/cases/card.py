@@ -7,7 +7,8 @@ from html import escape
 
 from aiogram import Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import cases as cs
 from bot.cases import (
@@ -28,12 +29,11 @@ from handlers.cases.base import (
     CaseDo,
     CaseList,
     Do,
-    _button,
     _edit,
     _policy,
     _today,
 )
-from handlers.cases.documents import pdf_button
+from handlers.cases.documents import Doc, DocTap
 from handlers.cases.labels import (
     _when,
     answer_label,
@@ -132,32 +132,37 @@ def court_from(day: date, today: date) -> str:
 
 
 def card_keyboard(detail: CaseDetail) -> InlineKeyboardMarkup:
+    """One action a row (only those the person may take now), then 「◀ 全部个案」 and 「🔄 刷新」."""
     s = detail.summary
     stage = CaseStage(s.stage).value
     acts = detail.actions
-    rows = []
+    keyboard = InlineKeyboardBuilder()
 
-    def do(label: str, what: Do, v: str = "") -> list[InlineKeyboardButton]:
-        return [_button(label, CaseDo(i=s.id, a=what, s=stage, v=v))]
+    def do(label: str, what: Do, v: str = "") -> None:
+        keyboard.button(text=label, callback_data=CaseDo(i=s.id, a=what, s=stage, v=v))
 
     if CaseAction.RECORD_PERSUASION in acts:
-        rows.append(do(t("📝 Record a persuasion attempt"), Do.PERSUADE))
+        do(t("📝 Record a persuasion attempt"), Do.PERSUADE)
     if CaseAction.REPORT in acts:
-        rows.append(do(t("📤 Report to the township"), Do.REPORT))
+        do(t("📤 Report to the township"), Do.REPORT)
     if CaseAction.ISSUE_ORDER in acts:
-        rows.append(do(t("📨 Issue the return order"), Do.ORDER))
+        do(t("📨 Issue the return order"), Do.ORDER)
     if CaseAction.LEGAL_STEP in acts:
-        rows.append(do(t("⚖️ Record a legal step"), Do.LEGAL))
+        do(t("⚖️ Record a legal step"), Do.LEGAL)
     if CaseAction.REQUEST_SUPPORT in acts:
-        rows.append(do(t("🤝 Request help for the family"), Do.SUPPORT))
+        do(t("🤝 Request help for the family"), Do.SUPPORT)
     if CaseAction.PRINT in acts:
-        rows.append(pdf_button(s.id))
+        keyboard.button(text=t("📄 PDF: case file and documents"), callback_data=DocTap(a=Doc.FILE, i=s.id))
     if CaseAction.CLOSE in acts:
-        rows.append(do(t("✅ Close the case"), Do.CLOSE))
+        do(t("✅ Close the case"), Do.CLOSE)
     elif CaseAction.CLOSE_RETURNED in acts:
-        rows.append(do(t("✅ Back at school: close the case"), Do.CLOSE, CaseOutcome.RETURNED.value))
-    rows.append([_button(t("◀ All cases"), CaseList(c=0)), _button(t("🔄 Refresh"), CaseCard(i=s.id))])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+        do(t("✅ Back at school: close the case"), Do.CLOSE, CaseOutcome.RETURNED.value)
+    keyboard.adjust(1)
+    navigation = InlineKeyboardBuilder()
+    navigation.button(text=t("◀ All cases"), callback_data=CaseList(c=0))
+    navigation.button(text=t("🔄 Refresh"), callback_data=CaseCard(i=s.id))
+    keyboard.attach(navigation)
+    return keyboard.as_markup()
 
 
 async def _card(ctx: Context, actor: Actor, case_id: int, head: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
@@ -169,25 +174,23 @@ SHOWS_CARD = (CaseErrorCode.STALE, CaseErrorCode.WRONG_STAGE, CaseErrorCode.NOT_
 
 
 async def _current(
-    ctx: Context, actor: Actor | None, case_id: int, head: str | None = None,
+    ctx: Context, actor: Actor, case_id: int, head: str | None = None,
 ) -> tuple[str, InlineKeyboardMarkup] | None:
     """The card as it is now, or None when the person may no longer see it."""
-    if actor is None:
-        return None
     try:
         return await _card(ctx, actor, case_id, head)
     except CaseError:
         return None
 
 
-async def _show_current(query: CallbackQuery, ctx: Context, actor: Actor | None, case_id: int) -> None:
+async def _show_current(query: CallbackQuery, ctx: Context, actor: Actor, case_id: int) -> None:
     """After a stale tap: the card as it is now (when the person may still see it)."""
     shown = await _current(ctx, actor, case_id)
     if shown is not None:
         await _edit(query, *shown)
 
 
-async def _refuse(query: CallbackQuery, error: CaseError, ctx: Context, actor: Actor | None, case_id: int) -> None:
+async def _refuse(query: CallbackQuery, error: CaseError, ctx: Context, actor: Actor, case_id: int) -> None:
     await query.answer(refusal(error), show_alert=True)
     if error.code in SHOWS_CARD:
         await _show_current(query, ctx, actor, case_id)

@@ -17,8 +17,9 @@ from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import get_i18n
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock, to_local
@@ -34,7 +35,7 @@ from bot.documents.records import (
     record_delivery,
     served_documents,
 )
-from handlers.cases.base import _button, _edit
+from handlers.cases.base import _edit
 from handlers.context import Context
 from handlers.roles import Holds
 from handlers.texts import short_day, t
@@ -86,24 +87,21 @@ MANNER_VALUES = frozenset(manner.value for manner in DeliveryManner)
 DAYS_BACK = (_("Today"), _("Yesterday"), _("Two days ago"))
 
 
-def pdf_button(case_id: int) -> list[InlineKeyboardButton]:
-    """The case card's row for the case's officers."""
-    return [_button(t("📄 PDF: case file and documents"), DocTap(a=Doc.FILE, i=case_id))]
-
-
 def _name(document: FormalDocument) -> str:
     return t(DOCUMENT_LABELS[DocumentKind(document.kind)])
 
 
 def documents_keyboard(documents: list[FormalDocument]) -> InlineKeyboardMarkup:
-    rows = []
+    """Per document: its PDF, and 「✅ 已送达」 while its delivery is not recorded; one button a row."""
+    keyboard = InlineKeyboardBuilder()
     for document in documents:
         name, recipient = _name(document), document.recipient_name or ""
-        rows.append([_button(f"📄 {name} · {recipient}", DocTap(a=Doc.PRINT, i=document.id))])
+        keyboard.button(text=f"📄 {name} · {recipient}", callback_data=DocTap(a=Doc.PRINT, i=document.id))
         if document.delivered_on is None:
-            rows.append([_button(t("✅ Served: {document} · {recipient}", document=name, recipient=recipient),
-                                 DocTap(a=Doc.SERVE, i=document.id))])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+            keyboard.button(text=t("✅ Served: {document} · {recipient}", document=name, recipient=recipient),
+                            callback_data=DocTap(a=Doc.SERVE, i=document.id))
+    keyboard.adjust(1)
+    return keyboard.as_markup()
 
 
 def _refusal(error: DocumentError) -> str:
@@ -182,10 +180,12 @@ async def serve_tapped(query: CallbackQuery, callback_data: DocTap, ctx: Context
     document = await _unserved(query, session, actor, callback_data.i)
     if document is None:
         return
-    rows = [[_button(t(label), DocTap(a=Doc.MANNER, i=document.id, m=manner.value))]
-            for manner, label in MANNER_LABELS.items()]
+    keyboard = InlineKeyboardBuilder()
+    for manner, label in MANNER_LABELS.items():
+        keyboard.button(text=t(label), callback_data=DocTap(a=Doc.MANNER, i=document.id, m=manner.value))
+    keyboard.adjust(1)
     await _show(query, t("How was {document} served on {recipient}?", document=_name(document),
-                         recipient=document.recipient_name or ""), InlineKeyboardMarkup(inline_keyboard=rows))
+                         recipient=document.recipient_name or ""), keyboard.as_markup())
 
 
 async def manner_tapped(query: CallbackQuery, callback_data: DocTap, ctx: Context, actor: Actor) -> None:
@@ -195,9 +195,12 @@ async def manner_tapped(query: CallbackQuery, callback_data: DocTap, ctx: Contex
         await query.answer()
         return
     today = to_local(clock.now(), settings.tz).date()
-    rows = [[_button(f"{t(label)} · {short_day(today - timedelta(days=n))}",
-                     DocTap(a=Doc.DAY, i=document.id, m=callback_data.m, d=n))] for n, label in enumerate(DAYS_BACK)]
-    await _show(query, t("On which day?"), InlineKeyboardMarkup(inline_keyboard=rows))
+    keyboard = InlineKeyboardBuilder()
+    for n, label in enumerate(DAYS_BACK):
+        keyboard.button(text=f"{t(label)} · {short_day(today - timedelta(days=n))}",
+                        callback_data=DocTap(a=Doc.DAY, i=document.id, m=callback_data.m, d=n))
+    keyboard.adjust(1)
+    await _show(query, t("On which day?"), keyboard.as_markup())
 
 
 async def _record(session: AsyncSession, clock: Clock, settings: Settings, actor: Actor, document_id: int,

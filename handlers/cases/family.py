@@ -6,8 +6,9 @@ import contextlib
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import cases as cs
 from bot.cases import (
@@ -26,13 +27,16 @@ from bot.delivery.telegram import NoticeAction
 from handlers.cases.base import _message, _policy
 from handlers.cases.labels import guardian_refusal
 from handlers.context import Context
+from handlers.roles import GUARDIAN
 from handlers.texts import t
 
 
 def _marked(
     markup: InlineKeyboardMarkup | None, action: str, chosen: set[str], labels: dict
 ) -> InlineKeyboardMarkup | None:
-    """The notice's keyboard as it is, with ✓ before the chosen answers (labels redrawn in the reader's language)."""
+    """The notice's keyboard as it is, with ✓ before the chosen answers (labels redrawn in the reader's language).
+    Its buttons came with the update: copied here with their new text, never through a keyboard builder (which
+    deep-copies them, and with them the bot they are bound to)."""
     if markup is None:
         return None
     rows = []
@@ -59,11 +63,12 @@ async def _edit_markup(message: Message | None, markup: InlineKeyboardMarkup | N
 
 
 def support_markup(case_id: int, chosen: frozenset[str] | set[str] = frozenset()) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(
-        text=("✓ " if kind.value in chosen else "") + gettext(label),
-        callback_data=NoticeAction(action=SUPPORT_ACTION, ref=case_id, value=kind.value).pack())]
-        for kind, label in SUPPORT_LABELS.items()]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    keyboard = InlineKeyboardBuilder()
+    for kind, label in SUPPORT_LABELS.items():
+        keyboard.button(text=("✓ " if kind.value in chosen else "") + gettext(label),
+                        callback_data=NoticeAction(action=SUPPORT_ACTION, ref=case_id, value=kind.value))
+    keyboard.adjust(1)
+    return keyboard.as_markup()
 
 
 def _school_told(result: ActionResult) -> bool:
@@ -71,11 +76,9 @@ def _school_told(result: ActionResult) -> bool:
 
 
 async def guardian_answered(
-    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None,
+    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor,
 ) -> None:
     try:
-        if actor is None:
-            raise CaseError(CaseErrorCode.NOT_ALLOWED)
         answer = GuardianCaseAnswer(callback_data.value) if callback_data.value in tuple(GuardianCaseAnswer) \
             else None
         if answer is None:
@@ -109,10 +112,8 @@ async def guardian_answered(
         await message.answer("\n".join(lines))
 
 
-async def guardian_needs(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None) -> None:
+async def guardian_needs(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor) -> None:
     try:
-        if actor is None:
-            raise CaseError(CaseErrorCode.NOT_ALLOWED)
         if callback_data.value not in tuple(SupportKind):
             raise CaseError(CaseErrorCode.BAD_VALUE)
         kind = SupportKind(callback_data.value)
@@ -141,9 +142,23 @@ async def guardian_needs(query: CallbackQuery, callback_data: NoticeAction, ctx:
                                "contact you.", kind=label, child=result.case.student_name))
 
 
+async def not_a_guardian(query: CallbackQuery) -> None:
+    """Anyone who is not a guardian taps a family's button (a guardian of another child hears the same from the
+    service)."""
+    await query.answer(guardian_refusal(CaseError(CaseErrorCode.NOT_ALLOWED)), show_alert=True)
+
+
 def make_router() -> Router:
-    """A fresh router with this flow's handlers."""
+    """A fresh router with this flow's handlers: the guardians' taps behind one router-wide filter, then one refusal
+    for anyone else."""
+    answer, needs = NoticeAction.filter(F.action == CASE_ACTION), NoticeAction.filter(F.action == SUPPORT_ACTION)
+    guardians = Router(name="cases.family.guardians")
+    guardians.callback_query.filter(GUARDIAN)
+    guardians.callback_query.register(guardian_answered, answer)
+    guardians.callback_query.register(guardian_needs, needs)
+    refusals = Router(name="cases.family.refusals")
+    for trigger in (answer, needs):
+        refusals.callback_query.register(not_a_guardian, trigger)
     router = Router(name="cases.family")
-    router.callback_query.register(guardian_answered, NoticeAction.filter(F.action == CASE_ACTION))
-    router.callback_query.register(guardian_needs, NoticeAction.filter(F.action == SUPPORT_ACTION))
+    router.include_routers(guardians, refusals)
     return router

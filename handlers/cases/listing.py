@@ -15,6 +15,7 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import cases as cs
 from bot.cases import (
@@ -23,7 +24,7 @@ from bot.cases import (
 )
 from bot.cases.patterns import UNEXPLAINED
 from bot.core.scope import Actor
-from handlers.cases.base import LIST_LIMIT, CaseCard, CaseList, CaseNote, _button, _edit, _policy
+from handlers.cases.base import LIST_LIMIT, CaseCard, CaseList, CaseNote, _edit, _policy
 from handlers.cases.labels import deadline_label, outcome_label, stage_label
 from handlers.context import Context
 from handlers.roles import STAFF
@@ -87,10 +88,14 @@ def render_list(cases: list[CaseSummary], closed: bool) -> tuple[str, InlineKeyb
     lines = [head, *(_case_line(n, c, with_school) for n, c in enumerate(cases[:LIST_LIMIT], 1))]
     if len(cases) > LIST_LIMIT:
         lines.append(t("…and {count} more.", count=len(cases) - LIST_LIMIT))
-    rows = [[_button(f"{n}. {c.student_name}" + (" ⚠️" if c.overdue and not closed else ""), CaseCard(i=c.id))]
-            for n, c in enumerate(cases[:LIST_LIMIT], 1)]
-    rows.append([_button(t("Show open cases") if closed else t("Show closed cases"), CaseList(c=int(not closed)))])
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+    keyboard = InlineKeyboardBuilder()
+    for n, c in enumerate(cases[:LIST_LIMIT], 1):
+        keyboard.button(text=f"{n}. {c.student_name}" + (" ⚠️" if c.overdue and not closed else ""),
+                        callback_data=CaseCard(i=c.id))
+    keyboard.button(text=t("Show open cases") if closed else t("Show closed cases"),
+                    callback_data=CaseList(c=int(not closed)))
+    keyboard.adjust(1)
+    return "\n".join(lines), keyboard.as_markup()
 
 
 async def _list(ctx: Context, actor: Actor, closed: bool

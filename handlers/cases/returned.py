@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import cases as cs
 from bot.cases import (
@@ -15,7 +16,7 @@ from bot.cases import (
 from bot.core.scope import Actor
 from bot.delivery.telegram import NoticeAction
 from bot.rollcall.service import Summary
-from handlers.cases.base import CaseCard, CaseDo, Do, _button, _edit, _policy
+from handlers.cases.base import CaseCard, CaseDo, Do, _edit, _policy
 from handlers.cases.card import _card, _done_head, _refuse
 from handlers.cases.labels import stage_label
 from handlers.cases.listing import _leave_note
@@ -47,11 +48,12 @@ async def offer_close_returned(message: Message | None, ctx: Context, actor: Act
         d = CaseDo(i=case.id, a=Do.CLOSE, s=CaseStage(case.stage).value, v=CaseOutcome.RETURNED.value)
         text = t("<b>{child}</b> was marked present and has an open case ({stage}). If the child is back at "
                  "school, close the case as returned.", child=case.student_name, stage=stage_label(case.stage))
-        markup = InlineKeyboardMarkup(inline_keyboard=[
-            [_button(gettext("{child} is back: close the case").format(child=case.student_name), d)],
-            [_button(t("📁 Open the case"), CaseCard(i=case.id))],
-        ])
-        await message.answer(text, reply_markup=markup)
+        keyboard = InlineKeyboardBuilder()
+        keyboard.button(text=gettext("{child} is back: close the case").format(child=case.student_name),
+                        callback_data=d)
+        keyboard.button(text=t("📁 Open the case"), callback_data=CaseCard(i=case.id))
+        keyboard.adjust(1)
+        await message.answer(text, reply_markup=keyboard.as_markup())
 
 
 async def return_confirmed(

@@ -16,6 +16,7 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.scope import Actor
 from bot.delivery.telegram import NoticeAction
@@ -37,36 +38,43 @@ from handlers.guardian.base import (
     _answer_label,
     _edit_markup,
     _message,
-    _notice_button,
 )
 from handlers.menu import main_menu
+from handlers.roles import GUARDIAN
 from handlers.texts import short_day, t
 from storage.models import Absence, AbsenceReply, GuardianAnswer, Student
 
 
 def answers_markup(absence_id: int, chosen: str | None, back: bool) -> InlineKeyboardMarkup:
     """The five answers for one absence, the chosen one with ✓; `back` adds a way back to the list of children."""
-    rows = [
-        [_notice_button(("✓ " if action.value == chosen else "") + _(action.label), action.action, action.ref,
-                        action.value) for action in row]
-        for row in answer_actions(absence_id)
-    ]
+    keyboard = InlineKeyboardBuilder()
+    rows = answer_actions(absence_id)
+    for row in rows:
+        for action in row:
+            keyboard.button(text=("✓ " if action.value == chosen else "") + _(action.label),
+                            callback_data=NoticeAction(action=action.action, ref=action.ref, value=action.value))
     if back:
-        rows.append([_notice_button(_("‹ Back to the children"), KIDS_ACTION, absence_id)])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+        keyboard.button(text=_("‹ Back to the children"),
+                        callback_data=NoticeAction(action=KIDS_ACTION, ref=absence_id))
+    keyboard.adjust(*(len(row) for row in rows), 1)
+    return keyboard.as_markup()
 
 
 async def children_markup(ctx: Context, actor: Actor, absence_id: int) -> InlineKeyboardMarkup | None:
     absence = await absence_in_scope(ctx.session, actor, absence_id)
     if absence is None:
         return None
-    rows = []
-    for sibling in await notice_children(ctx.session, actor, absence):
+    siblings = await notice_children(ctx.session, actor, absence)
+    if not siblings:
+        return None
+    keyboard = InlineKeyboardBuilder()
+    for sibling in siblings:
         label = pick_label(sibling.student.name)
         if sibling.answer:
             label = f"✓ {sibling.student.name}: {_answer_label(sibling.answer)}"
-        rows.append([_notice_button(label, PICK_ACTION, sibling.absence.id)])
-    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+        keyboard.button(text=label, callback_data=NoticeAction(action=PICK_ACTION, ref=sibling.absence.id))
+    keyboard.adjust(1)
+    return keyboard.as_markup()
 
 
 def _is_sibling_notice(markup: InlineKeyboardMarkup | None) -> bool:
@@ -81,9 +89,9 @@ def _is_sibling_notice(markup: InlineKeyboardMarkup | None) -> bool:
 
 
 async def _markup_after_answer(
-    ctx: Context, actor: Actor | None, absence_id: int, answer: str, sibling: bool
+    ctx: Context, actor: Actor, absence_id: int, answer: str, sibling: bool
 ) -> InlineKeyboardMarkup | None:
-    if sibling and actor is not None:
+    if sibling:
         return await children_markup(ctx, actor, absence_id)
     return answers_markup(absence_id, answer, back=False)
 
@@ -129,7 +137,7 @@ def _thanks(result: ReplyResult) -> str:
 
 
 async def answer_tapped(
-    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None, state: FSMContext,
+    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor, state: FSMContext,
 ) -> None:
     message = _message(query)
     sibling = _is_sibling_notice(message.reply_markup if message else None)
@@ -170,9 +178,9 @@ async def answer_tapped(
     await _edit_markup(message, await _markup_after_answer(ctx, actor, absence.id, reply.answer, sibling))
 
 
-async def child_picked(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None) -> None:
+async def child_picked(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor) -> None:
     absence = await absence_in_scope(ctx.session, actor, callback_data.ref)
-    if absence is None or actor is None:
+    if absence is None:
         await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
         return
     if absence.withdrawn_at is not None:
@@ -186,10 +194,8 @@ async def child_picked(query: CallbackQuery, callback_data: NoticeAction, ctx: C
     await _edit_markup(_message(query), answers_markup(absence.id, previous.answer if previous else None, back=True))
 
 
-async def back_to_children(
-    query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None
-) -> None:
-    markup = await children_markup(ctx, actor, callback_data.ref) if actor else None
+async def back_to_children(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor) -> None:
+    markup = await children_markup(ctx, actor, callback_data.ref)
     if markup is None:
         await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
         return
@@ -202,7 +208,7 @@ async def cancel(message: Message, state: FSMContext, actor: Actor | None) -> No
     await message.answer(t("Cancelled. Nothing was sent."), reply_markup=main_menu(actor))
 
 
-async def other_text(message: Message, ctx: Context, actor: Actor | None, state: FSMContext, bot: Bot) -> None:
+async def other_text(message: Message, ctx: Context, actor: Actor, state: FSMContext, bot: Bot) -> None:
     text = (message.text or "").strip()
     if len(text) > MAX_TEXT:
         await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(text),
@@ -226,17 +232,40 @@ async def other_text(message: Message, ctx: Context, actor: Actor | None, state:
             await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=notice_id, reply_markup=markup)
 
 
+async def not_yours_tap(query: CallbackQuery) -> None:
+    """Anyone who is not a guardian taps an answer button (a guardian of another child is refused by the service,
+    with the same words)."""
+    await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
+
+
+async def not_yours_text(message: Message, state: FSMContext) -> None:
+    """Words for an answer from someone who is no longer a guardian: nothing is recorded."""
+    await state.clear()
+    await message.answer(escape(_refusal(ReplyStatus.FORBIDDEN)))
+
+
 async def other_not_text(message: Message) -> None:
     await message.answer(t("Please write your answer as a text message, or send /cancel."))
 
 
 def make_router() -> Router:
-    """A fresh router with this flow's handlers."""
+    """A fresh router with this flow's handlers: the guardians' taps and words behind one router-wide filter, then
+    one refusal for anyone else."""
+    answer, pick, kids = (NoticeAction.filter(F.action == action)
+                          for action in (REPLY_ACTION, PICK_ACTION, KIDS_ACTION))
+    guardians = Router(name="handlers.guardian.answers.guardians")
+    guardians.callback_query.filter(GUARDIAN)
+    guardians.message.filter(GUARDIAN)
+    guardians.callback_query.register(answer_tapped, answer)
+    guardians.callback_query.register(child_picked, pick)
+    guardians.callback_query.register(back_to_children, kids)
+    guardians.message.register(other_text, ReplyForm.text, TYPED)
+    refusals = Router(name="handlers.guardian.answers.refusals")
+    for trigger in (answer, pick, kids):
+        refusals.callback_query.register(not_yours_tap, trigger)
+    refusals.message.register(not_yours_text, ReplyForm.text, TYPED)
     router = Router(name="handlers.guardian.answers")
-    router.callback_query.register(answer_tapped, NoticeAction.filter(F.action == REPLY_ACTION))
-    router.callback_query.register(child_picked, NoticeAction.filter(F.action == PICK_ACTION))
-    router.callback_query.register(back_to_children, NoticeAction.filter(F.action == KIDS_ACTION))
     router.message.register(cancel, Command("cancel"), StateFilter(ReplyForm))
-    router.message.register(other_text, ReplyForm.text, TYPED)
     router.message.register(other_not_text, ReplyForm.text, ~F.text)
+    router.include_routers(guardians, refusals)
     return router

@@ -1,4 +1,4 @@
-"""What the guardian's flows share: the answer form's state, small button helpers."""
+"""What the guardian's flows share: the answer form's state, the typed-answer filter, small message helpers."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import contextlib
 from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-)
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.delivery.telegram import NoticeAction
 from bot.notices.absence import ANSWER_LABELS
 from handlers.menu import ASK_LEAVE, is_button
 
@@ -37,10 +31,6 @@ TYPED = F.text.func(_is_typed)
 def _answer_label(answer: str) -> str:
     msgid = next((label for key, label in ANSWER_LABELS.items() if key.value == answer), None)
     return _(msgid) if msgid else answer
-
-
-def _notice_button(label: str, action: str, ref: int, value: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=label, callback_data=NoticeAction(action=action, ref=ref, value=value).pack())
 
 
 def _message(query: CallbackQuery) -> Message | None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import get_i18n
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.clock import to_local
 from bot.core.scope import Actor
@@ -39,13 +40,17 @@ async def report_command(message: Message, ctx: Context, actor: Actor) -> None:
         await message.answer(t("Reports are for school, township and county officers."))
         return
     months = recent_months(to_local(ctx.clock.now(), ctx.settings.tz).date())
-    rows = [[InlineKeyboardButton(text=f"{scope.name} · {month.label}", callback_data=ReportPick(
-        level=scope.level.value, unit=scope.id, month=month.label).pack()) for month in months[:2]]
-        for scope in scopes]
-    rows += [[InlineKeyboardButton(text=month.label, callback_data=ReportPick(
-        level=scopes[0].level.value, unit=scopes[0].id, month=month.label).pack()) for month in months[2:]]]
+    keyboard = InlineKeyboardBuilder()  # a row per scope with its last two months, then the first scope's earlier
+    for scope in scopes:
+        for month in months[:2]:
+            keyboard.button(text=f"{scope.name} · {month.label}",
+                            callback_data=ReportPick(level=scope.level.value, unit=scope.id, month=month.label))
+    for month in months[2:]:
+        keyboard.button(text=month.label,
+                        callback_data=ReportPick(level=scopes[0].level.value, unit=scopes[0].id, month=month.label))
+    keyboard.adjust(*[len(months[:2])] * len(scopes), len(months[2:]) or 1)
     await message.answer(t("Which report? Choose the month (earlier months of {scope} below).",
-                           scope=scopes[0].name), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+                           scope=scopes[0].name), reply_markup=keyboard.as_markup())
 
 
 async def report_chosen(query: CallbackQuery, callback_data: ReportPick, ctx: Context, actor: Actor) -> None:

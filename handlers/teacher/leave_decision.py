@@ -19,11 +19,12 @@ from bot.families import leave as lv
 from bot.notices.outbox import Delivery
 from handlers.context import Context
 from handlers.guardian.base import _message
+from handlers.roles import DECIDES_LEAVE
 from handlers.texts import short_day, t
 from storage.models import LeaveStatus
 
 
-async def leave_decided(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor | None) -> None:
+async def leave_decided(query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor) -> None:
     if callback_data.value not in ("yes", "no"):
         await query.answer(t("This button is no longer valid."), show_alert=True)
         return
@@ -36,8 +37,7 @@ async def leave_decided(query: CallbackQuery, callback_data: NoticeAction, ctx: 
                              "changed.", n=policy.leave.teacher_max.amount), show_alert=True)
         return
     if result.status in (lv.DecisionStatus.FORBIDDEN, lv.DecisionStatus.NOT_FOUND) or result.leave is None:
-        await query.answer(t("Only the child's class teacher or the school's officer can decide this leave. "
-                             "Nothing was changed."), show_alert=True)
+        await not_for_you(query)
         return
     approved = result.leave.status == LeaveStatus.APPROVED
     who = result.decided_by.name if result.decided_by else "?"
@@ -58,8 +58,20 @@ async def leave_decided(query: CallbackQuery, callback_data: NoticeAction, ctx: 
             await message.edit_text(message.html_text + "\n\n" + "\n".join(lines), reply_markup=None)
 
 
+async def not_for_you(query: CallbackQuery) -> None:
+    await query.answer(t("Only the child's class teacher or the school's officer can decide this leave. "
+                         "Nothing was changed."), show_alert=True)
+
+
 def make_router() -> Router:
-    """A fresh router with this flow's handlers."""
+    """A fresh router with this flow's handlers: the deciders' behind one router-wide filter, then one refusal for
+    anyone else (the service checks that the decider manages the child's class)."""
+    trigger = NoticeAction.filter(F.action == lv.LEAVE_ACTION)
+    deciders = Router(name="handlers.teacher.leave_decision.deciders")
+    deciders.callback_query.filter(DECIDES_LEAVE)
+    deciders.callback_query.register(leave_decided, trigger)
+    refusals = Router(name="handlers.teacher.leave_decision.refusals")
+    refusals.callback_query.register(not_for_you, trigger)
     router = Router(name="handlers.teacher.leave_decision")
-    router.callback_query.register(leave_decided, NoticeAction.filter(F.action == lv.LEAVE_ACTION))
+    router.include_routers(deciders, refusals)
     return router

@@ -8,13 +8,14 @@ from datetime import date
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.scope import Actor
 from bot.rollcall import service as rc
 from bot.rollcall.view import ErrorCode, RollCallError
 from handlers.context import Context
 from handlers.teacher.rollcall import _refuse, guarded
-from handlers.teacher.view import ReturnDay, Status, _button, render
+from handlers.teacher.view import ReturnDay, Status, render
 from handlers.texts import short_day, t
 
 
@@ -41,14 +42,22 @@ async def _return_step(ctx: Context, actor: Actor, d: ReturnDay) -> tuple[str, I
     if not student_id:
         candidates = (await rc.status(ctx.session, now, actor, d.r, tz)).return_candidates
         if len(candidates) != 1:
-            rows = [[_button(m.name, ReturnDay(r=d.r, s=m.student_id))] for m in candidates]
-            rows.append([_button(t("◀ Back"), Status(r=d.r))])
-            return t("Whose return date?"), InlineKeyboardMarkup(inline_keyboard=rows)
+            keyboard = InlineKeyboardBuilder()
+            for m in candidates:
+                keyboard.button(text=m.name, callback_data=ReturnDay(r=d.r, s=m.student_id))
+            keyboard.button(text=t("◀ Back"), callback_data=Status(r=d.r))
+            keyboard.adjust(1)
+            return t("Whose return date?"), keyboard.as_markup()
         student_id = candidates[0].student_id
     mark, days = await rc.return_day_choices(ctx.session, now, actor, d.r, student_id, tz)
-    rows = [[_button(short_day(day), ReturnDay(r=d.r, s=student_id, d=int(day.strftime("%Y%m%d"))))] for day in days]
-    rows.append([_button(t("Not sure"), ReturnDay(r=d.r, s=student_id, d=0)), _button(t("◀ Back"), Status(r=d.r))])
-    return t("When is {name} expected back?", name=mark.name), InlineKeyboardMarkup(inline_keyboard=rows)
+    keyboard = InlineKeyboardBuilder()
+    for day in days:
+        keyboard.button(text=short_day(day),
+                        callback_data=ReturnDay(r=d.r, s=student_id, d=int(day.strftime("%Y%m%d"))))
+    keyboard.button(text=t("Not sure"), callback_data=ReturnDay(r=d.r, s=student_id, d=0))
+    keyboard.button(text=t("◀ Back"), callback_data=Status(r=d.r))
+    keyboard.adjust(*[1] * len(days), 2)
+    return t("When is {name} expected back?", name=mark.name), keyboard.as_markup()
 
 
 def _parse_day(value: int) -> date | None:

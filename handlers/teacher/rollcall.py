@@ -11,8 +11,9 @@ from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackQueryFilter
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from aiogram.types import CallbackQuery, Message, Update
 from aiogram.utils.i18n import I18n
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.scope import Actor, actor_by_contact
 from bot.delivery.telegram import NoticeAction
@@ -22,9 +23,9 @@ from bot.rollcall.service import Ask, Summary
 from bot.rollcall.view import ErrorCode, RollCallError, RollCallView, paged, toggled
 from handlers.cases.returned import offer_close_returned
 from handlers.context import Context
-from handlers.menu import ROLL_CALL, is_button, takes_roll
+from handlers.menu import ROLL_CALL, is_button
 from handlers.onboarding import answer_unlinked
-from handlers.roles import LINKED
+from handlers.roles import LINKED, TAKES_ROLL
 from handlers.roll_copies import WorkingCopy
 from handlers.teacher.view import (
     AllPresent,
@@ -36,7 +37,6 @@ from handlers.teacher.view import (
     Status,
     Submit,
     Tap,
-    _button,
     _refusal,
     render,
 )
@@ -44,20 +44,17 @@ from handlers.texts import t
 from storage.models import Channel
 
 
-async def roll(message: Message, ctx: Context, actor: Actor | None) -> None:
-    if ctx.person is None:
-        await answer_unlinked(message)
-        return
-    if actor is None or not takes_roll(actor):
-        await message.answer(t("The roll call is for class teachers."))
-        return
+async def roll(message: Message, ctx: Context, actor: Actor) -> None:
     classes = await rc.roll_call_classes(ctx.session, actor)
     if not classes:
         await message.answer(t("You have no class to take the roll for."))
         return
     if len(classes) > 1:
-        rows = [[_button(ref.name, OpenClass(c=ref.id))] for ref in classes]
-        await message.answer(t("Which class?"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+        choice = InlineKeyboardBuilder()
+        for ref in classes:
+            choice.button(text=ref.name, callback_data=OpenClass(c=ref.id))
+        choice.adjust(1)
+        await message.answer(t("Which class?"), reply_markup=choice.as_markup())
         return
     try:
         result = await _open(ctx, actor, classes[0].id)
@@ -165,9 +162,10 @@ async def _copy_from_database(
     actor = ctx.actor
     ctx.locale = actor.locale if actor and actor.locale else ctx.locale
     with i18n.use_locale(ctx.locale):
+        if actor is None:  # looked up here, not by a role filter: the fast path looks nobody up
+            await not_linked_tap(query)
+            return None
         try:
-            if actor is None:
-                raise RollCallError(ErrorCode.NOT_ALLOWED)
             view = await rc.draft_view(ctx.session, ctx.clock.now(), actor, roll_call_id, revision=revision,
                                        tz=ctx.settings.tz)
         except RollCallError as error:
@@ -203,12 +201,11 @@ async def _show(query: CallbackQuery, result: RollCallView | Ask | Summary) -> N
 
 
 async def _refuse(
-    query: CallbackQuery, error: RollCallError, ctx: Context, actor: Actor | None,
-    roll_call_id: int,
+    query: CallbackQuery, error: RollCallError, ctx: Context, actor: Actor, roll_call_id: int,
 ) -> None:
     """A clear alert; a submitted or outdated roll call is shown as it is now (with 「修改」 to reopen)."""
     await query.answer(_refusal(error), show_alert=True)
-    if actor is None or error.code not in (ErrorCode.SUBMITTED, ErrorCode.OUTDATED, ErrorCode.UNSAVED):
+    if error.code not in (ErrorCode.SUBMITTED, ErrorCode.OUTDATED, ErrorCode.UNSAVED):
         return
     now = ctx.clock.now()
     with contextlib.suppress(RollCallError):
@@ -282,6 +279,10 @@ async def show_status(query: CallbackQuery, callback_data: Status, ctx: Context,
                lambda actor, now: rc.status(ctx.session, now, actor, d.r, ctx.settings.tz))
 
 
+async def not_a_teacher(message: Message) -> None:
+    await message.answer(t("The roll call is for class teachers."))
+
+
 async def not_linked_tap(query: CallbackQuery) -> None:
     """Anyone not linked who taps a roll-call button (the service refuses the rest)."""
     await query.answer(_refusal(RollCallError(ErrorCode.NOT_ALLOWED)), show_alert=True)
@@ -304,8 +305,10 @@ def make_router() -> Router:
     """A fresh router with this flow's handlers. Taps on names and pages stay outside any role filter: their person
     is not looked up (the working copy serves them)."""
     router = Router(name="handlers.teacher.rollcall")
-    router.message.register(roll, F.text.func(lambda text: is_button(text, ROLL_CALL)))
-    router.message.register(roll, Command("roll"))
+    for trigger in (F.text.func(lambda text: is_button(text, ROLL_CALL)), Command("roll")):
+        router.message.register(roll, trigger, TAKES_ROLL)
+        router.message.register(not_a_teacher, trigger, LINKED)
+        router.message.register(answer_unlinked, trigger)
     router.callback_query.register(tapped, Tap.filter())
     router.callback_query.register(paged_to, Page.filter())
     router.include_router(guarded(

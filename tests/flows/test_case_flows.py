@@ -14,12 +14,13 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from bot.cases import LegalStepKind, run_ladder
+from bot.cases import CASE_ACTION, SUPPORT_ACTION, LegalStepKind, run_ladder
 from bot.core.policy import load_policy
 from bot.core.scope import load_actor
 from bot.core.settings import Settings
+from bot.delivery.telegram import NoticeAction
 from bot.documents.records import documents_of_case, record_delivery
 from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
@@ -283,6 +284,25 @@ async def test_another_township_sees_nothing_and_forged_taps_change_nothing(app,
     assert (await case_row(app, case_id)).stage == CaseStage.REPORTED
 
 
+async def test_a_teacher_forging_the_townships_step_changes_nothing(app, people, world, clock):
+    """The class teacher works on the case, so a forged 「确认发出」 (the township's return order) is refused as a step
+    not there now; the card stays as it is (nothing new is sent)."""
+    case_id = await open_case(app, world, clock)
+    async with app.sessions() as session, session.begin():
+        case = await session.get(Case, case_id)
+        case.stage, case.reported_at = CaseStage.REPORTED, clock.now()
+    teacher = people.teacher
+    card = await open_card(teacher)
+    events = await count(app, CaseEvent, case_id=case_id)
+    forged = CaseDo(i=case_id, a=Do.ORDER, s=CaseStage.REPORTED, c=1).pack()
+    assert await teacher.tap_data(forged, card.message_id) in ([], [card])
+    assert teacher.callback_answers[-1] == "此个案现在不能进行这一步，没有做任何更改。"
+    assert "📁 李明" in card.text and "📨 发出复学通知书" not in card.buttons()
+    row = await case_row(app, case_id)
+    assert row.stage == CaseStage.REPORTED and row.ordered_at is None
+    assert await count(app, CaseEvent, case_id=case_id) == events
+
+
 async def test_a_stale_card_is_refused_and_shown_as_it_is(app, people, world, clock):
     case_id = await open_case(app, world, clock)
     officer = people.officer
@@ -342,6 +362,38 @@ async def test_back_tomorrow_on_the_persuasion_notice_names_the_next_school_day(
         assert told.text.startswith(f"家长回复劝学书：李明（三年级1班）\n李建国（父亲）回复：明天（{meant}）返校\n"
                                     f"请在{meant}点名时留意孩子是否到校。\n个案编号 ")
         assert f"<b>明天（{meant}）返校</b>" in told.raw and "请明天点名" not in told.text
+
+
+async def test_only_guardians_answer_the_letter_and_only_staff_write_a_case_note(app, people, world, clock,
+                                                                                 telegram):
+    """The family's buttons behind the guardian filter, the case note behind the staff filter: the teacher and an
+    account nobody linked are refused on the 劝学书's buttons; the father forging the school's 「其他结果」 is refused
+    and what he types next is no note; a school officer who lost his role while the note was awaited is told the
+    step is over. Nothing is recorded."""
+    case_id = await open_case(app, world, clock)
+    events = await count(app, CaseEvent, case_id=case_id)
+    stranger = opened(telegram, 999, "路人")
+    for user in (people.teacher, stranger):
+        for action, value in ((CASE_ACTION, "back_tomorrow"), (SUPPORT_ACTION, "transport")):
+            await user.tap_data(NoticeAction(action=action, ref=case_id, value=value).pack(), 1)
+            assert user.callback_answers[-1] == "这份通知与您的孩子无关，没有记录任何内容。"
+    father = people.father
+    await father.tap_data(CaseDo(i=case_id, a=Do.CLOSE, s=CaseStage.OPEN, v=CaseOutcome.OTHER).pack(), 1)
+    assert father.callback_answers[-1] == "您无权查看或处理此个案。"
+    [reply] = await father.send("孩子不想上学了")
+    assert "没有看懂" in reply.text
+
+    officer = people.officer
+    card = await open_card(officer)
+    await officer.tap("✅ 结案", card)
+    await officer.tap("其他结果", card)
+    async with app.sessions() as session, session.begin():
+        await session.execute(delete(StaffRole).where(StaffRole.person_id == world.officer.id))
+    [over] = await officer.send("随父母迁往广东")
+    assert over.text == "这一步已结束。请发送 /cases 重新开始。"
+    assert (await case_row(app, case_id)).stage == CaseStage.OPEN
+    assert await count(app, CaseEvent, case_id=case_id) == events
+    assert await count(app, SupportReferral, case_id=case_id) == 0
 
 
 # --- the township's legal steps -----------------------------------------------------------------------------------

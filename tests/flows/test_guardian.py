@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.cases import run_ladder
 from bot.core.policy import load_policy
@@ -26,6 +26,7 @@ from storage.models import (
     AbsenceReply,
     AuditEvent,
     ContactPoint,
+    Guardianship,
     LeaveRequest,
     LeaveStatus,
     OutboxMessage,
@@ -225,6 +226,28 @@ async def test_forged_and_stale_taps_are_refused_and_change_nothing(app, people,
         absence.withdrawn_at = clock.now()
     await father.tap("生病", notice_of(father))
     assert "老师已更正" in father.callback_answers[-1]
+    assert await replies(app) == []
+
+
+async def test_only_guardians_answer_and_a_guardian_no_longer_linked_records_nothing(app, people, world, clock,
+                                                                                     telegram):
+    """The answer buttons behind the guardian filter: an account nobody linked and the class teacher hear the
+    refusal; a person who is no longer anyone's guardian when their words for 其他 arrive is refused too, and the
+    words are not stored."""
+    ids = await absent(app, world, clock, {world.li_ming: "unexplained"})
+    stranger = opened(telegram, 999, "路人")
+    for user in (stranger, people.teacher):
+        for action in ("reply", "pick", "kids"):
+            await user.tap_data(NoticeAction(action=action, ref=ids["李明"], value="sick").pack(), 1)
+            assert user.callback_answers[-1] == "这个按钮不是给您的，或已经失效。没有做任何更改。"
+    father = people.father
+    await father.tap("其他", notice_of(father))
+    async with app.sessions() as session, session.begin():
+        await session.execute(delete(Guardianship).where(Guardianship.person_id == world.father_li.id))
+    [refused] = await father.send("他去外婆家了")
+    assert refused.text == "这个按钮不是给您的，或已经失效。没有做任何更改。"
+    [again] = await father.send("他去外婆家了")  # the form is over: these words are not an answer either
+    assert "没有做任何更改" not in again.text
     assert await replies(app) == []
 
 
@@ -490,7 +513,7 @@ async def test_leave_request_approved_with_one_tap_and_premarked_in_the_roll_cal
     assert len(father.bot_messages()) == before
 
 
-async def test_leave_refusals_forged_decision_and_typed_date(app, people, world, clock):
+async def test_leave_refusals_forged_decision_and_typed_date(app, people, world, clock, telegram):
     await show_menus(people)
     father, grandma = people.father, people.grandma
     await father.press(LEAVE_MENU)
@@ -516,6 +539,9 @@ async def test_leave_refusals_forged_decision_and_typed_date(app, people, world,
     assert "只有孩子的班主任" in father.callback_answers[-1]
     await grandma.tap_data(NoticeAction(action="leave", ref=leave.id, value="yes").pack(), 1)
     assert "class teacher" in grandma.callback_answers[-1]
+    stranger = opened(telegram, 999, "路人")  # an account nobody linked
+    await stranger.tap_data(NoticeAction(action="leave", ref=leave.id, value="no").pack(), 1)
+    assert stranger.callback_answers[-1] == "只有孩子的班主任或学校控辍专干可以处理这个请假。没有做任何更改。"
     async with app.sessions() as session:
         assert (await session.get(LeaveRequest, leave.id)).status == LeaveStatus.PENDING
 

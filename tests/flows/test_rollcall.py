@@ -247,6 +247,23 @@ async def test_roll_command_and_reminder_button_open_the_roll_call(app, telegram
     assert opened.message_id != reminder.message_id and "✅ 李明" in opened.buttons()
 
 
+async def test_only_class_teachers_and_officers_open_the_roll_call(app, telegram, world, clock):
+    """The menu's 「📋 点名」 and /roll from a guardian: the roll call is for class teachers; from an account nobody
+    linked: how to link. No roll call is opened."""
+    telegram.set_rate_limits(per_chat_rate=1000, per_chat_burst=1000)
+    async with app.sessions() as session, session.begin():
+        await link(session, world.father_li, 201, clock.now())
+    father, stranger = telegram.user(201, "建国"), telegram.user(999, "路人")
+    for user in (father, stranger):
+        user.state.started = True
+    for text in (MENU, "/roll"):
+        [refused] = await father.send(text)
+        assert refused.text == "点名只供班主任使用。"
+        [unlinked] = await stranger.send(text)
+        assert "您的账号还没有绑定" in unlinked.text and "📱 用手机号登录" in unlinked.text
+    assert await roll_call(app) is None
+
+
 # --- the working copy: taps on names need no database, and a restart never records lost marks silently ----------
 
 
