@@ -21,13 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import AuditEvent, Base
 
 Values = dict[str, Any]  # a row as column name → value
+BATCH = 5000  # rows per executemany: bounds the driver's copy of the parameters
 
 
 class Trail:
     def __init__(self, session: AsyncSession, *, now: datetime, actor: str, source: str) -> None:
         self.session, self.now, self.actor, self.source = session, now, actor, source
         self._waiting: list[tuple[str, str, Values, dict[str, Any]]] = []
-        self._events: list[Values] = []
+        self._events: list[tuple[str, str, int | None, dict[str, Any]]] = []  # action, entity, its id, details
         self._next_ids: dict[type[Base], int] = {}  # SQLite only: the next free id of each table numbered here
         self._new: dict[type[Base], list[Values]] = {}  # new rows by table
         self._changed: dict[type[Base], list[Values]] = {}  # changes by table: the row's id and its new values
@@ -62,10 +63,7 @@ class Trail:
 
     def record(self, action: str, entity: str, entity_id: int | None, **details: Any) -> None:
         """An audit event, written at the next `flush`."""
-        self._events.append({
-            "at": self.now, "actor_person_id": None, "actor": self.actor, "action": action, "entity": entity,
-            "entity_id": entity_id, "details": {**details, "source": self.source},
-        })  # fmt: skip
+        self._events.append((action, entity, entity_id, details))
 
     def created(self, action: str, entity: str, row: Values, **details: Any) -> None:
         """Record once `row` (just added) has its id."""
@@ -79,17 +77,26 @@ class Trail:
                 await self.session.execute(update(model), group)
         deleted, self._deleted = self._deleted, {}
         for model, ids in deleted.items():
-            await self.session.execute(delete(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]  # see above
+            table = _table(model)
+            for batch in _batches(ids):
+                await self.session.execute(delete(table).where(table.c.id.in_(batch)))
         new, self._new = self._new, {}
         for model, rows in new.items():  # in the order tables were first added: parents before their children
             for group in _by_keys(rows):
-                await self._insert(model, group)
+                for batch in _batches(group):
+                    await self._insert(model, batch)
         waiting, self._waiting = self._waiting, []
         for action, entity, row, details in waiting:
             self.record(action, entity, row["id"], **details)
         events, self._events = self._events, []
-        if events:
-            await self.session.execute(insert(_table(AuditEvent)), events)
+        for batch in _batches(events):
+            await self.session.execute(insert(_table(AuditEvent)), [self._event(*event) for event in batch])
+
+    def _event(self, action: str, entity: str, entity_id: int | None, details: dict[str, Any]) -> Values:
+        return {
+            "at": self.now, "actor_person_id": None, "actor": self.actor, "action": action, "entity": entity,
+            "entity_id": entity_id, "details": {**details, "source": self.source},
+        }  # fmt: skip
 
     async def _insert(self, model: type[Base], rows: list[Values]) -> None:
         """One executemany (Core: no ORM bookkeeping); on PostgreSQL the ids come back in order."""
@@ -103,6 +110,10 @@ class Trail:
 
 def _table(model: type[Base]) -> Table:
     return Base.metadata.tables[model.__tablename__]
+
+
+def _batches(rows: list) -> list[list]:
+    return [rows[start : start + BATCH] for start in range(0, len(rows), BATCH)]
 
 
 def _by_keys(rows: list[Values]) -> list[list[Values]]:
