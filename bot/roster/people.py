@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Result, select
 from sqlalchemy.orm import QueryableAttribute
 
 from bot.roster.report import ImportReport
@@ -16,6 +16,12 @@ from storage.models import Person
 CHUNK = 2000  # keeps IN (…) lists well inside every backend's parameter limit (32,766 on SQLite and asyncpg)
 
 OUTCOME_RANK = {"unchanged": 0, "updated": 1, "created": 2}
+
+
+def as_dicts(result: Result) -> list[Values]:
+    """The rows of a result as dicts of their columns (several times faster than `Row._asdict`)."""
+    keys = tuple(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def chunks(values: Iterable, size: int = CHUNK) -> Iterator[list]:
@@ -40,7 +46,7 @@ class People:
         found: list[Values] = []
         for chunk in chunks(set(values)):
             stmt = select(Person.id, Person.name, Person.phone).where(column.in_(chunk))
-            found += [row._asdict() for row in await self.trail.session.execute(stmt)]
+            found += as_dicts(await self.trail.session.execute(stmt))
         return found
 
     def name_conflict(self, phone: str, name: str) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.roster.people import People, chunks
+from bot.roster.people import People, as_dicts, chunks
 from bot.roster.places import Places
 from bot.roster.progress import Progress
 from bot.roster.report import ImportReport
@@ -103,8 +103,7 @@ class RosterImport:
     async def _students_where(self, students: dict[int, Values], condition: ColumnElement[bool]) -> None:
         """Students with their class's school and name (a file's worth of students is tens of thousands)."""
         stmt = select(*_STUDENT_COLUMNS, SchoolClass.school_id, SchoolClass.name.label("class_name")).join(SchoolClass)
-        for row in await self.session.execute(stmt.where(condition)):
-            student = row._asdict()
+        for student in as_dicts(await self.session.execute(stmt.where(condition))):
             self.class_of[student["id"]] = (student.pop("school_id"), student.pop("class_name"))
             students[student["id"]] = student
 
@@ -112,8 +111,8 @@ class RosterImport:
         student_ids = {s["id"] for group in self.by_identity.values() for s in group}
         for chunk in chunks(student_ids):
             stmt = select(*_GUARDIANSHIP_COLUMNS).where(Guardianship.student_id.in_(chunk))
-            for row in await self.session.execute(stmt):
-                self.guardianships.setdefault(row.student_id, {})[row.rank] = row._asdict()
+            for row in as_dicts(await self.session.execute(stmt)):
+                self.guardianships.setdefault(row["student_id"], {})[row["rank"]] = row
         self.guardians = {person["id"]: person for person in self.people.by_phone.values()}
         others = {g["person_id"] for ranks in self.guardianships.values() for g in ranks.values()}
         # guardians whose number is not in the file (changed, or none)
