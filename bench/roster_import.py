@@ -26,11 +26,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from bench.tick import _pg_admin
+import bot.cli  # noqa: F401  # what `quanxue` loads: the importing process's memory is the command's
 from bot.core.clock import ManualClock
 from bot.core.settings import Settings
 from bot.roster.cli import run_import_roster
@@ -41,6 +40,8 @@ NOW = "2026-09-07T08:00:00+08:00"
 
 def write_export(rows: int, path: Path) -> Path:
     """The registry export (XLSX) and the small roster that places its schools."""
+    from openpyxl import Workbook  # here, not in the importing processes: the command does not load it
+
     kids = children(rows)
     book = Workbook(write_only=True)
     sheet = book.create_sheet("学生信息")
@@ -82,6 +83,8 @@ def import_in_child(path: Path, url: str) -> dict[str, Any]:
 
 
 async def bench_roster_import(rows: int, db: str = "sqlite", pg_url: str | None = None) -> dict[str, Any]:
+    from bench.tick import _pg_admin  # here, not in the importing processes (it loads the scheduler)
+
     with tempfile.TemporaryDirectory() as tmp:
         export = Path(tmp) / "registry.xlsx"
         places = write_export(rows, export)

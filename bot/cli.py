@@ -11,13 +11,11 @@ from pathlib import Path
 from bot.calendar.file import run_import_calendar
 from bot.core.clock import Clock, FileClock, SystemClock, parse_instant
 from bot.core.settings import Settings
-from bot.demo import run_demo
 from bot.documents.cli import run_case_file
 from bot.onboarding.invites import ROLE_CHOICES, InviteSelection
 from bot.onboarding.invites_cli import run_invites
 from bot.records.cli import run_report
 from bot.roster.cli import ImportOptions, run_import_roster, run_import_staff
-from bot.runner import serve
 from bot.tick import run_tick_cli
 
 log = logging.getLogger("quanxue")
@@ -76,11 +74,15 @@ def _import_options(args: argparse.Namespace, confirm: bool) -> ImportOptions:
 
 async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
+        from bot.demo import run_demo  # the bot (aiogram) is loaded only by the commands that run it: ~200 MiB, seconds
+
         return await run_demo()
     settings = Settings()
     clock = build_clock(settings)
     match args.command:
         case "run":
+            from bot.runner import serve  # see "demo" above
+
             return await serve(settings, clock)
         case "import-roster":
             return await run_import_roster(settings, clock, args.file, options=_import_options(args, args.yes))

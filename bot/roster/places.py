@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -16,12 +17,14 @@ Place = TypeVar("Place", County, Township, School, SchoolClass)
 _KINDS = {County: "county", Township: "township", School: "school", SchoolClass: "class"}
 _CLASS_NOISE = re.compile(r"[\s()（）〔〕\[\]【】「」]")
 _NUMERALS = dict(zip("〇零一二两三四五六七八九", "001223456789", strict=True))
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _TENS = re.compile(r"([一二三四五六七八九]?)十([一二三四五六七八九]?)")
 
 
+@lru_cache(maxsize=4096)  # a file names a few hundred classes, on tens of thousands of rows
 def class_key(name: str) -> str:
     """What makes two spellings one class: 四年级（2）班, 四年级(2)班, 4年级2班 and 四年级二班 are one."""
-    key = _CLASS_NOISE.sub("", name.translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}))
+    key = _CLASS_NOISE.sub("", name.translate(_HALF_WIDTH))
     key = _TENS.sub(lambda m: str(int(_NUMERALS.get(m[1], "1")) * 10 + int(_NUMERALS.get(m[2], "0"))), key)
     return "".join(_NUMERALS.get(char, char) for char in key).casefold()
 

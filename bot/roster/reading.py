@@ -122,8 +122,12 @@ def _workbook_sheets(data: bytes, kind: str) -> list[Sheet]:
         sheets = []
         for name in workbook.sheet_names:
             sheet = workbook.get_sheet_by_name(name)
-            records = [[_spreadsheet_cell(value) for value in row] for row in sheet.to_python(skip_empty_area=False)]
-            _fill_merged(records, sheet.merged_cell_ranges or ())
+            raw, merged = sheet.to_python(skip_empty_area=False)[::-1], sheet.merged_cell_ranges or ()
+            del sheet  # the reader's copy of the cells, freed before ours are made
+            records = []
+            while raw:  # each raw row freed as soon as it is cleaned: not two copies of the sheet at once
+                records.append([_spreadsheet_cell(value) for value in raw.pop()])
+            _fill_merged(records, merged)
             sheets.append(Sheet(name, records))
         return sheets
     except Exception as exc:  # calamine fails in many ways on a damaged file; all mean "not a workbook"

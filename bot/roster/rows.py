@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from bot.roster.columns import TAG_COLUMNS
@@ -196,13 +197,19 @@ def student_row(number: int, values: dict[str, Cell], *, today: date, county: st
         return f.errors
     if not guardians:
         f.warn("guardian", "no_guardian", name=name)
-    columns = frozenset(values) | ({"gender", "birth_date"} if id_number else set())
-    if any(column in TAG_COLUMNS for column in values):
-        columns |= {"tags"}
     return StudentRow(
         number, row_county, township, school, class_name, name, student_no, gender, born, guardians, teacher, tags,
-        columns - set(ROSTER_REQUIRED), id_number, status, tuple(f.warnings),
+        _optional_columns(frozenset(values), bool(id_number)), id_number, status, tuple(f.warnings),
     )  # fmt: skip
+
+
+@lru_cache(maxsize=256)  # one set shared by the rows of a file, not a copy on each of tens of thousands of rows
+def _optional_columns(names: frozenset[str], has_id_number: bool) -> frozenset[str]:
+    """The optional columns a row brings up to date: an ID number gives gender and birth date; a tag column, tags."""
+    columns = names | ({"gender", "birth_date"} if has_id_number else set())
+    if any(column in TAG_COLUMNS for column in names):
+        columns |= {"tags"}
+    return columns - set(ROSTER_REQUIRED)
 
 
 def _class_name(f: _Fields) -> str | None:

@@ -15,7 +15,7 @@ from bot.roster.people import People, chunks
 from bot.roster.places import Places
 from bot.roster.report import ImportReport
 from bot.roster.rows import RowError, StaffRow
-from bot.roster.trail import Trail
+from bot.roster.trail import Trail, Values
 from storage.models import Person, Role, School, StaffRole, Township
 
 Scope = tuple[Role, int | None, int | None, int | None]  # role, school id, township id, county id
@@ -40,7 +40,7 @@ class StaffImport:
         await self.places.load({row.county for row in rows}
                                | {row.unit for row in rows if row.role is Role.COUNTY_OFFICER})
         await self.people.load(row.phone for row in rows)
-        person_ids = [person.id for person in self.people.by_phone.values()]
+        person_ids = [person["id"] for person in self.people.by_phone.values()]
         for chunk in chunks(person_ids):
             stmt = select(StaffRole).where(StaffRole.person_id.in_(chunk), StaffRole.role != Role.CLASS_TEACHER)
             for role in await self.session.scalars(stmt.order_by(StaffRole.id)):
@@ -118,22 +118,21 @@ class StaffImport:
             self.trail.record(f"{place.__tablename__[:-1]}.updated", place.__tablename__[:-1], place.id,
                               fields=changed)
 
-    async def _sync_roles(self, person: Person, wanted: set[Scope], *, remove: bool) -> bool:
-        current = self.roles.get(person.id, [])
+    async def _sync_roles(self, person: Values, wanted: set[Scope], *, remove: bool) -> bool:
+        current = self.roles.get(person["id"], [])
         have = {(Role(r.role), r.school_id, r.township_id, r.county_id): r for r in current}
         changed = False
         for row in current:
             key = (Role(row.role), row.school_id, row.township_id, row.county_id)
             if remove and (key not in wanted or have[key] is not row):  # also drops exact duplicates
                 await self.session.delete(row)
-                self.trail.record("staff_role.deleted", "staff_role", row.id, person_id=person.id)
+                self.trail.record("staff_role.deleted", "staff_role", row.id, person_id=person["id"])
                 self.report.count("role", "removed")
                 changed = True
         for role, school_id, township_id, county_id in sorted(wanted - have.keys(), key=str):
-            new = StaffRole(person_id=person.id, role=role, school_id=school_id, township_id=township_id,
-                            county_id=county_id)
-            self.trail.add(new)
-            self.trail.created("staff_role.created", "staff_role", new, person_id=person.id, role=str(role))
+            scope = {"school_id": school_id, "township_id": township_id, "county_id": county_id}
+            new = self.trail.add(StaffRole, {"person_id": person["id"], "role": role, **scope})
+            self.trail.created("staff_role.created", "staff_role", new, person_id=person["id"], role=str(role))
             self.report.count("role", "created")
             changed = True
         self.report.count("role", "unchanged", len(wanted & have.keys()))
