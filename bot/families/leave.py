@@ -85,6 +85,7 @@ class LeaveRequestResult:
     existing: LeaveRequest | None = None  # the overlapping request (OVERLAP)
     teachers: list[tuple[Person, Delivery]] = field(default_factory=list)
     school: list[tuple[Person, Delivery]] = field(default_factory=list)  # officers asked, when no teacher was reached
+    over_limit: bool = False  # longer than a class teacher may approve: the school's officers decide
 
     @property
     def ok(self) -> bool:
@@ -174,19 +175,23 @@ async def request_leave(
     audit.record(session, now, "leave.requested", "leave_request", leave.id, actor_person_id=actor.person_id,
                  student_id=student_id, first_day=first_day.isoformat(), last_day=last_day.isoformat(),
                  reason=reason)
-    teachers, school = await _ask_deciders(session, settings, now, leave, student, policy)
-    return LeaveRequestResult(leave=leave, teachers=teachers, school=school)
+    over_limit = await _over_limit(session, student, leave, policy)
+    teachers, school = await _ask_deciders(session, settings, now, leave, student, policy, over_limit)
+    return LeaveRequestResult(leave=leave, teachers=teachers, school=school, over_limit=over_limit)
+
+
+async def _over_limit(session: AsyncSession, student: Student, leave: LeaveRequest, policy: Policy | None) -> bool:
+    return await school_days_of(session, student, leave) > _teacher_max(policy)
 
 
 async def _ask_deciders(session: AsyncSession, settings: Settings, now: datetime, leave: LeaveRequest,
-                        student: Student, policy: Policy | None) -> tuple[Sent, Sent]:
+                        student: Student, policy: Policy | None, over_limit: bool) -> tuple[Sent, Sent]:
     """Queue the `leave_request` notice for whoever decides it: the class teachers (or the school's officers while
     none can be reached), or only the officers over the teacher's limit. Keyed per person: asking again reaches
     only those not asked yet."""
     values = await _leave_values(session, leave, student)
     actions = [[Action(_("Approve"), LEAVE_ACTION, leave.id, "yes"),
                 Action(_("Decline"), LEAVE_ACTION, leave.id, "no")]]
-    over_limit = await school_days_of(session, student, leave) > _teacher_max(policy)
 
     async def ask(person: Person, to_school: bool) -> Delivery:
         return await enqueue_notice(
@@ -218,7 +223,8 @@ async def ask_again_unheard(session: AsyncSession, settings: Settings, now: date
         student = await session.get(Student, leave.student_id)
         if student is None:
             continue
-        teachers, school = await _ask_deciders(session, settings, now, leave, student, policy)
+        over_limit = await _over_limit(session, student, leave, policy)
+        teachers, school = await _ask_deciders(session, settings, now, leave, student, policy, over_limit)
         reached_someone += int(reached(d for _, d in [*teachers, *school]))
     return reached_someone
 

@@ -30,7 +30,7 @@ from handlers.roles import GUARDIAN
 from handlers.texts import short_day, t
 from storage.models import AbsenceReason, LeaveStatus, Student
 
-LEAVE_LENGTHS = (1, 2, 3)  # school days offered as buttons
+LEAVE_LENGTHS = (1, 2, 3, 5, 10)  # school days offered as buttons (up to two school weeks)
 DAYS_AHEAD = ("0", "1", "2")  # today, tomorrow, the day after
 
 
@@ -81,6 +81,7 @@ class LeaveForm(Form, state="leave", role=GUARDIAN):
         if step == Step.LENGTH:
             for n in LEAVE_LENGTHS:
                 keys.answer(_("1 day") if n == 1 else _("{n} days").format(n=n), str(n))
+            keys.adjust(3)
             return t("Leave for <b>{child}</b> from {day}. For how many school days?", child=student.name,
                      day=short_day(first)), keys
         last = date.fromisoformat(answers["last_day"])
@@ -163,11 +164,17 @@ class LeaveForm(Form, state="leave", role=GUARDIAN):
         await self.close()
         student = await ctx.session.get_one(Student, answers["student_id"])
         first, last = date.fromisoformat(answers["first_day"]), date.fromisoformat(answers["last_day"])
+        policy = load_policy(ctx.settings)
         result = await lv.request_leave(ctx.session, ctx.settings, ctx.clock.now(), actor, student.id, first, last,
-                                        answers["reason"], answers.get("note"), policy=load_policy(ctx.settings))
+                                        answers["reason"], answers.get("note"), policy=policy)
         await query.answer()
         if not result.ok:
             text = _leave_problem(result, student)
+        elif result.over_limit and result.school_reached:
+            text = t("✅ Leave of more than {n} school days is decided by the school, so your request went to the "
+                     "school: leave for <b>{child}</b>, {span}. You will get a message when it is decided.",
+                     n=policy.leave.teacher_max.amount, child=student.name,
+                     span=_span(first, last))
         elif result.teacher_reached:
             text = t("✅ Sent to the class teacher: leave for <b>{child}</b>, {span}. You will get a message when the "
                      "teacher decides.", child=student.name, span=_span(first, last))
@@ -177,7 +184,8 @@ class LeaveForm(Form, state="leave", role=GUARDIAN):
                      child=student.name, span=_span(first, last))
         else:
             text = t("Your leave request for <b>{child}</b> is saved, but nobody at the school can be reached in the "
-                     "bot right now. Please phone the school to ask for the leave.", child=student.name)
+                     "bot right now. Please phone the school to ask for the leave; the request also reaches the "
+                     "school as soon as someone there joins the bot.", child=student.name)
         await show(query, text, None)
 
 

@@ -20,6 +20,7 @@ from bot.fakeapi import FakeTelegram, FakeUser
 from bot.fakeapi.state import Record
 from bot.families import leave as lv
 from bot.notices.absence import RollCallChanges, notify_guardians
+from bot.tick import run_tick
 from handlers.forms import FormTap
 from storage.models import (
     Absence,
@@ -475,7 +476,7 @@ async def test_leave_request_approved_with_one_tap_and_premarked_in_the_roll_cal
     assert step.message_id == which.message_id and "从哪天开始" in step.text
     assert [b.split(" · ")[0] for b in step.buttons()] == ["今天", "明天", "后天", "📅 其他日期", "◀ 返回", "✖ 取消"]
     [step] = await tap_starting(father, "明天")
-    assert "请几天" in step.text and step.buttons() == ["1天", "2天", "3天", "◀ 返回", "✖ 取消"]
+    assert "请几天" in step.text and step.buttons() == ["1天", "2天", "3天", "5天", "10天", "◀ 返回", "✖ 取消"]
     [step] = await father.tap("2天")
     assert step.buttons() == ["🤒 病假", "🏠 事假", "◀ 返回", "✖ 取消"]
     [step] = await father.tap("🤒 病假")
@@ -632,8 +633,10 @@ async def test_leave_over_the_teachers_limit_is_decided_by_the_school_officer(ap
     await father.press(LEAVE_MENU)
     await father.tap("李明")
     await tap_starting(father, "明天")
-    for label in ("3天", "🏠 事假", "跳过", "✅ 提交申请"):  # three school days, over the policy's two
+    for label in ("3天", "🏠 事假", "跳过"):  # three school days, over the policy's two
         await father.tap(label)
+    [sent] = await father.tap("✅ 提交申请")
+    assert sent.text.startswith("✅ 超过 2 个上学日的请假由学校审批，申请已转给学校：李明请假，")
     async with app.sessions() as session:
         leave = await session.scalar(select(LeaveRequest))
     assert {who for who, _ in await leave_requests_sent(app)} == {world.officer.id, school.principal.id}
@@ -658,11 +661,24 @@ async def test_leave_nobody_at_the_school_can_receive_asks_the_guardian_to_phone
             select(ContactPoint).where(ContactPoint.person_id == world.teacher.id)))
     await people.father.start()
     sent = await ask_leave(people.father, "李明")
-    assert sent.text == "李明的请假申请已保存，但现在无法通过劝学联系到学校的任何人。请给学校打电话请假。"
+    assert sent.text == ("李明的请假申请已保存，但现在无法通过劝学联系到学校的任何人。请给学校打电话请假；"
+                         "学校有人使用劝学后，申请也会转给学校。")
     async with app.sessions() as session:
         leave = await session.scalar(select(LeaveRequest))
     assert (leave.student_id, leave.status) == (world.li_ming.id, LeaveStatus.PENDING)
     assert await leave_requests_sent(app) == []
+
+    # the teacher joins the bot: the scheduler's next tick passes the request on, and one tap decides it
+    async with app.sessions() as session, session.begin():
+        await link(session, world.teacher, people.teacher.id, clock.now())
+    assert (await run_tick(app.sessions, app.settings, clock.now())).leave_requests_asked_again == 1
+    await app.sender.drain()
+    request = people.teacher.last()
+    assert request.text.startswith("请假申请：李明（三年级1班）") and request.buttons() == ["批准", "不批准"]
+    [decided] = await people.teacher.tap("批准")
+    assert "王丽已批准" in decided.text
+    await app.sender.drain()
+    assert "请假已批准" in people.father.last().text
 
 
 # --- the leave form's ◀ Back, ✖ Cancel, stale taps, and a guardian unlinked mid-form ----------------------------
