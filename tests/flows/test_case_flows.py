@@ -368,8 +368,8 @@ async def test_only_guardians_answer_the_letter_and_only_staff_write_a_case_note
                                                                                  telegram):
     """The family's buttons behind the guardian filter, the case note behind the staff filter: the teacher and an
     account nobody linked are refused on the 劝学书's buttons; the father forging the school's 「其他结果」 is refused
-    and what he types next is no note; a school officer who lost his role while the note was awaited is told the
-    step is over. Nothing is recorded."""
+    and what he types next is no note; a school officer who lost his role while the note was awaited hears the
+    refusal and the note's form ends. Nothing is recorded."""
     case_id = await open_case(app, world, clock)
     events = await count(app, CaseEvent, case_id=case_id)
     stranger = opened(telegram, 999, "路人")
@@ -390,7 +390,9 @@ async def test_only_guardians_answer_the_letter_and_only_staff_write_a_case_note
     async with app.sessions() as session, session.begin():
         await session.execute(delete(StaffRole).where(StaffRole.person_id == world.officer.id))
     [over] = await officer.send("随父母迁往广东")
-    assert over.text == "这一步已结束。请发送 /cases 重新开始。"
+    assert over.text == "您无权查看或处理此个案。\n已取消，没有记录任何内容。"
+    [reply] = await officer.send("随父母迁往广东")  # the form is over: no longer a note
+    assert "没有看懂" in reply.text
     assert (await case_row(app, case_id)).stage == CaseStage.OPEN
     assert await count(app, CaseEvent, case_id=case_id) == events
     assert await count(app, SupportReferral, case_id=case_id) == 0
@@ -464,7 +466,7 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
     assert card.buttons() == ["行政处罚告知书", "◀ 返回个案"]
     await township.tap("行政处罚告知书", card)
     assert "请输入简短备注（如文书编号）" in card.text
-    assert card.buttons() == ["⚖️ 不加备注，直接记录", "◀ 返回个案"]
+    assert card.buttons() == ["⚖️ 不加备注，直接记录", "◀ 返回个案", "✖ 取消"]
     [done] = await township.send("青教罚告〔2026〕3号")
     assert "⚖️ 已记录：行政处罚告知书。" in done.text and "已通知：赵强、王丽" in done.text
     assert "个案 2026-" in done.text and "· 法律措施" in done.text and "法律措施：行政处罚告知书" in done.text
@@ -625,7 +627,7 @@ async def test_closing_with_another_outcome_needs_a_note(app, people, world, clo
     assert "李明的个案以什么结果结案" in card.text
     assert card.buttons() == ["已返校", "已转学", "依法批准不到校（休学等）", "其他结果", "◀ 返回个案"]
     await officer.tap("其他结果", card)
-    assert "请简要说明李明的个案如何结案（不超过 500 字）" in card.text and card.buttons() == ["◀ 返回个案"]
+    assert "请简要说明李明的个案如何结案（不超过 500 字）" in card.text and card.buttons() == ["◀ 返回个案", "✖ 取消"]
 
     # back to the case: the note is no longer awaited, and what is typed next closes nothing
     await officer.tap("◀ 返回个案", card)

@@ -233,7 +233,7 @@ async def test_only_guardians_answer_and_a_guardian_no_longer_linked_records_not
                                                                                      telegram):
     """The answer buttons behind the guardian filter: an account nobody linked and the class teacher hear the
     refusal; a person who is no longer anyone's guardian when their words for 其他 arrive is refused too, and the
-    words are not stored."""
+    words are not stored, and the words' form ends."""
     ids = await absent(app, world, clock, {world.li_ming: "unexplained"})
     stranger = opened(telegram, 999, "路人")
     for user in (stranger, people.teacher):
@@ -245,7 +245,7 @@ async def test_only_guardians_answer_and_a_guardian_no_longer_linked_records_not
     async with app.sessions() as session, session.begin():
         await session.execute(delete(Guardianship).where(Guardianship.person_id == world.father_li.id))
     [refused] = await father.send("他去外婆家了")
-    assert refused.text == "这个按钮不是给您的，或已经失效。没有做任何更改。"
+    assert refused.text == "这个按钮不是给您的，或已经失效。没有做任何更改。\n已取消，没有发送任何内容。"
     [again] = await father.send("他去外婆家了")  # the form is over: these words are not an answer either
     assert "没有做任何更改" not in again.text
     assert await replies(app) == []
