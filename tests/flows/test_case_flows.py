@@ -1017,3 +1017,36 @@ async def test_persuasion_form_of_someone_unlinked_mid_form_ends(app, people, wo
     await officer.tap("今天", card)  # the form is over
     assert officer.callback_answers[-1] == "这份记录表已结束。请用 /cases 重新打开个案。" and card.buttons() == []
     assert await count(app, PersuasionAttempt) == 0
+
+
+async def test_a_menu_button_leaves_the_note_and_its_old_or_forged_buttons_change_nothing(app, people, world, clock):
+    """The case note is a form: 「📋 点名」 pressed while the note is awaited ends it and the roll call answers, so
+    what is typed next is no note; its ✖ 取消 shows the card again; a forged button of it and a button of a note
+    that is over change nothing."""
+    case_id = await open_case(app, world, clock)
+    officer = people.officer
+    card = await open_card(officer)
+    await officer.tap("✅ 结案", card)
+    await officer.tap("其他结果", card)
+    assert "请简要说明李明的个案如何结案" in card.text
+    rolled = await officer.send("📋 点名")
+    assert rolled and "三年级1班" in " ".join(r.text + " ".join(r.buttons()) for r in rolled)
+    [reply] = await officer.send("随父母迁往广东")  # no longer the note
+    assert "没有看懂" in reply.text
+    assert (await case_row(app, case_id)).stage == CaseStage.OPEN and await events(app, case_id, "closed") == []
+    await officer.tap("✖ 取消", card)  # a button of the note that is over
+    assert officer.callback_answers[-1] == "这一步已结束。请发送 /cases 重新开始。" and card.buttons() == []
+
+    card = await open_card(officer)
+    await officer.tap("✅ 结案", card)
+    await officer.tap("其他结果", card)
+    forged = FormTap(form="case_note", n="0000", step="text", do="cancel").pack()
+    await officer.tap_data(forged, card.message_id)
+    assert officer.callback_answers[-1] == "这个按钮属于前面的步骤，没有做任何更改。请回答最新的问题。"
+    assert "请简要说明李明的个案如何结案" in card.text  # still awaited
+    await officer.tap("✖ 取消", card)
+    assert officer.callback_answers[-1] == "已取消，没有记录任何内容。"
+    assert "📁 李明" in card.text and "✅ 结案" in card.buttons()  # the card again
+    [reply] = await officer.send("随父母迁往广东")
+    assert "没有看懂" in reply.text
+    assert (await case_row(app, case_id)).stage == CaseStage.OPEN and await events(app, case_id, "closed") == []
