@@ -36,8 +36,8 @@ class CaseNoteForm(Form, state=NOTE, role=STAFF):
         await self.begin(query, ctx, actor, TEXT, note_for=note_for, child=child)
 
     async def question(self, step: str, answers: dict[str, Any], ctx: Context, actor: Actor) -> tuple[str, Keys]:
-        d = CaseDo(i=answers["note_for"][0], a=answers["note_for"][1], s=answers["note_for"][2],
-                   v=answers["note_for"][3])
+        case_id, what, stage, value = answers["note_for"]
+        d = CaseDo(i=case_id, a=what, s=stage, v=value)
         keys = self.keys(answers, step)
         if Do(d.a) is Do.LEGAL:
             text = t("“{step}” for <b>{child}</b>: type a short note (e.g. the document number), or tap the button "
