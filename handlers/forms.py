@@ -9,8 +9,8 @@ guarded by `Tap(step)` and `Typed(step)`, each step's question (`question`), and
 - ✖ Cancel (button and /cancel) ends the form with `cancelled`; ◀ Back shows the previous step again;
 - a button of an earlier step or of an earlier form is answered and changes nothing; a button of a form that is
   over is answered with `over` and taken off its message;
-- a menu button (「📋 点名」, 「📝 请假」) ends the form and goes on to its own flow (`menu_leaves`): what is typed next
-  is no answer.
+- a menu button (「📋 点名」, 「📝 请假」, or its command /roll, /leave) ends the form and goes on to its own flow
+  (`menu_leaves`): what is typed next is no answer.
 """
 
 from __future__ import annotations
@@ -274,10 +274,12 @@ async def leave(form: str, state: FSMContext, scenes: ScenesManager) -> None:
 
 
 def menu_leaves(*forms: type[Form]) -> Router:
-    """A menu button pressed during one of `forms` ends it, then goes on to the button's own flow (include this router
-    before the flows): a text typed next is no answer to the form."""
+    """A menu button (or its command) sent during one of `forms` ends it, then goes on to its own flow (include this
+    router before the flows): a text typed next is no answer to the form."""
     router = Router(name="forms.menu")
-    router.message.register(_leave_for_the_menu, MENU, StateFilter(*(form.form_id() for form in forms)))
+    during = StateFilter(*(form.form_id() for form in forms))
+    for menu in (MENU, Command("roll", "leave")):
+        router.message.register(_leave_for_the_menu, menu, during)
     return router
 
 

@@ -1050,3 +1050,10 @@ async def test_a_menu_button_leaves_the_note_and_its_old_or_forged_buttons_chang
     [reply] = await officer.send("随父母迁往广东")
     assert "没有看懂" in reply.text
     assert (await case_row(app, case_id)).stage == CaseStage.OPEN and await events(app, case_id, "closed") == []
+    # the menu button's command, /roll, ends it as well
+    await officer.tap("✅ 结案", card)
+    await officer.tap("其他结果", card)
+    assert await officer.send("/roll")
+    [reply] = await officer.send("随父母迁往广东")
+    assert "没有看懂" in reply.text
+    assert (await case_row(app, case_id)).stage == CaseStage.OPEN and await events(app, case_id, "closed") == []
