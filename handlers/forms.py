@@ -8,7 +8,9 @@ guarded by `Tap(step)` and `Typed(step)`, each step's question (`question`), and
 - the role, router-wide: whoever lost it mid-form (unlinked, no longer a guardian) hears `refused` and the form ends;
 - ✖ Cancel (button and /cancel) ends the form with `cancelled`; ◀ Back shows the previous step again;
 - a button of an earlier step or of an earlier form is answered and changes nothing; a button of a form that is
-  over is answered with `over` and taken off its message.
+  over is answered with `over` and taken off its message;
+- a menu button (「📋 点名」, 「📝 请假」, or its command /roll, /leave) ends the form and goes on to its own flow
+  (`menu_leaves`): what is typed next is no answer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import secrets
 from typing import Any, ClassVar
 
 from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, Filter, StateFilter
 from aiogram.filters.callback_data import CallbackData
@@ -53,6 +56,7 @@ def _typed(text: str) -> bool:
 
 
 TYPED = F.text.func(_typed)
+MENU = F.text.func(lambda text: is_button(text, ROLL_CALL) or is_button(text, ASK_LEAVE))
 
 
 class Tap(Filter):
@@ -134,6 +138,7 @@ class Form(Scene, reset_data_on_enter=True):
 
     role: ClassVar[Holds]
     cancelled: ClassVar[str] = _("Cancelled. Nothing was recorded.")
+    wants_text: ClassVar[str] = _("Please answer with a text message, or send /cancel.")  # to a photo, a sticker…
     refused: ClassVar[str]  # to whoever lost the role mid-form
     over: ClassVar[str]  # a tap on a form that is over
 
@@ -225,7 +230,7 @@ class Form(Scene, reset_data_on_enter=True):
 
     @on.message(~F.text)
     async def not_text(self, message: Message) -> None:
-        await message.answer(t("Please answer with a text message, or send /cancel."))
+        await message.answer(t(self.wants_text))
 
     @classmethod
     def router(cls) -> Router:
@@ -259,3 +264,25 @@ class Form(Scene, reset_data_on_enter=True):
         if isinstance(query.message, Message):
             with contextlib.suppress(TelegramBadRequest):  # already without buttons, or too old to edit
                 await query.message.edit_reply_markup(reply_markup=None)
+
+
+async def leave(form: str, state: FSMContext, scenes: ScenesManager) -> None:
+    """End the form `form` (its scene's state) if it is the one in progress, its person having moved on elsewhere in
+    its flow: what is typed next must not become its answer. Any other form goes on."""
+    if await state.get_state() == form:
+        await scenes.close()
+
+
+def menu_leaves(*forms: type[Form]) -> Router:
+    """A menu button (or its command) sent during one of `forms` ends it, then goes on to its own flow (include this
+    router before the flows): a text typed next is no answer to the form."""
+    router = Router(name="forms.menu")
+    during = StateFilter(*(form.form_id() for form in forms))
+    for menu in (MENU, Command("roll", "leave")):
+        router.message.register(_leave_for_the_menu, menu, during)
+    return router
+
+
+async def _leave_for_the_menu(message: Message, scenes: ScenesManager) -> None:
+    await scenes.close()
+    raise SkipHandler  # not answered here: the routers after this one take the button

@@ -10,11 +10,11 @@ Taps (school officer): /cases → case → 「记录劝返」 → method → 今
 跳过 → 保存 (11, plus what they type); report: card → 「上报乡镇」 → 「确认上报」 (2 after the card). Township officer:
 card → 「发出复学通知书」 → 「确认发出」. Guardian: 1 tap per answer, "we need help" + 1 tap for which help.
 
-One module per flow: `listing` (/cases), `card`, `actions` (report, order, legal step, close, support), `notes`,
-`persuasion` (the guided record, a form: `handlers.forms`), `family` (the guardian's answers), `returned` (the
-class teacher's "back at school"), `letter` (the school officer's one tap that sends the 劝学书), `documents` (the
-officers' PDFs and delivery records); `base` holds the callback data and the note's state, `labels` the words and
-the refusal text.
+One module per flow: `listing` (/cases), `card`, `actions` (report, order, legal step, close, support), `notes`
+(the note a step carries, a form: `handlers.forms`), `persuasion` (the guided record, a form), `family` (the
+guardian's answers), `returned` (the class teacher's "back at school"), `letter` (the school officer's one tap that
+sends the 劝学书), `documents` (the officers' PDFs and delivery records; the witness's name, a form); `base` holds the
+callback data and the note form's name, `labels` the words and the refusal text.
 """
 
 from aiogram import F, Router

@@ -20,14 +20,13 @@ from bot.cases import (
     LegalStepKind,
     SupportKind,
 )
-from bot.cases.model import MAX_TEXT
 from bot.core.scope import Actor
 from handlers.cases.base import (
     ACTION_DO,
     CHOICES,
+    NOTE,
     CaseCard,
     CaseDo,
-    CaseNote,
     Do,
     _edit,
     _policy,
@@ -126,7 +125,7 @@ async def case_do(
     scenes: ScenesManager,
 ) -> None:
     d = callback_data
-    await _leave_note(state)  # asked again below when this tap leads to a note
+    await _leave_note(state, scenes)  # asked again below when this tap leads to a note
     try:
         if d.a not in tuple(Do) or d.s not in tuple(CaseStage) or not _choice_ok(Do(d.a), d.v):
             raise CaseError(CaseErrorCode.BAD_VALUE)
@@ -152,30 +151,13 @@ async def case_do(
             if what is Do.LEGAL:  # refused now rather than after the note is typed
                 await cs.check_legal_step(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor, d.i,
                                           LegalStepKind(d.v), expected_stage=d.s)
-            await _ask_note(query, state, d, detail)
+            await scenes.enter(NOTE, note_for=[d.i, d.a, d.s, d.v], child=detail.summary.student_name)
             return
         else:
             text, markup = _confirmation(d, detail)
     except CaseError as error:
         await _refuse(query, error, ctx, actor, d.i)
         return
-    await query.answer()
-    await _edit(query, text, markup)
-
-
-async def _ask_note(query: CallbackQuery, state: FSMContext, d: CaseDo, detail: CaseDetail) -> None:
-    await state.set_state(CaseNote.text)
-    await state.update_data(cn=[d.i, d.a, d.s, d.v])
-    child = detail.summary.student_name
-    if Do(d.a) is Do.LEGAL:
-        text = t("“{step}” for <b>{child}</b>: type a short note (e.g. the document number), or tap the button to "
-                 "record it without a note. Send /cancel to stop.", step=legal_label(d.v),
-                 child=child)
-        markup = _confirm_keyboard(CaseDo(i=d.i, a=d.a, s=d.s, v=d.v), t("⚖️ Record without a note"))
-    else:
-        text = t("Please describe in a few words how the case of <b>{child}</b> ends (up to {limit} characters). "
-                 "Send /cancel to stop.", child=child, limit=MAX_TEXT)
-        markup = _with_back(InlineKeyboardBuilder(), d.i)
     await query.answer()
     await _edit(query, text, markup)
 

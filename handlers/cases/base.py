@@ -1,14 +1,12 @@
-"""The cases' callback data, the note's state and the small helpers every case flow shares."""
+"""The cases' callback data, the note's form name and the small helpers every case flow shares."""
 
 from __future__ import annotations
 
 from datetime import date
 from enum import IntEnum, StrEnum
 
-from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.cases import (
@@ -54,8 +52,7 @@ class CaseDo(CallbackData, prefix="csd"):
 CHOICES: dict[Do, type[StrEnum]] = {Do.LEGAL: LegalStepKind, Do.CLOSE: CaseOutcome, Do.SUPPORT: SupportKind}
 
 
-class CaseNote(StatesGroup):
-    text = State()  # a legal step's optional note, or the note an "other" outcome needs
+NOTE = "case_note"  # the form of a legal step's optional note or the note an "other" outcome needs (`notes`)
 
 
 ACTION_DO = {
@@ -67,13 +64,6 @@ ACTION_DO = {
     CaseAction.CLOSE_RETURNED: Do.CLOSE,
     CaseAction.REQUEST_SUPPORT: Do.SUPPORT,
 }
-
-
-def _typed(text: str) -> bool:
-    return not text.startswith("/")
-
-
-TYPED = F.text.func(_typed)
 
 
 def _message(query: CallbackQuery) -> Message | None:

@@ -7,6 +7,7 @@ from html import escape
 
 from aiogram import Router
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -197,9 +198,9 @@ async def _refuse(query: CallbackQuery, error: CaseError, ctx: Context, actor: A
 
 
 async def card_tapped(
-    query: CallbackQuery, callback_data: CaseCard, ctx: Context, actor: Actor, state: FSMContext,
+    query: CallbackQuery, callback_data: CaseCard, ctx: Context, actor: Actor, state: FSMContext, scenes: ScenesManager,
 ) -> None:
-    await _leave_note(state)
+    await _leave_note(state, scenes)
     try:
         now = ctx.clock.now()
         detail = await cs.case_detail(ctx.session, ctx.settings, _policy(ctx.settings), now, actor, callback_data.i)

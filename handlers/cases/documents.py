@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import IntEnum
+from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.scene import ScenesManager, on
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -37,6 +36,7 @@ from bot.documents.records import (
 )
 from handlers.cases.base import _edit
 from handlers.context import Context
+from handlers.forms import Form, Keys, Typed
 from handlers.roles import Holds
 from handlers.texts import short_day, t
 from storage.models import DeliveryManner, DocumentKind, FormalDocument, Role
@@ -65,10 +65,6 @@ class DocTap(CallbackData, prefix="doc"):
     i: int  # the case (FILE) or the document
     m: str = ""  # a DeliveryManner value
     d: int = -1  # days back
-
-
-class Witness(StatesGroup):
-    name = State()
 
 
 MANNER_LABELS = {
@@ -218,7 +214,7 @@ async def _record(session: AsyncSession, clock: Clock, settings: Settings, actor
 
 
 async def day_tapped(query: CallbackQuery, callback_data: DocTap, ctx: Context, actor: Actor,
-                     state: FSMContext) -> None:
+                     scenes: ScenesManager) -> None:
     session, clock, settings = ctx.session, ctx.clock, ctx.settings
     document = await _unserved(query, session, actor, callback_data.i)
     if document is None or callback_data.m not in MANNER_VALUES or not 0 <= callback_data.d < len(DAYS_BACK):
@@ -226,19 +222,34 @@ async def day_tapped(query: CallbackQuery, callback_data: DocTap, ctx: Context, 
         return
     manner = DeliveryManner(callback_data.m)
     if manner is DeliveryManner.REFUSED_WITNESSED:
-        await state.set_state(Witness.name)
-        await state.update_data(document=document.id, days_back=callback_data.d)
-        await _show(query, t("Type the witness's name and who they are (for example: 李四, village committee)."))
+        await scenes.enter(WitnessForm, document=document.id, days_back=callback_data.d)
         return
     await _show(query, await _record(session, clock, settings, actor, document.id, manner, callback_data.d))
 
 
-async def witness_typed(message: Message, ctx: Context, actor: Actor, state: FSMContext) -> None:
-    session, clock, settings = ctx.session, ctx.clock, ctx.settings
-    data = await state.get_data()
-    await state.clear()
-    await message.answer(await _record(session, clock, settings, actor, data["document"],
-                                       DeliveryManner.REFUSED_WITNESSED, data["days_back"], message.text))
+NAME = "name"  # the witness form's one step
+
+
+class WitnessForm(Form, state="witness", role=CASE_OFFICER):
+    """The witness's name for a delivery refused and left with a witness present (留置送达)."""
+
+    refused = _("You cannot see or change this case.")
+    over = _("This step is over. Send /cases to start again.")
+
+    @on.callback_query.enter()
+    async def start(self, query: CallbackQuery, ctx: Context, actor: Actor, document: int, days_back: int) -> None:
+        """Entered from the day's tap, once the document's delivery is the officer's to record."""
+        await self.begin(query, ctx, actor, NAME, document=document, days_back=days_back)
+
+    async def question(self, step: str, answers: dict[str, Any], ctx: Context, actor: Actor) -> tuple[str, Keys]:
+        return (t("Type the witness's name and who they are (for example: 李四, village committee)."),
+                self.keys(answers, step))
+
+    @on.message(Typed(NAME))
+    async def typed(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        await self.close()
+        await message.answer(await _record(ctx.session, ctx.clock, ctx.settings, actor, answers["document"],
+                                           DeliveryManner.REFUSED_WITNESSED, answers["days_back"], message.text))
 
 
 async def not_an_officer(query: CallbackQuery) -> None:
@@ -252,5 +263,5 @@ def make_router() -> Router:
                             (Doc.MANNER, manner_tapped), (Doc.DAY, day_tapped)):
         router.callback_query.register(handler, DocTap.filter(F.a == action), CASE_OFFICER)
     router.callback_query.register(not_an_officer, DocTap.filter())
-    router.message.register(witness_typed, StateFilter(Witness.name), F.text, CASE_OFFICER)
+    router.include_router(WitnessForm.router())
     return router

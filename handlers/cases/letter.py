@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery
 
 from bot import cases as cs
@@ -20,10 +21,11 @@ from handlers.texts import t
 
 async def letter_confirmed(
     query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor, state: FSMContext,
+    scenes: ScenesManager,
 ) -> None:
     """`confirm_persuasion_notice` (it checks the tapping person's scope and the stage); the alert becomes the
     case's card, headed by what was done. A second tap changes nothing."""
-    await _leave_note(state)
+    await _leave_note(state, scenes)
     case_id = callback_data.ref
     try:
         result = await cs.confirm_persuasion_notice(ctx.session, ctx.settings, _policy(ctx.settings),

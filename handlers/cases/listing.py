@@ -14,6 +14,7 @@ from html import escape
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -24,9 +25,10 @@ from bot.cases import (
 )
 from bot.cases.patterns import UNEXPLAINED
 from bot.core.scope import Actor
-from handlers.cases.base import LIST_LIMIT, CaseCard, CaseList, CaseNote, _edit, _policy
+from handlers.cases.base import LIST_LIMIT, NOTE, CaseCard, CaseList, _edit, _policy
 from handlers.cases.labels import deadline_label, outcome_label, stage_label
 from handlers.context import Context
+from handlers.forms import leave
 from handlers.roles import STAFF
 from handlers.texts import month_year, short_day, t
 from storage.models import CaseStage
@@ -108,35 +110,34 @@ async def _list(ctx: Context, actor: Actor, closed: bool
     return (text + "\n\n" + watch if watch else text), markup
 
 
-async def _leave_note(state: FSMContext) -> None:
+async def _leave_note(state: FSMContext, scenes: ScenesManager) -> None:
     """Moving on from a note step (the list, a card, another step) abandons it: a text typed later must not
     become its note and record the step."""
-    if await state.get_state() == CaseNote.text.state:
-        await state.clear()
+    await leave(NOTE, state, scenes)
 
 
-async def cases_command(message: Message, ctx: Context, actor: Actor, state: FSMContext) -> None:
-    await _leave_note(state)
+async def cases_command(message: Message, ctx: Context, actor: Actor, state: FSMContext, scenes: ScenesManager) -> None:
+    await _leave_note(state, scenes)
     text, markup = await _list(ctx, actor, closed=False)
     await message.answer(text, reply_markup=markup)
 
 
 async def list_tapped(
-    query: CallbackQuery, callback_data: CaseList, ctx: Context, actor: Actor, state: FSMContext,
+    query: CallbackQuery, callback_data: CaseList, ctx: Context, actor: Actor, state: FSMContext, scenes: ScenesManager,
 ) -> None:
-    await _leave_note(state)
+    await _leave_note(state, scenes)
     text, markup = await _list(ctx, actor, closed=bool(callback_data.c))
     await query.answer()
     await _edit(query, text, markup)
 
 
-async def not_staff(message: Message, state: FSMContext) -> None:
-    await _leave_note(state)
+async def not_staff(message: Message, state: FSMContext, scenes: ScenesManager) -> None:
+    await _leave_note(state, scenes)
     await message.answer(t("The case list is for teachers, school officers and township officers."))
 
 
-async def not_staff_tap(query: CallbackQuery, state: FSMContext) -> None:
-    await _leave_note(state)
+async def not_staff_tap(query: CallbackQuery, state: FSMContext, scenes: ScenesManager) -> None:
+    await _leave_note(state, scenes)
     await query.answer(t("You cannot see or change this case."), show_alert=True)
 
 

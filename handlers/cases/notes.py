@@ -1,74 +1,87 @@
-"""The short note a legal step may carry and an "other" outcome needs, and its /cancel."""
+"""The short note a legal step may carry and an "other" outcome needs, a form (`handlers.forms`) of one typed step:
+entered from the step's tap (`handlers.cases.actions`), it records the step with one call of `bot.cases`, which
+checks the case's stage and the person's scope again; a note the service refuses is given back with the card."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.filters import Command, StateFilter
-from aiogram.fsm.context import FSMContext
-from aiogram.types import Message
+from typing import Any
 
-from bot.cases import (
-    CaseError,
-)
+from aiogram import Router
+from aiogram.fsm.scene import on
+from aiogram.types import CallbackQuery, Message
+
+from bot.cases import CaseError
 from bot.cases.model import MAX_TEXT
 from bot.core.scope import Actor
 from handlers.cases.actions import _run
-from handlers.cases.base import TYPED, CaseDo, CaseNote, Do
-from handlers.cases.card import SHOWS_CARD, _card, _current, _done_head
-from handlers.cases.labels import refusal
+from handlers.cases.base import NOTE, CaseCard, CaseDo, Do
+from handlers.cases.card import SHOWS_CARD, _card, _current, _done_head, _show_current
+from handlers.cases.labels import legal_label, refusal
 from handlers.context import Context
-from handlers.menu import main_menu
+from handlers.forms import Form, Keys, Typed, _
 from handlers.roles import STAFF
 from handlers.texts import t
 
+TEXT = "text"  # the form's one step
 
-async def note_typed(message: Message, ctx: Context, actor: Actor, state: FSMContext) -> None:
-    note = (message.text or "").strip()
-    if len(note) > MAX_TEXT:
-        await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(note), limit=MAX_TEXT))
-        return
-    data = (await state.get_data()).get("cn")
-    await state.clear()
-    if not data:
-        await step_over(message, state)
-        return
-    d = CaseDo(i=data[0], a=data[1], s=data[2], v=data[3], c=1)
-    kept = t("Your note was not recorded; here it is to use again: {note}", note=note)
-    try:
-        result = await _run(ctx, actor, d, note)
-        head = _done_head(Do(d.a), result, d.v) + ("" if result.changed else "\n" + kept)
-        text, markup = await _card(ctx, actor, d.i, head)
-    except CaseError as error:
-        head = refusal(error) + "\n" + kept  # typed text is never lost
-        shown = await _current(ctx, actor, d.i, head) if error.code in SHOWS_CARD else None
-        if shown is None:
-            await message.answer(head)
+
+class CaseNoteForm(Form, state=NOTE, role=STAFF):
+    refused = _("You cannot see or change this case.")
+    over = _("This step is over. Send /cases to start again.")
+
+    @on.callback_query.enter()
+    async def start(self, query: CallbackQuery, ctx: Context, actor: Actor, note_for: list[Any], child: str) -> None:
+        """Entered from the step's tap (`note_for`: the case, the step, the stage the card showed, the choice), once
+        the case offered the step."""
+        await self.begin(query, ctx, actor, TEXT, note_for=note_for, child=child)
+
+    async def question(self, step: str, answers: dict[str, Any], ctx: Context, actor: Actor) -> tuple[str, Keys]:
+        case_id, what, stage, value = answers["note_for"]
+        d = CaseDo(i=case_id, a=what, s=stage, v=value)
+        keys = self.keys(answers, step)
+        if Do(d.a) is Do.LEGAL:
+            text = t("“{step}” for <b>{child}</b>: type a short note (e.g. the document number), or tap the button "
+                     "to record it without a note. Send /cancel to stop.", step=legal_label(d.v),
+                     child=answers["child"])
+            keys.button(text=t("⚖️ Record without a note"), callback_data=d.model_copy(update={"c": 1}))
         else:
-            await message.answer(shown[0], reply_markup=shown[1])
-        return
-    await message.answer(text, reply_markup=markup)
+            text = t("Please describe in a few words how the case of <b>{child}</b> ends (up to {limit} characters). "
+                     "Send /cancel to stop.", child=answers["child"], limit=MAX_TEXT)
+        keys.button(text=t("◀ Back to the case"), callback_data=CaseCard(i=d.i))
+        keys.adjust(1)
+        return text, keys
 
+    async def after_cancel(self, query: CallbackQuery, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        await _show_current(query, ctx, actor, answers["note_for"][0])
 
-async def step_over(message: Message, state: FSMContext) -> None:
-    """A note from someone who is no longer staff, or after the step was left: nothing is recorded."""
-    await state.clear()
-    await message.answer(t("This step is over. Send /cases to start again."))
-
-
-async def cancel(message: Message, state: FSMContext, actor: Actor | None) -> None:
-    await state.clear()
-    await message.answer(t("Cancelled. Nothing was recorded."), reply_markup=main_menu(actor))
-
-
-async def not_text(message: Message) -> None:
-    await message.answer(t("Please answer with a text message, or send /cancel."))
+    @on.message(Typed(TEXT))
+    async def typed(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
+        note = (message.text or "").strip()
+        if len(note) > MAX_TEXT:
+            await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(note),
+                                   limit=MAX_TEXT))
+            return
+        await self.close()
+        case_id, what, stage, value = answers["note_for"]
+        d = CaseDo(i=case_id, a=what, s=stage, v=value, c=1)
+        kept = t("Your note was not recorded; here it is to use again: {note}", note=note)
+        try:
+            result = await _run(ctx, actor, d, note)
+            head = _done_head(Do(d.a), result, d.v) + ("" if result.changed else "\n" + kept)
+            text, markup = await _card(ctx, actor, d.i, head)
+        except CaseError as error:
+            head = refusal(error) + "\n" + kept  # typed text is never lost
+            shown = await _current(ctx, actor, d.i, head) if error.code in SHOWS_CARD else None
+            if shown is None:
+                await message.answer(head)
+            else:
+                await message.answer(shown[0], reply_markup=shown[1])
+            return
+        await message.answer(text, reply_markup=markup)
 
 
 def make_router() -> Router:
-    """A fresh router with this flow's handlers."""
+    """A fresh router with this flow's handlers: the note's form."""
     router = Router(name="cases.notes")
-    router.message.register(note_typed, CaseNote.text, TYPED, STAFF)
-    router.message.register(step_over, CaseNote.text, TYPED)
-    router.message.register(cancel, Command("cancel"), StateFilter(CaseNote))
-    router.message.register(not_text, StateFilter(CaseNote), ~F.text)
+    router.include_router(CaseNoteForm.router())
     return router

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -58,10 +59,11 @@ async def offer_close_returned(message: Message | None, ctx: Context, actor: Act
 
 async def return_confirmed(
     query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor, state: FSMContext,
+    scenes: ScenesManager,
 ) -> None:
     """The button under the ladder's return reminder: one tap closes the case as returned (`close_case` checks the
     tapping person's scope and the stage, as after the roll call's offer); the notice becomes the case's card."""
-    await _leave_note(state)
+    await _leave_note(state, scenes)
     case_id = callback_data.ref
     try:
         result = await cs.close_case(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor, case_id,

@@ -1,15 +1,17 @@
 """The guardian's answers to absence notices: one tap per answer, siblings pick the child first, 其他 asks
-for a few words; the notice keeps its buttons (the chosen one marked ✓) so the answer can be changed."""
+for a few words (a form of one typed step: `handlers.forms`); the notice keeps its buttons (the chosen one marked ✓)
+so the answer can be changed."""
 
 from __future__ import annotations
 
 import contextlib
 from html import escape
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.scene import ScenesManager, on
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardMarkup,
@@ -30,16 +32,15 @@ from bot.families.replies import (
     record_reply,
 )
 from bot.notices.absence import PICK_ACTION, REPLY_ACTION, answer_actions, pick_label
+from handlers import forms
 from handlers.context import Context
+from handlers.forms import Form, Keys, Typed, leave
 from handlers.guardian.base import (
     KIDS_ACTION,
-    TYPED,
-    ReplyForm,
     _answer_label,
     _edit_markup,
     _message,
 )
-from handlers.menu import main_menu
 from handlers.roles import GUARDIAN
 from handlers.texts import short_day, t
 from storage.models import Absence, AbsenceReply, GuardianAnswer, Student
@@ -138,11 +139,11 @@ def _thanks(result: ReplyResult) -> str:
 
 async def answer_tapped(
     query: CallbackQuery, callback_data: NoticeAction, ctx: Context, actor: Actor, state: FSMContext,
+    scenes: ScenesManager,
 ) -> None:
     message = _message(query)
     sibling = _is_sibling_notice(message.reply_markup if message else None)
-    if await state.get_state() == ReplyForm.text.state:
-        await state.clear()
+    await leave(ReplyWordsForm.form_id(), state, scenes)
     if callback_data.value == GuardianAnswer.OTHER:
         absence = await absence_in_scope(ctx.session, actor, callback_data.ref)
         if absence is None:
@@ -154,13 +155,10 @@ async def answer_tapped(
                                show_alert=True)
             return
         student = await ctx.session.get_one(Student, absence.student_id)
-        await state.set_state(ReplyForm.text)
-        await state.update_data(absence_id=absence.id, notice_id=message.message_id if message else None,
-                                sibling=sibling)
         await query.answer()
-        if message is not None:
-            await message.answer(t("Please write a few words for the teacher about {child} (up to {limit} "
-                                   "characters). Send /cancel to stop.", child=student.name, limit=MAX_TEXT))
+        if message is not None:  # else too old to be shown to the bot: nothing to ask under
+            await scenes.enter(ReplyWordsForm, notice=message, absence_id=absence.id, sibling=sibling,
+                               child=student.name)
         return
 
     result = await record_reply(ctx.session, ctx.settings, ctx.clock.now(), actor, callback_data.ref,
@@ -203,33 +201,48 @@ async def back_to_children(query: CallbackQuery, callback_data: NoticeAction, ct
     await _edit_markup(_message(query), markup)
 
 
-async def cancel(message: Message, state: FSMContext, actor: Actor | None) -> None:
-    await state.clear()
-    await message.answer(t("Cancelled. Nothing was sent."), reply_markup=main_menu(actor))
+WORDS = "words"  # the form's one step
 
 
-async def other_text(message: Message, ctx: Context, actor: Actor, state: FSMContext, bot: Bot) -> None:
-    text = (message.text or "").strip()
-    if len(text) > MAX_TEXT:
-        await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(text),
-                               limit=MAX_TEXT))
-        return
-    data = await state.get_data()
-    await state.clear()
-    result = await record_reply(ctx.session, ctx.settings, ctx.clock.now(), actor, int(data.get("absence_id", 0)),
-                                GuardianAnswer.OTHER, text)
-    if not result.ok:
-        await message.answer(escape(_refusal(result.status, result)))
-        return
-    absence, reply = _recorded(result)[1:]
-    await message.answer(_thanks(result) if result.status is ReplyStatus.RECORDED
-                         else t("You already answered: {answer}.", answer=_answer_label(reply.answer)))
-    notice_id = data.get("notice_id")
-    if notice_id:
-        markup = await _markup_after_answer(ctx, actor, absence.id, GuardianAnswer.OTHER,
-                                            bool(data.get("sibling")))
+class ReplyWordsForm(Form, state="reply_words", role=GUARDIAN):
+    """The few words of the answer 其他, asked under the notice (which keeps its buttons)."""
+
+    cancelled = forms._("Cancelled. Nothing was sent.")
+    refused = forms._("This button is not for you, or it is no longer valid. Nothing was changed.")
+    over = forms._("You can change your answer with the buttons on the notice.")
+    wants_text = forms._("Please write your answer as a text message, or send /cancel.")
+
+    @on.callback_query.enter()
+    async def start(self, query: CallbackQuery, ctx: Context, actor: Actor, notice: Message, absence_id: int,
+                    sibling: bool, child: str) -> None:
+        """Entered from the tap on 其他 (`notice`: its message), once the absence is the guardian's to answer."""
+        await self.begin(notice, ctx, actor, WORDS, absence_id=absence_id, notice_id=notice.message_id,
+                         sibling=sibling, child=child)
+
+    async def question(self, step: str, answers: dict[str, Any], ctx: Context, actor: Actor) -> tuple[str, Keys]:
+        return t("Please write a few words for the teacher about {child} (up to {limit} characters). Send /cancel to "
+                 "stop.", child=answers["child"], limit=MAX_TEXT), self.keys(answers, step)
+
+    @on.message(Typed(WORDS))
+    async def typed(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor, bot: Bot) -> None:
+        text = (message.text or "").strip()
+        if len(text) > MAX_TEXT:
+            await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(text),
+                                   limit=MAX_TEXT))
+            return
+        await self.close()
+        result = await record_reply(ctx.session, ctx.settings, ctx.clock.now(), actor, answers["absence_id"],
+                                    GuardianAnswer.OTHER, text)
+        if not result.ok:
+            await message.answer(escape(_refusal(result.status, result)))
+            return
+        absence, reply = _recorded(result)[1:]
+        await message.answer(_thanks(result) if result.status is ReplyStatus.RECORDED
+                             else t("You already answered: {answer}.", answer=_answer_label(reply.answer)))
+        markup = await _markup_after_answer(ctx, actor, absence.id, GuardianAnswer.OTHER, answers["sibling"])
         with contextlib.suppress(TelegramBadRequest):
-            await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=notice_id, reply_markup=markup)
+            await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=answers["notice_id"],
+                                                reply_markup=markup)
 
 
 async def not_yours_tap(query: CallbackQuery) -> None:
@@ -238,34 +251,19 @@ async def not_yours_tap(query: CallbackQuery) -> None:
     await query.answer(_refusal(ReplyStatus.FORBIDDEN), show_alert=True)
 
 
-async def not_yours_text(message: Message, state: FSMContext) -> None:
-    """Words for an answer from someone who is no longer a guardian: nothing is recorded."""
-    await state.clear()
-    await message.answer(escape(_refusal(ReplyStatus.FORBIDDEN)))
-
-
-async def other_not_text(message: Message) -> None:
-    await message.answer(t("Please write your answer as a text message, or send /cancel."))
-
-
 def make_router() -> Router:
-    """A fresh router with this flow's handlers: the guardians' taps and words behind one router-wide filter, then
-    one refusal for anyone else."""
+    """A fresh router with this flow's handlers: the guardians' taps behind one router-wide filter, then one refusal
+    for anyone else; the form of the words for 其他."""
     answer, pick, kids = (NoticeAction.filter(F.action == action)
                           for action in (REPLY_ACTION, PICK_ACTION, KIDS_ACTION))
     guardians = Router(name="handlers.guardian.answers.guardians")
     guardians.callback_query.filter(GUARDIAN)
-    guardians.message.filter(GUARDIAN)
     guardians.callback_query.register(answer_tapped, answer)
     guardians.callback_query.register(child_picked, pick)
     guardians.callback_query.register(back_to_children, kids)
-    guardians.message.register(other_text, ReplyForm.text, TYPED)
     refusals = Router(name="handlers.guardian.answers.refusals")
     for trigger in (answer, pick, kids):
         refusals.callback_query.register(not_yours_tap, trigger)
-    refusals.message.register(not_yours_text, ReplyForm.text, TYPED)
     router = Router(name="handlers.guardian.answers")
-    router.message.register(cancel, Command("cancel"), StateFilter(ReplyForm))
-    router.message.register(other_not_text, ReplyForm.text, ~F.text)
-    router.include_routers(guardians, refusals)
+    router.include_routers(guardians, refusals, ReplyWordsForm.router())
     return router

@@ -1,31 +1,16 @@
-"""What the guardian's flows share: the answer form's state, the typed-answer filter, small message helpers."""
+"""What the guardian's flows share: the answers' labels, small message helpers."""
 
 from __future__ import annotations
 
 import contextlib
 
-from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.notices.absence import ANSWER_LABELS
-from handlers.menu import ASK_LEAVE, is_button
 
 KIDS_ACTION = "kids"  # NoticeAction: back from one child's answers to the list of children (ref = absence id)
-
-
-class ReplyForm(StatesGroup):
-    text = State()  # the guardian tapped 其他 and writes a few words
-
-
-def _is_typed(text: str) -> bool:
-    """Text the person typed as an answer: not a /command, not the menu button."""
-    return not text.startswith("/") and not is_button(text, ASK_LEAVE)
-
-
-TYPED = F.text.func(_is_typed)
 
 
 def _answer_label(answer: str) -> str:

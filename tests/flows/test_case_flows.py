@@ -368,8 +368,8 @@ async def test_only_guardians_answer_the_letter_and_only_staff_write_a_case_note
                                                                                  telegram):
     """The family's buttons behind the guardian filter, the case note behind the staff filter: the teacher and an
     account nobody linked are refused on the 劝学书's buttons; the father forging the school's 「其他结果」 is refused
-    and what he types next is no note; a school officer who lost his role while the note was awaited is told the
-    step is over. Nothing is recorded."""
+    and what he types next is no note; a school officer who lost his role while the note was awaited hears the
+    refusal and the note's form ends. Nothing is recorded."""
     case_id = await open_case(app, world, clock)
     events = await count(app, CaseEvent, case_id=case_id)
     stranger = opened(telegram, 999, "路人")
@@ -390,7 +390,9 @@ async def test_only_guardians_answer_the_letter_and_only_staff_write_a_case_note
     async with app.sessions() as session, session.begin():
         await session.execute(delete(StaffRole).where(StaffRole.person_id == world.officer.id))
     [over] = await officer.send("随父母迁往广东")
-    assert over.text == "这一步已结束。请发送 /cases 重新开始。"
+    assert over.text == "您无权查看或处理此个案。\n已取消，没有记录任何内容。"
+    [reply] = await officer.send("随父母迁往广东")  # the form is over: no longer a note
+    assert "没有看懂" in reply.text
     assert (await case_row(app, case_id)).stage == CaseStage.OPEN
     assert await count(app, CaseEvent, case_id=case_id) == events
     assert await count(app, SupportReferral, case_id=case_id) == 0
@@ -464,7 +466,7 @@ async def test_legal_steps_after_the_return_order_goes_unanswered(app, people, w
     assert card.buttons() == ["行政处罚告知书", "◀ 返回个案"]
     await township.tap("行政处罚告知书", card)
     assert "请输入简短备注（如文书编号）" in card.text
-    assert card.buttons() == ["⚖️ 不加备注，直接记录", "◀ 返回个案"]
+    assert card.buttons() == ["⚖️ 不加备注，直接记录", "◀ 返回个案", "✖ 取消"]
     [done] = await township.send("青教罚告〔2026〕3号")
     assert "⚖️ 已记录：行政处罚告知书。" in done.text and "已通知：赵强、王丽" in done.text
     assert "个案 2026-" in done.text and "· 法律措施" in done.text and "法律措施：行政处罚告知书" in done.text
@@ -625,7 +627,7 @@ async def test_closing_with_another_outcome_needs_a_note(app, people, world, clo
     assert "李明的个案以什么结果结案" in card.text
     assert card.buttons() == ["已返校", "已转学", "依法批准不到校（休学等）", "其他结果", "◀ 返回个案"]
     await officer.tap("其他结果", card)
-    assert "请简要说明李明的个案如何结案（不超过 500 字）" in card.text and card.buttons() == ["◀ 返回个案"]
+    assert "请简要说明李明的个案如何结案（不超过 500 字）" in card.text and card.buttons() == ["◀ 返回个案", "✖ 取消"]
 
     # back to the case: the note is no longer awaited, and what is typed next closes nothing
     await officer.tap("◀ 返回个案", card)
@@ -1015,3 +1017,43 @@ async def test_persuasion_form_of_someone_unlinked_mid_form_ends(app, people, wo
     await officer.tap("今天", card)  # the form is over
     assert officer.callback_answers[-1] == "这份记录表已结束。请用 /cases 重新打开个案。" and card.buttons() == []
     assert await count(app, PersuasionAttempt) == 0
+
+
+async def test_a_menu_button_leaves_the_note_and_its_old_or_forged_buttons_change_nothing(app, people, world, clock):
+    """The case note is a form: 「📋 点名」 pressed while the note is awaited ends it and the roll call answers, so
+    what is typed next is no note; its ✖ 取消 shows the card again; a forged button of it and a button of a note
+    that is over change nothing."""
+    case_id = await open_case(app, world, clock)
+    officer = people.officer
+    card = await open_card(officer)
+    await officer.tap("✅ 结案", card)
+    await officer.tap("其他结果", card)
+    assert "请简要说明李明的个案如何结案" in card.text
+    rolled = await officer.send("📋 点名")
+    assert rolled and "三年级1班" in " ".join(r.text + " ".join(r.buttons()) for r in rolled)
+    [reply] = await officer.send("随父母迁往广东")  # no longer the note
+    assert "没有看懂" in reply.text
+    assert (await case_row(app, case_id)).stage == CaseStage.OPEN and await events(app, case_id, "closed") == []
+    await officer.tap("✖ 取消", card)  # a button of the note that is over
+    assert officer.callback_answers[-1] == "这一步已结束。请发送 /cases 重新开始。" and card.buttons() == []
+
+    card = await open_card(officer)
+    await officer.tap("✅ 结案", card)
+    await officer.tap("其他结果", card)
+    forged = FormTap(form="case_note", n="0000", step="text", do="cancel").pack()
+    await officer.tap_data(forged, card.message_id)
+    assert officer.callback_answers[-1] == "这个按钮属于前面的步骤，没有做任何更改。请回答最新的问题。"
+    assert "请简要说明李明的个案如何结案" in card.text  # still awaited
+    await officer.tap("✖ 取消", card)
+    assert officer.callback_answers[-1] == "已取消，没有记录任何内容。"
+    assert "📁 李明" in card.text and "✅ 结案" in card.buttons()  # the card again
+    [reply] = await officer.send("随父母迁往广东")
+    assert "没有看懂" in reply.text
+    assert (await case_row(app, case_id)).stage == CaseStage.OPEN and await events(app, case_id, "closed") == []
+    # the menu button's command, /roll, ends it as well
+    await officer.tap("✅ 结案", card)
+    await officer.tap("其他结果", card)
+    assert await officer.send("/roll")
+    [reply] = await officer.send("随父母迁往广东")
+    assert "没有看懂" in reply.text
+    assert (await case_row(app, case_id)).stage == CaseStage.OPEN and await events(app, case_id, "closed") == []

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.fakeapi.state import Record
 from handlers.cases.documents import Doc, DocTap
-from storage.models import DocumentKind, FormalDocument
+from handlers.forms import FormTap
+from storage.models import DocumentKind, FormalDocument, StaffRole
 from tests.documents.helpers import pdf_text, qr_codes
 from tests.flows import test_case_flows
 from tests.flows.test_case_flows import county_officer, open_card, order_issued
@@ -87,6 +88,47 @@ async def test_only_the_cases_officers_get_the_pdf_and_a_refusal_needs_its_witne
     await officer.tap_data(forged, listing.message_id)
     assert "已经记录过了" in officer.callback_answers[-1]
     assert (await served(app, DocumentKind.PERSUASION_NOTICE)).delivery_manner == "refused_witnessed"
+
+
+async def test_the_witness_is_a_form_cancelled_refused_to_a_lost_role_and_its_old_buttons_change_nothing(
+        app, people, world, clock):
+    """The witness's name is asked for with ✖ 取消: /cancel ends the wait and a later text records nothing; a button
+    of a wait that is over is answered and taken off, a forged one changes nothing; an officer who lost his role
+    while the name was awaited hears the refusal and the wait ends."""
+    await order_issued(app, people, world, clock)
+    officer = people.officer
+    card = await open_card(officer)
+
+    async def witness_asked() -> Record:
+        await officer.tap("📄 PDF：个案档案和文书", card)
+        listing = officer.last()
+        await officer.tap("✅ 已送达：劝学书 · 李建国", listing)
+        await officer.tap("拒收，在见证人见证下留置", listing)
+        await officer.tap(next(b for b in listing.buttons() if b.startswith("今天")), listing)
+        assert "见证人" in listing.text and listing.buttons() == ["✖ 取消"]
+        return listing
+
+    listing = await witness_asked()
+    [cancelled] = await officer.send("/cancel")
+    assert cancelled.text == "已取消，没有记录任何内容。"
+    [reply] = await officer.send("李四，村委会委员")
+    assert "已记录送达" not in reply.text
+    await officer.tap("✖ 取消", listing)
+    assert officer.callback_answers[-1] == "这一步已结束。请发送 /cases 重新开始。" and listing.buttons() == []
+    assert (await served(app, DocumentKind.PERSUASION_NOTICE)).delivered_on is None
+
+    listing = await witness_asked()
+    await officer.tap_data(FormTap(form="witness", n="0000", step="name", do="cancel").pack(), listing.message_id)
+    assert officer.callback_answers[-1] == "这个按钮属于前面的步骤，没有做任何更改。请回答最新的问题。"
+    assert "见证人" in listing.text and listing.buttons() == ["✖ 取消"]
+    async with app.sessions() as session, session.begin():
+        await session.execute(delete(StaffRole).where(StaffRole.person_id == world.officer.id))
+    [refused] = await officer.send("李四，村委会委员")
+    assert refused.text == "您无权查看或处理此个案。\n已取消，没有记录任何内容。"
+    [reply] = await officer.send("李四，村委会委员")
+    assert "已记录送达" not in reply.text and "您无权" not in reply.text  # the wait is over
+    notice = await served(app, DocumentKind.PERSUASION_NOTICE)
+    assert (notice.delivered_on, notice.witness) == (None, None)
 
 
 async def test_the_county_reads_the_file_and_a_closed_case_still_prints(app, telegram, people, world, clock):

@@ -190,6 +190,34 @@ async def test_other_can_be_cancelled_and_a_long_text_is_refused(app, people, wo
     assert await replies(app) == []
 
 
+async def test_the_words_for_other_are_a_form_with_its_cancel(app, people, world, clock):
+    """The words for 其他 are asked for under the notice with ✖ 取消; a forged button of the form is refused and the
+    words are still awaited; ✖ 取消 ends it (nothing sent, the notice unchanged); another answer tapped while the words
+    are awaited ends the wait too."""
+    await absent(app, world, clock, {world.li_ming: "unknown"})
+    father = people.father
+    notice = notice_of(father)
+    [prompt] = await father.tap("其他", notice)
+    assert "请写几句话" in prompt.text and prompt.buttons() == ["✖ 取消"]
+    forged = FormTap(form="reply_words", n="0000", step="words", do="cancel").pack()
+    await father.tap_data(forged, prompt.message_id)
+    assert father.callback_answers[-1] == "这个按钮属于前面的步骤，没有做任何更改。请回答最新的问题。"
+    assert "请写几句话" in prompt.text and prompt.buttons() == ["✖ 取消"]
+    await father.tap("✖ 取消", prompt)
+    assert father.callback_answers[-1] == "已取消，没有发送任何内容。"
+    assert prompt.text == "已取消，没有发送任何内容。" and prompt.buttons() == []
+    await father.send("他去外婆家了")  # no longer the words of an answer
+    assert await replies(app) == [] and "✓ 其他" not in notice.buttons()
+
+    [prompt] = await father.tap("其他", notice)
+    await father.tap("生病", notice)  # another answer: the words are no longer awaited
+    await father.send("他去外婆家了")
+    assert [(r.answer, r.text) for r in await replies(app)] == [("sick", None)]
+    await father.tap("✖ 取消", prompt)  # a button of the form that is over
+    assert father.callback_answers[-1] == "如需更改，点通知下面的按钮就可以。" and prompt.buttons() == []
+    assert len(await replies(app)) == 1
+
+
 async def test_siblings_one_notice_choose_the_child_then_the_answer(app, people, world, clock):
     await absent(app, world, clock, {world.li_ming: "unexplained", world.li_hua: "unexplained"})
     father = people.father
@@ -234,7 +262,7 @@ async def test_only_guardians_answer_and_a_guardian_no_longer_linked_records_not
                                                                                      telegram):
     """The answer buttons behind the guardian filter: an account nobody linked and the class teacher hear the
     refusal; a person who is no longer anyone's guardian when their words for 其他 arrive is refused too, and the
-    words are not stored."""
+    words are not stored, and the words' form ends."""
     ids = await absent(app, world, clock, {world.li_ming: "unexplained"})
     stranger = opened(telegram, 999, "路人")
     for user in (stranger, people.teacher):
@@ -246,7 +274,7 @@ async def test_only_guardians_answer_and_a_guardian_no_longer_linked_records_not
     async with app.sessions() as session, session.begin():
         await session.execute(delete(Guardianship).where(Guardianship.person_id == world.father_li.id))
     [refused] = await father.send("他去外婆家了")
-    assert refused.text == "这个按钮不是给您的，或已经失效。没有做任何更改。"
+    assert refused.text == "这个按钮不是给您的，或已经失效。没有做任何更改。\n已取消，没有发送任何内容。"
     [again] = await father.send("他去外婆家了")  # the form is over: these words are not an answer either
     assert "没有做任何更改" not in again.text
     assert await replies(app) == []
