@@ -112,6 +112,15 @@ class Keys(InlineKeyboardBuilder):
         return self
 
 
+async def typed_within(message: Message, limit: int) -> str | None:
+    """The typed answer, stripped; None when it is longer than `limit` (the person is told, and types again)."""
+    text = (message.text or "").strip()
+    if len(text) > limit:
+        await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(text), limit=limit))
+        return None
+    return text
+
+
 async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
     """A form's next screen: in place of the tapped message, or as a new message after typed text."""
     if isinstance(event, Message):

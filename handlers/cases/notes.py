@@ -18,7 +18,7 @@ from handlers.cases.base import NOTE, CaseCard, CaseDo, Do
 from handlers.cases.card import SHOWS_CARD, _card, _current, _done_head, _show_current
 from handlers.cases.labels import legal_label, refusal
 from handlers.context import Context
-from handlers.forms import Form, Keys, Typed, _
+from handlers.forms import Form, Keys, Typed, _, typed_within
 from handlers.roles import STAFF
 from handlers.texts import t
 
@@ -56,10 +56,8 @@ class CaseNoteForm(Form, state=NOTE, role=STAFF):
 
     @on.message(Typed(TEXT))
     async def typed(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
-        note = (message.text or "").strip()
-        if len(note) > MAX_TEXT:
-            await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(note),
-                                   limit=MAX_TEXT))
+        note = await typed_within(message, MAX_TEXT)
+        if note is None:
             return
         await self.close()
         case_id, what, stage, value = answers["note_for"]

@@ -22,7 +22,7 @@ from handlers.cases.base import Do, _policy, _today
 from handlers.cases.card import _card, _done_head, _refuse, _show_current
 from handlers.cases.labels import attitude_label, method_label, reason_label
 from handlers.context import Context
-from handlers.forms import STEP, Form, FormTap, Keys, Tap, Typed, _, show
+from handlers.forms import STEP, Form, FormTap, Keys, Tap, Typed, _, show, typed_within
 from handlers.roles import STAFF
 from handlers.texts import short_day, t
 
@@ -138,11 +138,10 @@ class PersuasionForm(Form, state="persuasion", role=STAFF):
     @on.message(Typed(Step.VISITORS, Step.PEOPLE_MET, Step.NEXT))
     async def typed_words(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
         step = answers[STEP]
-        text = (message.text or "").strip()
-        limit = MAX_TEXT if step == Step.NEXT else MAX_NAMES
-        if len(text) > limit:
-            await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(text), limit=limit))
-        elif not text:
+        text = await typed_within(message, MAX_TEXT if step == Step.NEXT else MAX_NAMES)
+        if text is None:
+            return
+        if not text:
             await message.answer(t("Please type a few words, or send /cancel."))
         elif step == Step.VISITORS:
             await self.ask(message, ctx, actor, answers, Step.PEOPLE_MET, cf_visitors=text)

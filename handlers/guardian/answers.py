@@ -34,7 +34,7 @@ from bot.families.replies import (
 from bot.notices.absence import PICK_ACTION, REPLY_ACTION, answer_actions, pick_label
 from handlers import forms
 from handlers.context import Context
-from handlers.forms import Form, Keys, Typed, leave
+from handlers.forms import Form, Keys, Typed, leave, typed_within
 from handlers.guardian.base import (
     KIDS_ACTION,
     _answer_label,
@@ -225,10 +225,8 @@ class ReplyWordsForm(Form, state="reply_words", role=GUARDIAN):
 
     @on.message(Typed(WORDS))
     async def typed(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor, bot: Bot) -> None:
-        text = (message.text or "").strip()
-        if len(text) > MAX_TEXT:
-            await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(text),
-                                   limit=MAX_TEXT))
+        text = await typed_within(message, MAX_TEXT)
+        if text is None:
             return
         await self.close()
         result = await record_reply(ctx.session, ctx.settings, ctx.clock.now(), actor, answers["absence_id"],

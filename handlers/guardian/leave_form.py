@@ -22,7 +22,7 @@ from bot.families import leave as lv
 from bot.families.replies import ReplyStatus
 from handlers import forms
 from handlers.context import Context
-from handlers.forms import Form, FormTap, Keys, Tap, Typed, show
+from handlers.forms import Form, FormTap, Keys, Tap, Typed, show, typed_within
 from handlers.guardian.answers import _refusal
 from handlers.menu import ASK_LEAVE, is_button
 from handlers.onboarding import answer_unlinked
@@ -152,10 +152,8 @@ class LeaveForm(Form, state="leave", role=GUARDIAN):
 
     @on.message(Typed(Step.NOTE))
     async def note(self, message: Message, answers: dict[str, Any], ctx: Context, actor: Actor) -> None:
-        note = (message.text or "").strip()
-        if len(note) > lv.MAX_NOTE:
-            await message.answer(t("That is {n} characters; please keep it under {limit}.", n=len(note),
-                                   limit=lv.MAX_NOTE))
+        note = await typed_within(message, lv.MAX_NOTE)
+        if note is None:
             return
         await self.ask(message, ctx, actor, answers, Step.CONFIRM, note=note)
 

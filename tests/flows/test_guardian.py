@@ -509,6 +509,8 @@ async def test_leave_request_approved_with_one_tap_and_premarked_in_the_roll_cal
     assert step.buttons() == ["🤒 病假", "🏠 事假", "◀ 返回", "✖ 取消"]
     [step] = await father.tap("🤒 病假")
     assert "跳过" in step.buttons()
+    [too_long] = await father.send("发" * 501)  # over the note's limit: said so, and the step waits for a shorter one
+    assert too_long.text == "这段话有501个字，请不要超过500个字。"
     [confirm] = await father.send("发烧 <38度>")
     assert "请核对" in confirm.text and "<38度>" in confirm.text and "病假" in confirm.text
     [sent] = await father.tap("✅ 提交申请")
