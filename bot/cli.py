@@ -8,15 +8,13 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.calendar.file import run_import_calendar
 from bot.core.clock import Clock, FileClock, SystemClock, parse_instant
 from bot.core.settings import Settings
-from bot.documents.cli import run_case_file
 from bot.onboarding.invites import ROLE_CHOICES, InviteSelection
-from bot.onboarding.invites_cli import run_invites
-from bot.records.cli import run_report
 from bot.roster.cli import ImportOptions, run_import_roster, run_import_staff
-from bot.tick import run_tick_cli
+
+# Each other command's module is imported in its branch of `_dispatch`: the bot (aiogram), the scheduler, the
+# report's matplotlib and the documents' fpdf cost seconds and tens of MiB that the roster import does not need.
 
 log = logging.getLogger("quanxue")
 
@@ -74,14 +72,14 @@ def _import_options(args: argparse.Namespace, confirm: bool) -> ImportOptions:
 
 async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from bot.demo import run_demo  # the bot (aiogram) is loaded only by the commands that run it: ~200 MiB, seconds
+        from bot.demo import run_demo
 
         return await run_demo()
     settings = Settings()
     clock = build_clock(settings)
     match args.command:
         case "run":
-            from bot.runner import serve  # see "demo" above
+            from bot.runner import serve
 
             return await serve(settings, clock)
         case "import-roster":
@@ -89,16 +87,26 @@ async def _dispatch(args: argparse.Namespace) -> int:
         case "import-staff":
             return await run_import_staff(settings, clock, args.file, options=_import_options(args, False))
         case "import-calendar":
+            from bot.calendar.file import run_import_calendar
+
             return await run_import_calendar(settings, clock, args.file)
         case "case-file":
+            from bot.documents.cli import run_case_file
+
             return await run_case_file(settings, clock, args.case, args.output)
         case "invites":
+            from bot.onboarding.invites_cli import run_invites
+
             selection = InviteSelection(args.school, args.class_name, args.role, args.person)
             return await run_invites(settings, clock, fmt=args.format, output=args.output, selection=selection,
                                      reissue=args.reissue)
         case "report":
+            from bot.records.cli import run_report
+
             return await run_report(settings, clock, args.scope, args.month, args.output, locale=args.locale)
         case _:
+            from bot.tick import run_tick_cli
+
             return await run_tick_cli(settings, args.now or clock.now())
 
 

@@ -52,12 +52,14 @@ async def import_roster(
 ) -> ImportReport:
     """Upsert the students of a roster table with their guardians and homeroom teachers. `county` is used for
     rows without a 县 column; ages are checked on `now`'s date in `tz`. More than MOVE_LIMIT students changing
-    class need `confirm`. With `dry_run` everything is planned and applied in the session: the caller rolls back."""
+    class need `confirm`. With `dry_run` everything is planned and applied in the session: the caller rolls back.
+    The table's rows are used up: emptied once checked, so that the file's cells are freed before the writes."""
     report = _report("roster", table, dry_run)
     report.errors = check_roster_columns(table)
     if report.errors:
         return report
     rows, errors = validate_students(table.rows, today=now.astimezone(tz).date(), county=county)
+    table.rows.clear()
     job = RosterImport(session, now=now, actor=actor, report=report)
     rows, unplaced = await job.load_places(rows)
     errors += unplaced

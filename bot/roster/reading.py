@@ -168,7 +168,7 @@ _HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000:
 
 def clean(cell: str) -> str | None:
     """Half-width, trimmed, without Excel's leading `'`; None when nothing is left."""
-    text = cell.translate(_HALF_WIDTH).strip()
+    text = (cell if cell.isascii() else cell.translate(_HALF_WIDTH)).strip()  # most cells: digits, dates, codes
     if text.startswith("'"):
         text = text[1:].strip()
     return text or None

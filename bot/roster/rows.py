@@ -144,12 +144,12 @@ class _Fields:
         self.warnings: list[RowError] = []
 
     def get(self, name: str, parse: Callable[[Cell], T], *, required: bool = False) -> T | None:
+        """The field, parsed; a blank or absent cell is None without asking the parser (each finds nothing there)."""
+        value = self.values.get(name)
         try:
-            result = parse(self.values.get(name))
+            result = None if value is None else parse(value)
         except Invalid as exc:
-            value = self.values.get(name)
-            params = {"value": str(value), **exc.params} if value is not None else exc.params
-            self.errors.append(RowError(self.number, name, exc.code, params))
+            self.errors.append(RowError(self.number, name, exc.code, {"value": str(value), **exc.params}))
             return None
         if result is None and required:
             self.errors.append(RowError(self.number, name, "required"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,11 +60,12 @@ class RosterImport:
         await self.places.load({row.county for row in rows})
         resolved: list[StudentRow] = []
         errors: list[RowError] = []
+        township_of = lru_cache(maxsize=None)(self.places.township_of)  # a file has a few schools on many rows
         for row in rows:
             if row.township is not None:
                 resolved.append(row)
                 continue
-            townships = self.places.township_of(row.county, row.school)
+            townships = township_of(row.county, row.school)
             if len(townships) == 1:
                 resolved.append(replace(row, township=townships[0]))
             else:
