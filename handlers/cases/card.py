@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from html import escape
 
@@ -195,6 +196,20 @@ async def _refuse(query: CallbackQuery, error: CaseError, ctx: Context, actor: A
     await query.answer(refusal(error), show_alert=True)
     if error.code in SHOWS_CARD:
         await _show_current(query, ctx, actor, case_id)
+
+
+async def card_after(query: CallbackQuery, ctx: Context, actor: Actor, case_id: int,
+                     step: Callable[[], Awaitable[str]]) -> None:
+    """A one-tap step on a case from a notice's button: `step` calls the service and returns the card's head; the
+    message becomes the card, or the tap is refused (with the card as it is now, where that helps)."""
+    try:
+        head = await step()
+        text, markup = await _card(ctx, actor, case_id, head)
+    except CaseError as error:
+        await _refuse(query, error, ctx, actor, case_id)
+        return
+    await query.answer()
+    await _edit(query, text, markup)
 
 
 async def card_tapped(

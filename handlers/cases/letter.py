@@ -9,11 +9,11 @@ from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery
 
 from bot import cases as cs
-from bot.cases import CONFIRM_ACTION, CaseError
+from bot.cases import CONFIRM_ACTION
 from bot.core.scope import Actor
 from bot.delivery.telegram import NoticeAction
-from handlers.cases.base import _edit, _policy
-from handlers.cases.card import _card, _refuse
+from handlers.cases.base import _policy
+from handlers.cases.card import card_after
 from handlers.cases.listing import _leave_note
 from handlers.context import Context
 from handlers.texts import t
@@ -26,18 +26,14 @@ async def letter_confirmed(
     """`confirm_persuasion_notice` (it checks the tapping person's scope and the stage); the alert becomes the
     case's card, headed by what was done. A second tap changes nothing."""
     await _leave_note(state, scenes)
-    case_id = callback_data.ref
-    try:
+
+    async def confirm() -> str:
         result = await cs.confirm_persuasion_notice(ctx.session, ctx.settings, _policy(ctx.settings),
-                                                    ctx.clock.now(), actor, case_id)
-        head = (t("✉️ The letter about returning to school has gone to the family.") if result.changed
+                                                    ctx.clock.now(), actor, callback_data.ref)
+        return (t("✉️ The letter about returning to school has gone to the family.") if result.changed
                 else t("The letter about returning to school had gone out already."))
-        text, markup = await _card(ctx, actor, case_id, head)
-    except CaseError as error:
-        await _refuse(query, error, ctx, actor, case_id)
-        return
-    await query.answer()
-    await _edit(query, text, markup)
+
+    await card_after(query, ctx, actor, callback_data.ref, confirm)
 
 
 def make_router() -> Router:

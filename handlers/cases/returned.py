@@ -17,8 +17,8 @@ from bot.cases import (
 from bot.core.scope import Actor
 from bot.delivery.telegram import NoticeAction
 from bot.rollcall.service import Summary
-from handlers.cases.base import CaseCard, CaseDo, Do, _edit, _policy
-from handlers.cases.card import _card, _done_head, _refuse
+from handlers.cases.base import CaseCard, CaseDo, Do, _policy
+from handlers.cases.card import _done_head, card_after
 from handlers.cases.labels import stage_label
 from handlers.cases.listing import _leave_note
 from handlers.context import Context
@@ -64,16 +64,13 @@ async def return_confirmed(
     """The button under the ladder's return reminder: one tap closes the case as returned (`close_case` checks the
     tapping person's scope and the stage, as after the roll call's offer); the notice becomes the case's card."""
     await _leave_note(state, scenes)
-    case_id = callback_data.ref
-    try:
-        result = await cs.close_case(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor, case_id,
-                                     CaseOutcome.RETURNED)
-        text, markup = await _card(ctx, actor, case_id, _done_head(Do.CLOSE, result))
-    except CaseError as error:
-        await _refuse(query, error, ctx, actor, case_id)
-        return
-    await query.answer()
-    await _edit(query, text, markup)
+
+    async def close() -> str:
+        result = await cs.close_case(ctx.session, ctx.settings, _policy(ctx.settings), ctx.clock.now(), actor,
+                                     callback_data.ref, CaseOutcome.RETURNED)
+        return _done_head(Do.CLOSE, result)
+
+    await card_after(query, ctx, actor, callback_data.ref, close)
 
 
 def make_router() -> Router:
